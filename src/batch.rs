@@ -1,0 +1,299 @@
+//! [`WriteBatch`]: several writes applied atomically, and its encoding.
+//!
+//! A batch is kept in its encoded form, the same bytes the WAL stores, so a
+//! write copies each key and value once. The encoding is specified in
+//! `docs/format/wal.md` ("Batch payload").
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::key::{SeqNo, ValueKind};
+
+/// Size of the batch header: base sequence number (u64) and count (u32).
+pub(crate) const HEADER_LEN: usize = 12;
+
+/// A group of writes that is applied all or nothing, even across a crash.
+///
+/// ```
+/// use rillkv::WriteBatch;
+/// let mut batch = WriteBatch::new();
+/// batch.put(b"a", b"1").delete(b"b");
+/// assert_eq!(batch.len(), 2);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct WriteBatch {
+    /// Header (zeroed until commit) followed by the entries.
+    rep: Vec<u8>,
+    count: u32,
+}
+
+impl Default for WriteBatch {
+    fn default() -> Self {
+        WriteBatch::new()
+    }
+}
+
+impl std::fmt::Debug for WriteBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteBatch")
+            .field("count", &self.count)
+            .field("bytes", &self.rep.len())
+            .finish()
+    }
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        WriteBatch {
+            rep: vec![0; HEADER_LEN],
+            count: 0,
+        }
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
+        self.push(ValueKind::Put, key.as_ref(), value.as_ref())
+    }
+
+    /// Deletes `key`.
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) -> &mut Self {
+        self.push(ValueKind::Delete, key.as_ref(), &[])
+    }
+
+    /// Adds a merge operand for `key`, combined with older versions by the
+    /// database's merge operator. Committing a batch with merges fails with
+    /// `InvalidArgument` when no merge operator is configured.
+    pub fn merge(&mut self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> &mut Self {
+        self.push(ValueKind::Merge, key.as_ref(), operand.as_ref())
+    }
+
+    /// Number of writes in the batch.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether the batch holds no writes.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Removes every write, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.rep.truncate(HEADER_LEN);
+        self.count = 0;
+    }
+
+    /// Encoded size in bytes (what the WAL will store, plus framing).
+    pub fn approximate_size(&self) -> usize {
+        self.rep.len()
+    }
+
+    fn push(&mut self, kind: ValueKind, key: &[u8], value: &[u8]) -> &mut Self {
+        self.rep.reserve(9 + key.len() + value.len());
+        self.rep.push(kind as u8);
+        self.rep
+            .extend_from_slice(&(key.len() as u32).to_le_bytes());
+        self.rep.extend_from_slice(key);
+        self.rep
+            .extend_from_slice(&(value.len() as u32).to_le_bytes());
+        self.rep.extend_from_slice(value);
+        self.count += 1;
+        self
+    }
+
+    /// The encoded entries, without the header.
+    pub(crate) fn entries_bytes(&self) -> &[u8] {
+        self.rep.get(HEADER_LEN..).unwrap_or_default()
+    }
+
+    pub(crate) fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Checks limits the encoding imposes.
+    pub(crate) fn validate(&self, merge_allowed: bool) -> Result<()> {
+        for entry in BatchIter::new(self.entries_bytes(), self.count) {
+            let entry = entry?;
+            if entry.kind == ValueKind::Merge && !merge_allowed {
+                return Err(Error::invalid(
+                    "merge needs a merge operator; configure one with Options::merge_operator",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds one WAL payload from several batches: header with the base
+/// sequence number and total count, then every batch's entries in order.
+pub(crate) fn encode_group(base: SeqNo, batches: &[&WriteBatch], out: &mut Vec<u8>) -> u32 {
+    let count: u32 = batches.iter().map(|b| b.count).sum();
+    out.clear();
+    out.extend_from_slice(&base.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    for b in batches {
+        out.extend_from_slice(b.entries_bytes());
+    }
+    count
+}
+
+/// One decoded entry of a batch payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BatchEntry<'a> {
+    pub kind: ValueKind,
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+}
+
+/// A decoded payload header.
+pub(crate) fn decode_header(payload: &[u8]) -> Option<(SeqNo, u32, &[u8])> {
+    let seq = u64::from_le_bytes(payload.get(0..8)?.try_into().ok()?);
+    let count = u32::from_le_bytes(payload.get(8..12)?.try_into().ok()?);
+    Some((seq, count, payload.get(HEADER_LEN..)?))
+}
+
+/// Iterates the entries of an encoded payload, checking every length.
+pub(crate) struct BatchIter<'a> {
+    rest: &'a [u8],
+    remaining: u32,
+}
+
+/// Why an encoded payload did not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BadBatch(pub &'static str);
+
+impl From<BadBatch> for Error {
+    fn from(b: BadBatch) -> Error {
+        Error::invalid(format!("malformed write batch: {}", b.0))
+    }
+}
+
+impl<'a> BatchIter<'a> {
+    pub(crate) fn new(entries: &'a [u8], count: u32) -> Self {
+        BatchIter {
+            rest: entries,
+            remaining: count,
+        }
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], BadBatch> {
+        if self.rest.len() < n {
+            return Err(BadBatch("entry runs past the end"));
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn take_len(&mut self) -> Result<usize, BadBatch> {
+        let b = self.take(4)?;
+        let arr: [u8; 4] = b.try_into().map_err(|_| BadBatch("short length"))?;
+        Ok(u32::from_le_bytes(arr) as usize)
+    }
+
+    fn decode_one(&mut self) -> Result<BatchEntry<'a>, BadBatch> {
+        let tag = *self.take(1)?.first().ok_or(BadBatch("missing tag"))?;
+        let kind = ValueKind::from_u8(tag).ok_or(BadBatch("unknown entry kind"))?;
+        let klen = self.take_len()?;
+        let key = self.take(klen)?;
+        let vlen = self.take_len()?;
+        let value = self.take(vlen)?;
+        Ok(BatchEntry { kind, key, value })
+    }
+}
+
+impl<'a> Iterator for BatchIter<'a> {
+    type Item = Result<BatchEntry<'a>, BadBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            if !self.rest.is_empty() {
+                self.rest = &[];
+                return Some(Err(BadBatch("trailing bytes after the last entry")));
+            }
+            return None;
+        }
+        self.remaining -= 1;
+        match self.decode_one() {
+            Ok(e) => Some(Ok(e)),
+            Err(e) => {
+                self.remaining = 0;
+                self.rest = &[];
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Decodes a whole payload into owned entries; used by recovery.
+pub(crate) fn decode_payload(
+    payload: &Bytes,
+) -> Result<(SeqNo, Vec<(ValueKind, Bytes, Bytes)>), BadBatch> {
+    let (base, count, body) = decode_header(payload).ok_or(BadBatch("short header"))?;
+    let mut out = Vec::with_capacity(count as usize);
+    for e in BatchIter::new(body, count) {
+        let e = e?;
+        out.push((e.kind, payload.slice_ref(e.key), payload.slice_ref(e.value)));
+    }
+    Ok((base, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn golden_bytes_of_a_group_payload() {
+        let mut b = WriteBatch::new();
+        b.put(b"k", b"vv").delete(b"d");
+        let mut out = Vec::new();
+        let n = encode_group(7, &[&b], &mut out);
+        assert_eq!(n, 2);
+        #[rustfmt::skip]
+        let want: &[u8] = &[
+            7, 0, 0, 0, 0, 0, 0, 0, // base seqno
+            2, 0, 0, 0,             // count
+            1, 1, 0, 0, 0, b'k', 2, 0, 0, 0, b'v', b'v', // put k vv
+            0, 1, 0, 0, 0, b'd', 0, 0, 0, 0,             // delete d
+        ];
+        assert_eq!(out, want);
+        let (base, entries) = decode_payload(&Bytes::from(out)).unwrap();
+        assert_eq!(base, 7);
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].0, ValueKind::Put);
+        assert_eq!(&entries[0].2[..], b"vv");
+        assert_eq!(entries[1].0, ValueKind::Delete);
+    }
+
+    #[test]
+    fn group_concatenates_batches_in_order() {
+        let mut a = WriteBatch::new();
+        a.put(b"a", b"1");
+        let mut b = WriteBatch::new();
+        b.put(b"b", b"2").merge(b"c", b"3");
+        let mut out = Vec::new();
+        assert_eq!(encode_group(100, &[&a, &b], &mut out), 3);
+        let (_, entries) = decode_payload(&Bytes::from(out)).unwrap();
+        let keys: Vec<&[u8]> = entries.iter().map(|e| &e.1[..]).collect();
+        assert_eq!(keys, vec![&b"a"[..], b"b", b"c"]);
+    }
+
+    #[test]
+    fn malformed_payloads_are_errors_not_panics() {
+        let mut b = WriteBatch::new();
+        b.put(b"key", b"value");
+        let mut out = Vec::new();
+        encode_group(1, &[&b], &mut out);
+        for cut in 0..out.len() {
+            let r = decode_payload(&Bytes::copy_from_slice(&out[..cut]));
+            assert!(r.is_err(), "cut at {cut} decoded");
+        }
+        let mut bad = out.clone();
+        bad[12] = 9; // unknown kind
+        assert!(decode_payload(&Bytes::from(bad)).is_err());
+        let mut extra = out;
+        extra.push(0);
+        assert!(decode_payload(&Bytes::from(extra)).is_err());
+    }
+}

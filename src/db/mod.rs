@@ -1,0 +1,301 @@
+//! [`Db`]: opening, closing, and the shared state behind every handle.
+//!
+//! The write path lives in `write.rs` (group commit), the read path in
+//! `read.rs`, recovery in `recovery.rs`.
+
+mod read;
+mod recovery;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+use crate::fs::{FileLock, Fs};
+use crate::iter::DbIter;
+use crate::key::SeqNo;
+use crate::memtable::MemTable;
+use crate::options::{Options, WriteOptions};
+use crate::snapshot::{Snapshot, SnapshotList};
+use crate::stats::{Counters, Stats};
+use crate::wal;
+
+pub(crate) use recovery::RecoveryReport;
+use write::CommitQueue;
+
+/// An open database. Cheap to clone: every clone is a handle on the same
+/// database (an `Arc` inside), and `Db` is `Send + Sync`.
+///
+/// ```
+/// # fn main() -> rillkv::Result<()> {
+/// let dir = tempfile::tempdir()?;
+/// let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+/// db.put(b"k", b"v")?;
+/// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+/// db.close()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) inner: Arc<DbInner>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("dir", &self.inner.dir).finish()
+    }
+}
+
+/// The memtables a read sees, swapped as one unit. Readers clone the `Arc`
+/// and read without locks.
+pub(crate) struct SuperVersion {
+    /// Takes writes.
+    pub(crate) active: Arc<MemTable>,
+    /// Sealed memtables, newest first.
+    pub(crate) sealed: Vec<Arc<MemTable>>,
+}
+
+/// The WAL being appended to. Locked only by the commit leader.
+pub(crate) struct WalState {
+    pub(crate) writer: wal::Writer,
+    pub(crate) number: u64,
+}
+
+/// State shared by every handle.
+pub(crate) struct DbInner {
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: Options,
+    pub(crate) fs: Arc<dyn Fs>,
+    lock: Mutex<Option<FileLock>>,
+    pub(crate) super_version: RwLock<Arc<SuperVersion>>,
+    pub(crate) wal: Mutex<WalState>,
+    commit: CommitQueue,
+    /// The newest sequence number visible to reads.
+    pub(crate) last_seqno: AtomicU64,
+    pub(crate) next_file_number: AtomicU64,
+    pub(crate) snapshots: SnapshotList,
+    closed: AtomicBool,
+    /// Set by the first failed WAL write or fsync; refuses later writes.
+    poison: Mutex<Option<String>>,
+    pub(crate) counters: Counters,
+    pub(crate) recovery: RecoveryReport,
+}
+
+impl Db {
+    /// Opens the database in `path`, creating it if `Options` allow, and
+    /// replays its WAL.
+    ///
+    /// # Errors
+    /// - `Locked` if another open `Db` holds the directory;
+    /// - `InvalidArgument` for bad options, a missing database with
+    ///   `create_if_missing(false)`, or an existing one with
+    ///   `error_if_exists(true)`;
+    /// - `Corruption` if a log is damaged before its tail (see
+    ///   [`RecoveryMode`](crate::RecoveryMode));
+    /// - `Io` if the filesystem fails.
+    pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        opts.validate()?;
+        let inner = recovery::open(path.as_ref(), opts)?;
+        Ok(Db {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Sets `key` to `value`.
+    ///
+    /// # Errors
+    /// `Closed`, `Poisoned` after an earlier write failure, `Io`.
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        self.write(batch)
+    }
+
+    /// Deletes `key` (writes a tombstone).
+    ///
+    /// # Errors
+    /// As [`Db::put`].
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key);
+        self.write(batch)
+    }
+
+    /// Adds a merge operand for `key`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` when no merge operator is configured; otherwise as
+    /// [`Db::put`].
+    pub fn merge(&self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.merge(key, operand);
+        self.write(batch)
+    }
+
+    /// Applies `batch` atomically with default [`WriteOptions`].
+    ///
+    /// # Errors
+    /// As [`Db::write_opt`].
+    pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.write_opt(batch, &WriteOptions::default())
+    }
+
+    /// Applies `batch` atomically: after a crash either every write of the
+    /// batch is there or none is. With `sync(true)` the WAL is fsynced
+    /// before this returns.
+    ///
+    /// # Errors
+    /// `Closed`; `Poisoned` after an earlier write failure; `Io` if the WAL
+    /// append or fsync fails (the database is then poisoned for writes);
+    /// `InvalidArgument` for a merge without a merge operator.
+    pub fn write_opt(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
+        self.inner.write(batch, opts.sync)
+    }
+
+    /// The newest value of `key`, or `None` if it has none.
+    ///
+    /// The returned `Bytes` shares memory with the memtable or a cached
+    /// block; holding it keeps that memory alive.
+    ///
+    /// # Errors
+    /// `Closed`; `Corruption` or `Io` from reading tables.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.inner.check_open()?;
+        let seqno = self.inner.last_seqno.load(Ordering::Acquire);
+        self.inner.get_at(key.as_ref(), seqno)
+    }
+
+    /// A consistent, read-only view of the database as of now. It is owned,
+    /// `'static` and `Send`: keep it as long as needed; it pins the data it
+    /// sees until dropped.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::new(self.clone())
+    }
+
+    /// Iterates every key in order; `.rev()` for reverse order.
+    pub fn iter(&self) -> DbIter {
+        self.range::<&[u8], _>(..)
+    }
+
+    /// Iterates keys within `range`, forward or (`.rev()`) backward.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"b", b"2")?;
+    /// db.put(b"c", b"3")?;
+    /// let keys: Vec<_> = db
+    ///     .range(b"b".as_slice()..)
+    ///     .rev()
+    ///     .map(|r| r.map(|(k, _)| k))
+    ///     .collect::<rillkv::Result<_>>()?;
+    /// assert_eq!(keys, vec![&b"c"[..], &b"b"[..]]);
+    /// # Ok(()) }
+    /// ```
+    pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> DbIter {
+        let seqno = self.inner.last_seqno.load(Ordering::Acquire);
+        DbIter::new(self.clone(), seqno, range)
+    }
+
+    /// Iterates the keys that start with `prefix`.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter {
+        let seqno = self.inner.last_seqno.load(Ordering::Acquire);
+        DbIter::with_prefix(self.clone(), seqno, prefix.as_ref())
+    }
+
+    /// A snapshot of the database's counters and shape.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// The directory the database lives in.
+    pub fn path(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Closes the database: waits for the write in progress, fsyncs the WAL
+    /// and releases the directory lock. Every other handle (clones,
+    /// snapshots, iterators) then fails with `Closed`.
+    ///
+    /// # Errors
+    /// `Io` if the final fsync fails (writes acknowledged without `sync`
+    /// may then be lost to a power loss; none is lost to a process exit).
+    pub fn close(self) -> Result<()> {
+        self.inner.close()
+    }
+}
+
+impl DbInner {
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::closed());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn current(&self) -> Arc<SuperVersion> {
+        Arc::clone(&self.super_version.read())
+    }
+
+    fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Err(Error::closed());
+        }
+        // No writer starts after `closed` is set; wait for the one in flight.
+        self.commit.wait_idle();
+        let result = {
+            let mut wal = self.wal.lock();
+            let poisoned = self.poison.lock().is_some();
+            if poisoned {
+                Ok(())
+            } else {
+                wal.writer.sync().map_err(|e| {
+                    Error::io(
+                        "fsync",
+                        &crate::filename::wal_path(&self.dir, wal.number),
+                        e,
+                    )
+                })
+            }
+        };
+        self.lock.lock().take();
+        tracing::debug!(dir = %self.dir.display(), "database closed");
+        result
+    }
+
+    fn poison(&self, cause: &Error) {
+        let mut p = self.poison.lock();
+        if p.is_none() {
+            tracing::error!(error = %cause, "write failed; database refuses writes until reopened");
+            *p = Some(cause.to_string());
+        }
+    }
+
+    fn check_poison(&self) -> Result<()> {
+        match &*self.poison.lock() {
+            Some(cause) => Err(Error::poisoned(cause)),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn last_seqno(&self) -> SeqNo {
+        self.last_seqno.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for DbInner {
+    fn drop(&mut self) {
+        if !self.closed.load(Ordering::Acquire)
+            && let Err(e) = self.close()
+        {
+            tracing::warn!(error = %e, "best-effort close on drop failed");
+        }
+    }
+}

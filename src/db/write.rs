@@ -1,0 +1,210 @@
+//! The write path: group commit, the WAL append, memtable insert, and
+//! memtable rotation.
+//!
+//! # Group commit
+//! Writers queue their batches. The first writer to find no leader becomes
+//! the leader: it takes every queued batch (up to [`MAX_GROUP_BYTES`]),
+//! assigns consecutive sequence numbers in queue order, appends them to the
+//! WAL as **one record** (so a crash keeps all of the group or none of it),
+//! fsyncs once if any writer asked for sync, inserts into the memtable,
+//! publishes the last sequence number, and wakes the group. Followers just
+//! wait for their result.
+//!
+//! # Invariants
+//! - At most one leader at a time; only it touches the WAL writer.
+//! - Sequence numbers follow WAL order; a write is visible to reads only
+//!   after every earlier write is.
+//! - Before a new WAL receives its first record, the previous WAL is fsynced,
+//!   so a power loss can never keep a later WAL's writes and lose an earlier
+//!   one's (the prefix property across files).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex};
+
+use super::{DbInner, SuperVersion, WalState};
+use crate::batch::{self, BatchIter, WriteBatch};
+use crate::error::{Error, Result};
+use crate::filename;
+use crate::key::MAX_SEQNO;
+use crate::memtable::MemTable;
+use crate::wal;
+
+/// A leader stops adding batches to its group past this many bytes.
+const MAX_GROUP_BYTES: usize = 1 << 20;
+
+struct Request {
+    batch: WriteBatch,
+    sync: bool,
+    result: Mutex<Option<Result<()>>>,
+}
+
+#[derive(Default)]
+struct QueueState {
+    pending: VecDeque<Arc<Request>>,
+    leader_active: bool,
+}
+
+/// The queue of writers waiting to commit.
+#[derive(Default)]
+pub(super) struct CommitQueue {
+    state: Mutex<QueueState>,
+    cv: Condvar,
+}
+
+impl CommitQueue {
+    /// Waits until no leader is committing and nobody is queued.
+    pub(super) fn wait_idle(&self) {
+        let mut st = self.state.lock();
+        while st.leader_active || !st.pending.is_empty() {
+            self.cv.wait(&mut st);
+        }
+    }
+}
+
+impl DbInner {
+    pub(crate) fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        self.check_open()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        batch.validate(false)?;
+        let req = Arc::new(Request {
+            batch,
+            sync,
+            result: Mutex::new(None),
+        });
+        let queue = &self.commit;
+        let mut st = queue.state.lock();
+        st.pending.push_back(Arc::clone(&req));
+        loop {
+            if let Some(result) = req.result.lock().take() {
+                return result;
+            }
+            if !st.leader_active {
+                // Lead a group: take queued requests, commit without the lock.
+                st.leader_active = true;
+                let group = take_group(&mut st.pending);
+                drop(st);
+                let result = self.commit_group(&group);
+                for r in &group {
+                    *r.result.lock() = Some(result.clone());
+                }
+                st = queue.state.lock();
+                st.leader_active = false;
+                queue.cv.notify_all();
+                continue;
+            }
+            queue.cv.wait(&mut st);
+        }
+    }
+
+    /// Commits one group. Runs on the leader only.
+    fn commit_group(&self, group: &[Arc<Request>]) -> Result<()> {
+        let mut wal = self.wal.lock();
+        // `close` sets `closed` before it takes the WAL lock to fsync, so a
+        // group that gets the lock after that fsync is refused here.
+        self.check_open()?;
+        self.check_poison()?;
+        if self.current().active.approximate_size() >= self.opts.memtable_size {
+            self.rotate_memtable(&mut wal)?;
+        }
+        let batches: Vec<&WriteBatch> = group.iter().map(|r| &r.batch).collect();
+        let total: usize = batches.iter().map(|b| b.approximate_size()).sum();
+        let base = self.last_seqno() + 1;
+        let count: u64 = batches.iter().map(|b| u64::from(b.count())).sum();
+        if base + count > MAX_SEQNO {
+            return Err(Error::invalid("sequence numbers exhausted"));
+        }
+        let mut payload = Vec::with_capacity(total + batch::HEADER_LEN);
+        let count = batch::encode_group(base, &batches, &mut payload);
+
+        let wal_path = filename::wal_path(&self.dir, wal.number);
+        if let Err(e) = wal.writer.add_record(&payload) {
+            let err = Error::io("append to", &wal_path, e);
+            self.poison(&err);
+            return Err(err);
+        }
+        let sync = group.iter().any(|r| r.sync);
+        if sync {
+            if let Err(e) = wal.writer.sync() {
+                let err = Error::io("fsync", &wal_path, e);
+                self.poison(&err);
+                return Err(err);
+            }
+            self.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
+        }
+
+        let payload = Bytes::from(payload);
+        let body = payload.get(batch::HEADER_LEN..).unwrap_or_default();
+        let mem = Arc::clone(&self.current().active);
+        for (i, entry) in BatchIter::new(body, count).enumerate() {
+            // The payload was encoded just above; it always decodes.
+            let entry = entry.map_err(Error::from)?;
+            mem.insert(
+                payload.slice_ref(entry.key),
+                base + i as u64,
+                entry.kind,
+                payload.slice_ref(entry.value),
+            );
+        }
+        self.last_seqno
+            .store(base + u64::from(count) - 1, Ordering::Release);
+        self.counters
+            .record_group(group.len(), count, payload.len());
+        Ok(())
+    }
+
+    /// Seals the active memtable and starts a new one with a new WAL.
+    /// REQUIRES: the WAL lock (proven by `wal`).
+    pub(crate) fn rotate_memtable(&self, wal: &mut WalState) -> Result<()> {
+        let old_path = filename::wal_path(&self.dir, wal.number);
+        if let Err(e) = wal.writer.sync() {
+            let err = Error::io("fsync", &old_path, e);
+            self.poison(&err);
+            return Err(err);
+        }
+        let number = self.next_file_number.fetch_add(1, Ordering::AcqRel);
+        let path = filename::wal_path(&self.dir, number);
+        let file = self
+            .fs
+            .create(&path)
+            .map_err(|e| Error::io("create", &path, e))?;
+        self.fs
+            .sync_dir(&self.dir)
+            .map_err(|e| Error::io("fsync directory", &self.dir, e))?;
+        wal.writer = wal::Writer::new(file);
+        wal.number = number;
+        let mut sv = self.super_version.write();
+        let mut sealed = Vec::with_capacity(sv.sealed.len() + 1);
+        sealed.push(Arc::clone(&sv.active));
+        sealed.extend(sv.sealed.iter().cloned());
+        *sv = Arc::new(SuperVersion {
+            active: Arc::new(MemTable::new(number)),
+            sealed,
+        });
+        tracing::debug!(wal = number, "memtable sealed, new WAL started");
+        Ok(())
+    }
+}
+
+/// Takes queued requests from the front, up to [`MAX_GROUP_BYTES`] (always
+/// at least one).
+fn take_group(pending: &mut VecDeque<Arc<Request>>) -> Vec<Arc<Request>> {
+    let mut group = Vec::new();
+    let mut bytes = 0;
+    while let Some(front) = pending.front() {
+        let size = front.batch.approximate_size();
+        if !group.is_empty() && bytes + size > MAX_GROUP_BYTES {
+            break;
+        }
+        bytes += size;
+        if let Some(r) = pending.pop_front() {
+            group.push(r);
+        }
+    }
+    group
+}

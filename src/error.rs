@@ -1,0 +1,215 @@
+//! The one public error type.
+//!
+//! Every fallible call returns [`Error`]. Callers branch on [`Error::kind`];
+//! the message says what happened and what to do about it, and
+//! [`std::error::Error::source`] leads to the underlying cause (an
+//! `std::io::Error`, a merge-operator failure, ...).
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A specialised `Result` for rillkv.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, coarsely: enough to decide what to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The operating system failed a read, write, fsync, rename or similar.
+    /// The data already acknowledged is safe; the failing call had no effect
+    /// unless its docs say otherwise.
+    Io,
+    /// Bytes on disk do not match their checksum or format. The message names
+    /// the file and offset. Nothing corrupt is ever returned as data.
+    Corruption,
+    /// The caller passed an option or argument that makes no sense.
+    InvalidArgument,
+    /// Another `Db` (in this process or another) holds the directory's lock.
+    Locked,
+    /// A merge operator failed to combine operands for a key. The operands
+    /// are kept as they were; no data is lost.
+    MergeOperator,
+    /// The database was closed; the handle can no longer be used.
+    Closed,
+    /// An earlier write or fsync failed, so the database refuses further
+    /// writes until it is reopened. Reads keep working.
+    Poisoned,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Io => "i/o error",
+            ErrorKind::Corruption => "corruption",
+            ErrorKind::InvalidArgument => "invalid argument",
+            ErrorKind::Locked => "locked",
+            ErrorKind::MergeOperator => "merge operator failed",
+            ErrorKind::Closed => "closed",
+            ErrorKind::Poisoned => "poisoned",
+        })
+    }
+}
+
+/// The error returned by every fallible rillkv call.
+///
+/// `Error` is `Send + Sync + 'static`, cheap to move (one box) and to clone,
+/// and its `Display` is a lowercase sentence that says what to do.
+#[derive(Clone)]
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// Builds an error of `kind` with a message.
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                source: None,
+            }),
+        }
+    }
+
+    /// Attaches the underlying cause.
+    pub(crate) fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        self.inner.source = Some(Arc::from(source.into()));
+        self
+    }
+
+    /// The coarse category: what the caller can do about it.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The human-readable message without the source chain.
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// An I/O failure while doing `what` on `path`.
+    pub(crate) fn io(what: &str, path: &Path, err: std::io::Error) -> Self {
+        Error::new(
+            ErrorKind::Io,
+            format!("{what} {} failed: {err}", path.display()),
+        )
+        .with_source(err)
+    }
+
+    /// Corrupt bytes in `file` at byte `offset`.
+    pub(crate) fn corruption(file: &Path, offset: u64, what: impl fmt::Display) -> Self {
+        Error::new(
+            ErrorKind::Corruption,
+            format!(
+                "corruption in {} at offset {offset}: {what}; restore the file from a backup \
+                 or open with a lenient recovery mode to skip it",
+                file.display()
+            ),
+        )
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub(crate) fn closed() -> Self {
+        Error::new(
+            ErrorKind::Closed,
+            "the database is closed; open it again to keep using it",
+        )
+    }
+
+    pub(crate) fn locked(path: &Path) -> Self {
+        Error::new(
+            ErrorKind::Locked,
+            format!(
+                "{} is locked by another open database (this process or another); \
+                 close the other handle first",
+                path.display()
+            ),
+        )
+    }
+
+    pub(crate) fn poisoned(cause: &str) -> Self {
+        Error::new(
+            ErrorKind::Poisoned,
+            format!(
+                "writes are refused after an earlier failure ({cause}); reads still work, \
+                 reopen the database to write again"
+            ),
+        )
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Error");
+        s.field("kind", &self.inner.kind);
+        s.field("message", &self.inner.message);
+        if let Some(src) = &self.inner.source {
+            s.field("source", src);
+        }
+        s.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.message)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    /// Wraps an I/O error from outside rillkv (for example creating a
+    /// directory before opening a database) so `?` works in mixed code.
+    fn from(err: std::io::Error) -> Self {
+        Error::new(ErrorKind::Io, format!("i/o error: {err}")).with_source(err)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_ref()
+            .map(|e| e.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_send_sync_static() {
+        fn assert_traits<T: Send + Sync + 'static + std::error::Error>() {}
+        assert_traits::<Error>();
+    }
+
+    #[test]
+    fn io_error_keeps_source_and_names_path() {
+        let io = std::io::Error::other("disk on fire");
+        let err = Error::io("fsync", Path::new("/db/000001.wal"), io);
+        assert_eq!(err.kind(), ErrorKind::Io);
+        assert!(err.to_string().contains("/db/000001.wal"));
+        assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[test]
+    fn corruption_names_file_and_offset() {
+        let err = Error::corruption(Path::new("x.wal"), 4096, "bad checksum");
+        assert_eq!(err.kind(), ErrorKind::Corruption);
+        assert!(err.to_string().contains("x.wal at offset 4096"));
+    }
+}

@@ -1,0 +1,473 @@
+//! An in-memory filesystem that injects faults and simulates power loss.
+//!
+//! # Model
+//! Each file is an inode holding its bytes and how many of them are durable
+//! (`synced_len`, advanced by [`WritableFile::sync`]). Names live in two
+//! maps: the current namespace, and the durable namespace as of the last
+//! [`Fs::sync_dir`] of each directory. [`FaultFs::crash`] replaces the
+//! current namespace by the durable one and cuts every inode back according
+//! to a [`CrashMode`]: exactly what a power loss may leave on a filesystem
+//! that honours fsync and nothing more. Directories themselves are assumed
+//! durable once created.
+//!
+//! # Thread safety
+//! All state sits behind one mutex; handles may be used from any thread.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::{FileLock, Fs, WritableFile};
+
+/// What a simulated power loss leaves of bytes that were written but not
+/// fsynced. Names not covered by a directory fsync are always reverted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashMode {
+    /// Every unsynced byte is lost.
+    DropUnsynced,
+    /// A pseudo-random prefix of each file's unsynced bytes survives
+    /// (chosen from `seed`), the rest is lost.
+    KeepPrefix {
+        /// Seed for the per-file choice.
+        seed: u64,
+    },
+    /// Like `KeepPrefix`, then the rest of the unsynced region reads as zeros.
+    KeepPrefixThenZeros {
+        /// Seed for the per-file choice.
+        seed: u64,
+    },
+    /// Like `KeepPrefix`, then the rest of the unsynced region is garbage.
+    KeepPrefixThenGarbage {
+        /// Seed for the per-file choice and the garbage.
+        seed: u64,
+    },
+    /// Every byte written survives (a process crash, not a power loss).
+    KeepAll,
+}
+
+/// The in-memory, fault-injecting filesystem. Cloning shares the state.
+#[derive(Debug, Clone, Default)]
+pub struct FaultFs {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    inodes: HashMap<u64, Inode>,
+    next_inode: u64,
+    names: BTreeMap<PathBuf, u64>,
+    durable_names: BTreeMap<PathBuf, u64>,
+    dirs: BTreeSet<PathBuf>,
+    locks: BTreeSet<PathBuf>,
+    /// Mutating operations so far (appends, syncs, creates, renames, removes).
+    ops: u64,
+    /// Fail every mutating operation once `ops` reaches this (a frozen disk).
+    fail_from_op: Option<u64>,
+    fail_write_at: Option<u64>,
+    fail_sync_at: Option<u64>,
+    writes: u64,
+    syncs: u64,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Inode {
+    data: Vec<u8>,
+    synced_len: usize,
+}
+
+fn injected(what: &str) -> io::Error {
+    io::Error::other(format!("injected fault: {what}"))
+}
+
+impl State {
+    /// Counts one mutating operation and fails it if a fault is armed.
+    fn mutating_op(&mut self, what: &str) -> io::Result<()> {
+        self.ops += 1;
+        match self.fail_from_op {
+            Some(limit) if self.ops > limit => Err(injected(what)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FaultFs {
+    /// A new empty filesystem.
+    pub fn new() -> Self {
+        FaultFs::default()
+    }
+
+    /// Mutating operations performed so far (appends, syncs, creates,
+    /// renames, removals, directory syncs).
+    pub fn op_count(&self) -> u64 {
+        self.state.lock().ops
+    }
+
+    /// Lets `n` more mutating operations succeed, then fails every one after
+    /// them, as if the machine lost power at that point. Follow with
+    /// [`FaultFs::crash`] to get the image a reboot would see.
+    pub fn fail_after_ops(&self, n: u64) {
+        let mut st = self.state.lock();
+        st.fail_from_op = Some(st.ops + n);
+    }
+
+    /// Fails the `n`-th append from now (1 = the next one); later ones pass.
+    pub fn fail_nth_write(&self, n: u64) {
+        let mut st = self.state.lock();
+        st.fail_write_at = Some(st.writes + n);
+    }
+
+    /// Fails the `n`-th file fsync from now (1 = the next one).
+    pub fn fail_nth_sync(&self, n: u64) {
+        let mut st = self.state.lock();
+        st.fail_sync_at = Some(st.syncs + n);
+    }
+
+    /// Clears every armed fault.
+    pub fn clear_faults(&self) {
+        let mut st = self.state.lock();
+        st.fail_from_op = None;
+        st.fail_write_at = None;
+        st.fail_sync_at = None;
+    }
+
+    /// Simulates a power loss followed by a reboot: names revert to their
+    /// last directory fsync, unsynced bytes are treated per `mode`, locks are
+    /// released and armed faults cleared. Handles still open keep working on
+    /// orphaned inodes, which no path reaches any more.
+    pub fn crash(&self, mode: CrashMode) {
+        let mut st = self.state.lock();
+        st.names = st.durable_names.clone();
+        st.locks.clear();
+        st.fail_from_op = None;
+        st.fail_write_at = None;
+        st.fail_sync_at = None;
+        let live: BTreeSet<u64> = st.names.values().copied().collect();
+        // Orphaned inodes (open handles) are detached: give them fresh copies
+        // so that writes through stale handles cannot reach surviving files.
+        let mut survivors = HashMap::new();
+        for (ino, inode) in st.inodes.drain() {
+            if live.contains(&ino) {
+                survivors.insert(ino, inode);
+            }
+        }
+        for (ino, inode) in survivors.iter_mut() {
+            cut_unsynced(inode, mode, *ino);
+        }
+        let next = st.next_inode;
+        // Re-number surviving inodes past every live handle's number.
+        let mut renumbered = HashMap::new();
+        let mut map = HashMap::new();
+        for (i, (old, inode)) in survivors.into_iter().enumerate() {
+            let new = next + i as u64;
+            map.insert(old, new);
+            renumbered.insert(new, inode);
+        }
+        st.next_inode = next + renumbered.len() as u64;
+        st.inodes = renumbered;
+        for ino in st.names.values_mut() {
+            if let Some(new) = map.get(ino) {
+                *ino = *new;
+            }
+        }
+        st.durable_names = st.names.clone();
+    }
+
+    /// The current bytes of a file, for tests that corrupt files.
+    pub fn file_bytes(&self, path: &Path) -> Option<Vec<u8>> {
+        let st = self.state.lock();
+        let ino = st.names.get(path)?;
+        st.inodes.get(ino).map(|i| i.data.clone())
+    }
+
+    /// Replaces a file's bytes (durably), for tests that corrupt files.
+    pub fn set_file_bytes(&self, path: &Path, data: Vec<u8>) -> io::Result<()> {
+        let mut st = self.state.lock();
+        let ino = *st
+            .names
+            .get(path)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))?;
+        let inode = st
+            .inodes
+            .get_mut(&ino)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such inode"))?;
+        inode.synced_len = data.len();
+        inode.data = data;
+        Ok(())
+    }
+}
+
+/// A tiny deterministic generator (splitmix64) so the library needs no
+/// random-number dependency.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn cut_unsynced(inode: &mut Inode, mode: CrashMode, ino: u64) {
+    let synced = inode.synced_len.min(inode.data.len());
+    let unsynced = inode.data.len() - synced;
+    let (seed, tail) = match mode {
+        CrashMode::KeepAll => {
+            inode.synced_len = inode.data.len();
+            return;
+        }
+        CrashMode::DropUnsynced => {
+            inode.data.truncate(synced);
+            return;
+        }
+        CrashMode::KeepPrefix { seed } => (seed, 0u8),
+        CrashMode::KeepPrefixThenZeros { seed } => (seed, 1),
+        CrashMode::KeepPrefixThenGarbage { seed } => (seed, 2),
+    };
+    let mut rng = seed ^ ino.wrapping_mul(0x2545_f491_4f6c_dd1d);
+    let keep = if unsynced == 0 {
+        0
+    } else {
+        (splitmix(&mut rng) % (unsynced as u64 + 1)) as usize
+    };
+    let cut = synced + keep;
+    match tail {
+        0 => inode.data.truncate(cut),
+        1 => {
+            for b in inode.data.iter_mut().skip(cut) {
+                *b = 0;
+            }
+        }
+        _ => {
+            for b in inode.data.iter_mut().skip(cut) {
+                *b = splitmix(&mut rng) as u8;
+            }
+        }
+    }
+    inode.synced_len = inode.data.len();
+}
+
+struct FaultFile {
+    state: Arc<Mutex<State>>,
+    ino: u64,
+}
+
+impl WritableFile for FaultFile {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.mutating_op("append")?;
+        st.writes += 1;
+        if st.fail_write_at == Some(st.writes) {
+            // A failed write may still have written part of its bytes.
+            let half = data.get(..data.len() / 2).unwrap_or_default();
+            if let Some(inode) = st.inodes.get_mut(&self.ino) {
+                inode.data.extend_from_slice(half);
+            }
+            return Err(injected("write"));
+        }
+        if let Some(inode) = st.inodes.get_mut(&self.ino) {
+            inode.data.extend_from_slice(data);
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.mutating_op("fsync")?;
+        st.syncs += 1;
+        if st.fail_sync_at == Some(st.syncs) {
+            return Err(injected("fsync"));
+        }
+        if let Some(inode) = st.inodes.get_mut(&self.ino) {
+            inode.synced_len = inode.data.len();
+        }
+        Ok(())
+    }
+}
+
+fn not_found(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{} not found", path.display()),
+    )
+}
+
+impl Fs for FaultFs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        let mut st = self.state.lock();
+        for anc in dir.ancestors() {
+            st.dirs.insert(anc.to_path_buf());
+        }
+        Ok(())
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let mut st = self.state.lock();
+        if let Some(parent) = path.parent()
+            && !st.dirs.contains(parent)
+        {
+            return Err(not_found(parent));
+        }
+        st.mutating_op("create")?;
+        let ino = st.next_inode;
+        st.next_inode += 1;
+        st.inodes.insert(ino, Inode::default());
+        st.names.insert(path.to_path_buf(), ino);
+        Ok(Box::new(FaultFile {
+            state: Arc::clone(&self.state),
+            ino,
+        }))
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Bytes> {
+        let st = self.state.lock();
+        let ino = st.names.get(path).ok_or_else(|| not_found(path))?;
+        let inode = st.inodes.get(ino).ok_or_else(|| not_found(path))?;
+        Ok(Bytes::copy_from_slice(&inode.data))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.mutating_op("rename")?;
+        let ino = st.names.remove(from).ok_or_else(|| not_found(from))?;
+        st.names.insert(to.to_path_buf(), ino);
+        Ok(())
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.mutating_op("remove")?;
+        st.names.remove(path).ok_or_else(|| not_found(path))?;
+        Ok(())
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let st = self.state.lock();
+        if !st.dirs.contains(dir) {
+            return Err(not_found(dir));
+        }
+        Ok(st
+            .names
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .collect())
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut st = self.state.lock();
+        st.mutating_op("sync dir")?;
+        let st = &mut *st;
+        st.durable_names.retain(|p, _| p.parent() != Some(dir));
+        for (p, ino) in &st.names {
+            if p.parent() == Some(dir) {
+                st.durable_names.insert(p.clone(), *ino);
+            }
+        }
+        Ok(())
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        let st = self.state.lock();
+        st.names.contains_key(path) || st.dirs.contains(path)
+    }
+
+    fn try_lock(&self, path: &Path) -> io::Result<Option<FileLock>> {
+        let mut st = self.state.lock();
+        if !st.locks.insert(path.to_path_buf()) {
+            return Ok(None);
+        }
+        Ok(Some(FileLock::new(LockGuard {
+            state: Arc::clone(&self.state),
+            path: path.to_path_buf(),
+        })))
+    }
+}
+
+struct LockGuard {
+    state: Arc<Mutex<State>>,
+    path: PathBuf,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        self.state.lock().locks.remove(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> PathBuf {
+        PathBuf::from("/db")
+    }
+
+    #[test]
+    fn crash_drops_unsynced_bytes_and_unsynced_names() {
+        let fs = FaultFs::new();
+        fs.create_dir_all(&dir()).unwrap();
+        let a = dir().join("a");
+        let mut f = fs.create(&a).unwrap();
+        f.append(b"hello").unwrap();
+        f.sync().unwrap();
+        f.append(b" world").unwrap();
+        fs.sync_dir(&dir()).unwrap();
+        let b = dir().join("b");
+        let mut g = fs.create(&b).unwrap();
+        g.append(b"lost").unwrap();
+        g.sync().unwrap();
+        fs.crash(CrashMode::DropUnsynced);
+        assert_eq!(&fs.read(&a).unwrap()[..], b"hello");
+        assert!(!fs.exists(&b), "name never covered by a dir fsync");
+        // A stale handle cannot reach the surviving file.
+        f.append(b"!!").unwrap();
+        assert_eq!(&fs.read(&a).unwrap()[..], b"hello");
+    }
+
+    #[test]
+    fn unsynced_rename_and_remove_revert() {
+        let fs = FaultFs::new();
+        fs.create_dir_all(&dir()).unwrap();
+        let a = dir().join("a");
+        fs.create(&a).unwrap().sync().unwrap();
+        fs.sync_dir(&dir()).unwrap();
+        fs.rename(&a, &dir().join("b")).unwrap();
+        fs.crash(CrashMode::KeepAll);
+        assert!(fs.exists(&a));
+        fs.remove_file(&a).unwrap();
+        fs.crash(CrashMode::KeepAll);
+        assert!(fs.exists(&a));
+    }
+
+    #[test]
+    fn injected_faults_fire_once_and_freeze_stops_everything() {
+        let fs = FaultFs::new();
+        fs.create_dir_all(&dir()).unwrap();
+        let mut f = fs.create(&dir().join("a")).unwrap();
+        fs.fail_nth_write(2);
+        f.append(b"1").unwrap();
+        assert!(f.append(b"22").is_err());
+        f.append(b"3").unwrap();
+        fs.fail_nth_sync(1);
+        assert!(f.sync().is_err());
+        f.sync().unwrap();
+        fs.fail_after_ops(1);
+        f.append(b"4").unwrap();
+        assert!(f.append(b"5").is_err());
+        assert!(f.sync().is_err());
+    }
+
+    #[test]
+    fn lock_is_exclusive_until_dropped() {
+        let fs = FaultFs::new();
+        let p = dir().join("LOCK");
+        let l = fs.try_lock(&p).unwrap();
+        assert!(l.is_some());
+        assert!(fs.try_lock(&p).unwrap().is_none());
+        drop(l);
+        assert!(fs.try_lock(&p).unwrap().is_some());
+    }
+}

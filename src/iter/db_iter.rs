@@ -1,0 +1,281 @@
+//! [`DbIter`]: the user-facing iterator, double-ended.
+//!
+//! It keeps one merged stream per direction, built lazily from the same
+//! pinned sources: a forward stream from the lower bound and a reverse
+//! stream from the upper bound. Each end remembers the last key it yielded;
+//! the two ends stop where they meet, so mixing `next` and `next_back`
+//! yields every key exactly once.
+
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{InternalIter, MergingIter};
+use crate::db::{Db, SuperVersion};
+use crate::error::{Error, Result};
+use crate::key::{InternalKey, SeqNo, ValueKind};
+use crate::memtable::{MemIter, internal_lower, internal_upper};
+use crate::snapshot::SeqPin;
+
+/// Iterates `(key, value)` pairs in key order, or in reverse with `.rev()`.
+///
+/// Owned and `'static`: it pins the sequence number and the memtables and
+/// tables it reads, so it keeps working across writes, flushes and
+/// compactions and sees none of them. Holding it keeps that data alive.
+///
+/// An error (`Corruption`, `Io`, `Closed`) is yielded once; the iterator
+/// then ends.
+pub struct DbIter {
+    pin: SeqPin,
+    sv: Arc<SuperVersion>,
+    lower: Bound<Bytes>,
+    upper: Bound<Bytes>,
+    front: Option<Forward>,
+    back: Option<Backward>,
+    /// Last key yielded from the front / the back.
+    front_last: Option<Bytes>,
+    back_last: Option<Bytes>,
+    /// An error to report before anything else (the database was closed).
+    pending_error: Option<Error>,
+    done: bool,
+}
+
+impl std::fmt::Debug for DbIter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbIter")
+            .field("seqno", &self.pin.seqno)
+            .field("lower", &self.lower)
+            .field("upper", &self.upper)
+            .finish()
+    }
+}
+
+fn to_owned_bound<K: AsRef<[u8]>>(b: Bound<&K>) -> Bound<Bytes> {
+    match b {
+        Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k.as_ref())),
+        Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k.as_ref())),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, or
+/// `None` when no such key exists (the prefix is all `0xff`).
+pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Bytes> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(Bytes::from(end));
+        }
+    }
+    None
+}
+
+impl DbIter {
+    pub(crate) fn new<K: AsRef<[u8]>, R: RangeBounds<K>>(db: Db, seqno: SeqNo, range: R) -> Self {
+        let lower = to_owned_bound(range.start_bound());
+        let upper = to_owned_bound(range.end_bound());
+        DbIter::with_bounds(db, seqno, lower, upper)
+    }
+
+    pub(crate) fn with_prefix(db: Db, seqno: SeqNo, prefix: &[u8]) -> Self {
+        let lower = Bound::Included(Bytes::copy_from_slice(prefix));
+        let upper = prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
+        DbIter::with_bounds(db, seqno, lower, upper)
+    }
+
+    fn with_bounds(db: Db, seqno: SeqNo, lower: Bound<Bytes>, upper: Bound<Bytes>) -> Self {
+        let sv = db.inner.current();
+        let pending_error = db.inner.check_open().err();
+        DbIter {
+            pin: SeqPin::new(db, seqno),
+            sv,
+            lower,
+            upper,
+            front: None,
+            back: None,
+            front_last: None,
+            back_last: None,
+            pending_error,
+            done: false,
+        }
+    }
+
+    fn sources(&self, reverse: bool) -> Vec<InternalIter> {
+        let lo = internal_lower(self.lower.as_ref());
+        let hi = internal_upper(self.upper.as_ref());
+        std::iter::once(&self.sv.active)
+            .chain(self.sv.sealed.iter())
+            .map(|m| {
+                let it = MemIter::new(Arc::clone(m), lo.clone(), hi.clone(), reverse);
+                Box::new(it.map(Ok)) as InternalIter
+            })
+            .collect()
+    }
+
+    fn finish(&mut self, item: Option<Result<(Bytes, Bytes)>>) -> Option<Result<(Bytes, Bytes)>> {
+        match &item {
+            None | Some(Err(_)) => self.done = true,
+            Some(Ok(_)) => {}
+        }
+        item
+    }
+}
+
+impl Iterator for DbIter {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if let Some(e) = self.pending_error.take() {
+            return self.finish(Some(Err(e)));
+        }
+        if self.front.is_none() {
+            let merged = MergingIter::new(self.sources(false), false);
+            self.front = Some(Forward::new(merged, self.pin.seqno));
+        }
+        let item = self.front.as_mut().and_then(Forward::next_visible);
+        let item = match item {
+            Some(Ok((k, v))) => {
+                if self.back_last.as_ref().is_some_and(|b| k >= *b) {
+                    None
+                } else {
+                    self.front_last = Some(k.clone());
+                    Some(Ok((k, v)))
+                }
+            }
+            other => other,
+        };
+        self.finish(item)
+    }
+}
+
+impl DoubleEndedIterator for DbIter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if let Some(e) = self.pending_error.take() {
+            return self.finish(Some(Err(e)));
+        }
+        if self.back.is_none() {
+            let merged = MergingIter::new(self.sources(true), true);
+            self.back = Some(Backward::new(merged, self.pin.seqno));
+        }
+        let item = self.back.as_mut().and_then(Backward::next_visible);
+        let item = match item {
+            Some(Ok((k, v))) => {
+                if self.front_last.as_ref().is_some_and(|f| k <= *f) {
+                    None
+                } else {
+                    self.back_last = Some(k.clone());
+                    Some(Ok((k, v)))
+                }
+            }
+            other => other,
+        };
+        self.finish(item)
+    }
+}
+
+/// Resolves the forward stream: for each user key the first version at or
+/// below the snapshot decides.
+struct Forward {
+    merged: MergingIter,
+    seqno: SeqNo,
+    /// The user key already decided; its older versions are skipped.
+    decided: Option<Bytes>,
+}
+
+impl Forward {
+    fn new(merged: MergingIter, seqno: SeqNo) -> Self {
+        Forward {
+            merged,
+            seqno,
+            decided: None,
+        }
+    }
+
+    fn next_visible(&mut self) -> Option<Result<(Bytes, Bytes)>> {
+        loop {
+            let (key, value) = match self.merged.next()? {
+                Ok(e) => e,
+                Err(e) => return Some(Err(e)),
+            };
+            if key.seqno > self.seqno || self.decided.as_ref() == Some(&key.user_key) {
+                continue;
+            }
+            self.decided = Some(key.user_key.clone());
+            match key.kind {
+                ValueKind::Put => return Some(Ok((key.user_key, value))),
+                ValueKind::Delete | ValueKind::Merge => continue,
+            }
+        }
+    }
+}
+
+/// Resolves the reverse stream, where each user key's versions arrive
+/// oldest first: the last version at or below the snapshot decides.
+struct Backward {
+    merged: MergingIter,
+    seqno: SeqNo,
+    peeked: Option<(InternalKey, Bytes)>,
+}
+
+impl Backward {
+    fn new(merged: MergingIter, seqno: SeqNo) -> Self {
+        Backward {
+            merged,
+            seqno,
+            peeked: None,
+        }
+    }
+
+    fn next_visible(&mut self) -> Option<Result<(Bytes, Bytes)>> {
+        loop {
+            let (first_key, first_value) = match self.peeked.take() {
+                Some(e) => e,
+                None => match self.merged.next()? {
+                    Ok(e) => e,
+                    Err(e) => return Some(Err(e)),
+                },
+            };
+            let user_key = first_key.user_key.clone();
+            let mut best = (first_key.seqno <= self.seqno).then_some((first_key.kind, first_value));
+            loop {
+                match self.merged.next() {
+                    Some(Ok((k, v))) if k.user_key == user_key => {
+                        if k.seqno <= self.seqno {
+                            best = Some((k.kind, v));
+                        }
+                    }
+                    Some(Ok(other)) => {
+                        self.peeked = Some(other);
+                        break;
+                    }
+                    Some(Err(e)) => return Some(Err(e)),
+                    None => break,
+                }
+            }
+            if let Some((ValueKind::Put, value)) = best {
+                return Some(Ok((user_key, value)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_successor;
+
+    #[test]
+    fn prefix_successor_skips_trailing_ff() {
+        assert_eq!(prefix_successor(b"ab").as_deref(), Some(&b"ac"[..]));
+        assert_eq!(prefix_successor(b"a\xff").as_deref(), Some(&b"b"[..]));
+        assert_eq!(prefix_successor(b"\xff\xff"), None);
+        assert_eq!(prefix_successor(b""), None);
+    }
+}

@@ -1,0 +1,17 @@
+//! Iteration: the internal stream of versions, the heap merge of many
+//! streams, and [`DbIter`], which turns versions into user-visible pairs.
+
+mod db_iter;
+mod merging;
+
+pub use db_iter::DbIter;
+pub(crate) use merging::MergingIter;
+
+use bytes::Bytes;
+
+use crate::error::Result;
+use crate::key::InternalKey;
+
+/// A stream of internal entries in one direction: ascending internal-key
+/// order (forward) or descending (reverse).
+pub(crate) type InternalIter = Box<dyn Iterator<Item = Result<(InternalKey, Bytes)>> + Send>;

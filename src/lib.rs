@@ -1,0 +1,80 @@
+//! rillkv is an embedded LSM-tree key-value storage engine.
+//!
+//! A program opens a [`Db`] in-process, puts, gets, deletes and merges keys,
+//! iterates ranges, and takes snapshots.
+//!
+//! ```
+//! use rillkv::{Db, Options, WriteBatch, WriteOptions};
+//!
+//! # fn main() -> rillkv::Result<()> {
+//! let dir = tempfile::tempdir()?;
+//! let db = Db::open(dir.path(), Options::default())?;
+//! db.put(b"user:1", b"alice")?;
+//! assert_eq!(db.get(b"user:1")?.as_deref(), Some(&b"alice"[..]));
+//!
+//! let mut batch = WriteBatch::new(); // atomic: all or nothing
+//! batch.put(b"user:2", b"bob").delete(b"user:1");
+//! db.write_opt(batch, &WriteOptions::default().sync(true))?; // durable on return
+//!
+//! let snap = db.snapshot(); // owned, 'static, Send
+//! for item in snap.prefix(b"user:") {
+//!     let (key, value) = item?;
+//!     println!("{key:?} = {value:?}");
+//! }
+//! db.close()?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Durability contract
+//!
+//! - A write returns only after it has been appended to the write-ahead log
+//!   (WAL). It then survives a crash of the process (`SIGKILL`, a panic, an
+//!   `abort`), because its bytes are in the operating system's page cache.
+//! - With [`WriteOptions::sync`]`(true)` the WAL is fsynced before the write
+//!   returns, so the write also survives a power loss or kernel crash. A
+//!   synced write also makes every earlier write durable.
+//! - Concurrent writers share one WAL append and one fsync (group commit),
+//!   so syncing costs less per write the more writers there are.
+//! - After any crash the database recovers to a **prefix** of the
+//!   acknowledged writes in commit order: no holes, never a write that was
+//!   not made, never part of a [`WriteBatch`]. Every synced write is in that
+//!   prefix. Writes acknowledged without sync may be missing after a power
+//!   loss, but only from the end.
+//! - If a WAL write or fsync fails, the database refuses further writes
+//!   (`ErrorKind::Poisoned`) until reopened, because the state of the log on
+//!   disk is then unknown; reads keep working.
+//!
+//! Recovery drops a damaged log *tail* (what a crash leaves) and reports it
+//! in [`Db::stats`]; damage before the tail fails the open with
+//! [`ErrorKind::Corruption`] naming file and offset, unless a lenient
+//! [`RecoveryMode`] is chosen.
+//!
+//! # Concurrency
+//! [`Db`] is `Clone + Send + Sync`; clones share one database. Snapshots and
+//! iterators are owned (`'static + Send`). A directory can be opened by one
+//! `Db` at a time: a second open, from this process or another, fails with
+//! [`ErrorKind::Locked`].
+
+#![warn(missing_docs)]
+
+mod batch;
+mod db;
+mod error;
+mod filename;
+pub mod fs;
+mod iter;
+mod key;
+mod memtable;
+mod options;
+mod snapshot;
+mod stats;
+mod wal;
+
+pub use batch::WriteBatch;
+pub use db::Db;
+pub use error::{Error, ErrorKind, Result};
+pub use iter::DbIter;
+pub use key::SeqNo;
+pub use options::{Options, RecoveryMode, WriteOptions};
+pub use snapshot::Snapshot;
+pub use stats::{CounterValues, Stats};

@@ -1,0 +1,131 @@
+//! [`Snapshot`]: a read-only view pinned at one sequence number.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::db::Db;
+use crate::error::Result;
+use crate::iter::DbIter;
+use crate::key::SeqNo;
+
+/// The sequence numbers pinned by live snapshots and iterators. Compaction
+/// consults it so that it never drops a version someone can still read.
+#[derive(Debug, Default)]
+pub(crate) struct SnapshotList {
+    pinned: Mutex<BTreeMap<SeqNo, usize>>,
+}
+
+impl SnapshotList {
+    fn register(&self, seqno: SeqNo) {
+        *self.pinned.lock().entry(seqno).or_insert(0) += 1;
+    }
+
+    fn release(&self, seqno: SeqNo) {
+        let mut pinned = self.pinned.lock();
+        if let Some(n) = pinned.get_mut(&seqno) {
+            *n -= 1;
+            if *n == 0 {
+                pinned.remove(&seqno);
+            }
+        }
+    }
+
+    /// Number of live pins.
+    pub(crate) fn len(&self) -> usize {
+        self.pinned.lock().values().sum()
+    }
+
+    /// The pinned sequence numbers, ascending.
+    #[allow(dead_code)] // used by flush and compaction
+    pub(crate) fn sequence_numbers(&self) -> Vec<SeqNo> {
+        self.pinned.lock().keys().copied().collect()
+    }
+}
+
+/// A registration of `seqno` in the snapshot list, released on drop.
+pub(crate) struct SeqPin {
+    pub(crate) db: Db,
+    pub(crate) seqno: SeqNo,
+}
+
+impl SeqPin {
+    pub(crate) fn new(db: Db, seqno: SeqNo) -> Self {
+        db.inner.snapshots.register(seqno);
+        SeqPin { db, seqno }
+    }
+}
+
+impl Drop for SeqPin {
+    fn drop(&mut self) {
+        self.db.inner.snapshots.release(self.seqno);
+    }
+}
+
+/// A consistent read-only view of the database at the moment it was taken.
+///
+/// Owned, `'static` and `Send`: it holds a handle on the database rather
+/// than borrowing it. It sees exactly the writes with a sequence number up to
+/// its own, however many writes, flushes or compactions come later.
+///
+/// ```
+/// # fn main() -> rillkv::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+/// db.put(b"k", b"old")?;
+/// let snap = db.snapshot();
+/// db.put(b"k", b"new")?;
+/// assert_eq!(snap.get(b"k")?.as_deref(), Some(&b"old"[..]));
+/// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"new"[..]));
+/// # Ok(()) }
+/// ```
+pub struct Snapshot {
+    pin: SeqPin,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("seqno", &self.pin.seqno)
+            .finish()
+    }
+}
+
+impl Snapshot {
+    pub(crate) fn new(db: Db) -> Self {
+        let seqno = db.inner.last_seqno();
+        Snapshot {
+            pin: SeqPin::new(db, seqno),
+        }
+    }
+
+    /// The sequence number this snapshot sees up to.
+    pub fn seqno(&self) -> SeqNo {
+        self.pin.seqno
+    }
+
+    /// The value of `key` as of this snapshot.
+    ///
+    /// # Errors
+    /// As [`Db::get`].
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.pin.db.inner.check_open()?;
+        self.pin.db.inner.get_at(key.as_ref(), self.pin.seqno)
+    }
+
+    /// Iterates every key as of this snapshot.
+    pub fn iter(&self) -> DbIter {
+        self.range::<&[u8], _>(..)
+    }
+
+    /// Iterates keys within `range` as of this snapshot.
+    pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> DbIter {
+        DbIter::new(self.pin.db.clone(), self.pin.seqno, range)
+    }
+
+    /// Iterates keys starting with `prefix` as of this snapshot.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter {
+        DbIter::with_prefix(self.pin.db.clone(), self.pin.seqno, prefix.as_ref())
+    }
+}

@@ -1,0 +1,256 @@
+//! Reads records back from a log, detecting torn tails and corruption.
+//!
+//! # Damage rules (see `docs/format/wal.md`, "Recovery")
+//! Reading stops at the first damaged fragment (bad checksum, impossible
+//! length or type, truncated header or payload, or a fragment out of
+//! sequence). The damage is then classified:
+//! - **tail**: no complete, valid record follows it, or the damaged bytes
+//!   before the next valid record are a hole (all zeros, or containing a
+//!   whole zeroed 4 KiB page): what a crash leaves when unsynced writes or
+//!   pages are lost. Recovery drops it and everything after it, and reports
+//!   it.
+//! - **corruption**: a complete, valid record follows damaged bytes that are
+//!   not a hole, as a flipped bit leaves. A crash does not produce this.
+
+#![deny(clippy::indexing_slicing)]
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use super::{BLOCK_SIZE, FragmentType, HEADER_SIZE, fragment_crc};
+
+/// Damage found in a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Damage {
+    /// The log file.
+    pub file: PathBuf,
+    /// Offset of the first damaged byte.
+    pub offset: u64,
+    /// Bytes from `offset` to the end of the file (what is dropped).
+    pub dropped_bytes: u64,
+    /// What was wrong.
+    pub reason: &'static str,
+    /// Whether the damage is only a tail a crash could leave.
+    pub is_tail: bool,
+}
+
+/// One fragment parsed at a position.
+struct Fragment {
+    ty: FragmentType,
+    payload_start: usize,
+    payload_end: usize,
+}
+
+/// Reads the records of one log held in memory.
+pub(crate) struct Reader {
+    data: Bytes,
+    path: PathBuf,
+    pos: usize,
+    damage: Option<Damage>,
+}
+
+impl Reader {
+    pub(crate) fn new(path: &Path, data: Bytes) -> Self {
+        Reader {
+            data,
+            path: path.to_path_buf(),
+            pos: 0,
+            damage: None,
+        }
+    }
+
+    /// The damage that ended reading, if any. Set once `next_record`
+    /// returned `None`.
+    pub(crate) fn damage(&self) -> Option<&Damage> {
+        self.damage.as_ref()
+    }
+
+    /// The next complete record with its offset, or `None` at the end of
+    /// the valid data (see [`Reader::damage`]).
+    pub(crate) fn next_record(&mut self) -> Option<(u64, Bytes)> {
+        if self.damage.is_some() {
+            return None;
+        }
+        let start = self.pos;
+        match read_record(&self.data, self.pos) {
+            Ok(Some((record, next))) => {
+                self.pos = next;
+                Some((start as u64, record))
+            }
+            Ok(None) => {
+                self.pos = self.data.len();
+                None
+            }
+            Err((offset, reason)) => {
+                let is_tail = classify_as_tail(&self.data, offset);
+                self.damage = Some(Damage {
+                    file: self.path.clone(),
+                    offset: offset as u64,
+                    dropped_bytes: (self.data.len() - offset) as u64,
+                    reason,
+                    is_tail,
+                });
+                self.pos = self.data.len();
+                None
+            }
+        }
+    }
+}
+
+/// Skips block trailers too small for a header. Returns the position of the
+/// next fragment header, or `None` at the end of the data.
+fn skip_trailer(data: &[u8], mut pos: usize) -> usize {
+    let left = BLOCK_SIZE - pos % BLOCK_SIZE;
+    if left < HEADER_SIZE {
+        pos += left;
+    }
+    pos.min(data.len())
+}
+
+/// Parses the fragment at `pos` (which must not be inside a block trailer).
+fn parse_fragment(data: &[u8], pos: usize) -> Result<Fragment, &'static str> {
+    let header = data
+        .get(pos..pos + HEADER_SIZE)
+        .ok_or("truncated fragment header")?;
+    let (crc_bytes, rest) = header.split_at(4);
+    let (len_bytes, ty_bytes) = rest.split_at(2);
+    let crc = u32::from_le_bytes(crc_bytes.try_into().map_err(|_| "header")?);
+    let len = u16::from_le_bytes(len_bytes.try_into().map_err(|_| "header")?) as usize;
+    let ty_byte = *ty_bytes.first().ok_or("header")?;
+    if crc == 0 && len == 0 && ty_byte == 0 {
+        return Err("zeroed bytes where a fragment should start");
+    }
+    let ty = FragmentType::from_u8(ty_byte).ok_or("unknown fragment type")?;
+    let payload_start = pos + HEADER_SIZE;
+    let payload_end = payload_start + len;
+    if payload_end > pos - pos % BLOCK_SIZE + BLOCK_SIZE {
+        return Err("fragment length runs past its block");
+    }
+    let payload = data
+        .get(payload_start..payload_end)
+        .ok_or("truncated fragment payload")?;
+    if fragment_crc(ty_byte, payload) != crc {
+        return Err("fragment checksum mismatch");
+    }
+    Ok(Fragment {
+        ty,
+        payload_start,
+        payload_end,
+    })
+}
+
+type RecordResult = Result<Option<(Bytes, usize)>, (usize, &'static str)>;
+
+/// Reads one logical record starting at `pos`. `Ok(None)` at a clean end;
+/// `Err((offset, reason))` at the first damaged fragment.
+fn read_record(data: &Bytes, pos: usize) -> RecordResult {
+    let mut pos = skip_trailer(data, pos);
+    if pos >= data.len() {
+        return Ok(None);
+    }
+    let record_start = pos;
+    let mut assembled: Option<Vec<u8>> = None;
+    loop {
+        pos = skip_trailer(data, pos);
+        if pos >= data.len() {
+            return Err((record_start, "record truncated at end of log"));
+        }
+        let frag = parse_fragment(data, pos).map_err(|r| (pos, r))?;
+        let payload = data.slice(frag.payload_start..frag.payload_end);
+        let next = frag.payload_end;
+        match (frag.ty, assembled.as_mut()) {
+            (FragmentType::Full, None) => return Ok(Some((payload, next))),
+            (FragmentType::First, None) => assembled = Some(payload.to_vec()),
+            (FragmentType::Middle, Some(buf)) => buf.extend_from_slice(&payload),
+            (FragmentType::Last, Some(buf)) => {
+                buf.extend_from_slice(&payload);
+                let record = assembled.take().unwrap_or_default();
+                return Ok(Some((Bytes::from(record), next)));
+            }
+            (FragmentType::Middle | FragmentType::Last, None) => {
+                return Err((pos, "continuation fragment without a first fragment"));
+            }
+            (FragmentType::Full | FragmentType::First, Some(_)) => {
+                return Err((record_start, "record missing its last fragment"));
+            }
+        }
+        pos = next;
+    }
+}
+
+/// Storage pages: a crash loses unsynced writes a page at a time, and a
+/// lost page reads back as zeros.
+const PAGE: usize = 4096;
+
+/// Whether damage at `offset` is a tail a crash can leave: nothing valid
+/// follows, or the bytes between the damage and what follows are a hole —
+/// all zeros, or holding a whole page-aligned page of zeros.
+fn classify_as_tail(data: &Bytes, offset: usize) -> bool {
+    let Some(next) = first_valid_record_after(data, offset) else {
+        return true;
+    };
+    let Some(gap) = data.get(offset..next) else {
+        return true;
+    };
+    if gap.iter().all(|&b| b == 0) {
+        return true;
+    }
+    let first_page = offset.div_ceil(PAGE) * PAGE;
+    (first_page..next.saturating_sub(PAGE - 1))
+        .step_by(PAGE)
+        .any(|p| {
+            data.get(p..p + PAGE)
+                .is_some_and(|page| page.iter().all(|&b| b == 0))
+        })
+}
+
+/// The start of the first complete, valid record beginning at a block
+/// boundary after `offset` (records resynchronise at block boundaries), or
+/// at a fragment boundary inside the damaged block when the damaged
+/// fragment's header was itself readable.
+fn first_valid_record_after(data: &Bytes, offset: usize) -> Option<usize> {
+    let mut candidates = Vec::new();
+    if let Some(next) = next_fragment_guess(data, offset) {
+        candidates.push(next);
+    }
+    let mut block = offset - offset % BLOCK_SIZE + BLOCK_SIZE;
+    while block < data.len() {
+        candidates.push(block);
+        block += BLOCK_SIZE;
+    }
+    for start in candidates {
+        // Walk fragments from `start`; skip continuation fragments of the
+        // damaged record until a record begins.
+        let mut pos = start;
+        loop {
+            pos = skip_trailer(data, pos);
+            if pos >= data.len() {
+                break;
+            }
+            match parse_fragment(data, pos) {
+                Ok(f) if matches!(f.ty, FragmentType::Middle | FragmentType::Last) => {
+                    pos = f.payload_end;
+                }
+                Ok(_) => {
+                    if read_record(data, pos).is_ok_and(|r| r.is_some()) {
+                        return Some(pos);
+                    }
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    None
+}
+
+/// Where the fragment after a damaged one would start, if the damaged
+/// fragment's length field is plausible.
+fn next_fragment_guess(data: &[u8], offset: usize) -> Option<usize> {
+    let len_bytes = data.get(offset + 4..offset + 6)?;
+    let len = u16::from_le_bytes(len_bytes.try_into().ok()?) as usize;
+    let next = offset + HEADER_SIZE + len;
+    let block_end = offset - offset % BLOCK_SIZE + BLOCK_SIZE;
+    (len > 0 && next <= block_end && next < data.len()).then_some(next)
+}
