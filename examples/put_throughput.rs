@@ -44,10 +44,16 @@ fn run(threads: usize, sync: bool, keys: u64) -> Result<(f64, f64), rillkv::Erro
 
 fn main() -> Result<(), rillkv::Error> {
     let mut args = std::env::args().skip(1);
-    let keys: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let keys: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let sync_keys: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5_000);
     println!("16-byte keys, 100-byte values, one put per call");
-    println!("{:<8}{:>9}{:>10}{:>14}{:>14}", "sync", "threads", "keys", "ops/s", "writes/group");
+    println!(
+        "{:<8}{:>9}{:>10}{:>14}{:>14}",
+        "sync", "threads", "keys", "ops/s", "writes/group"
+    );
     for sync in [false, true] {
         for threads in [1, 2] {
             let n = if sync { sync_keys } else { keys };

@@ -58,6 +58,7 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod compaction;
 mod db;
 mod error;
 mod filename;
@@ -68,6 +69,8 @@ mod memtable;
 mod options;
 mod snapshot;
 mod stats;
+mod table;
+mod version;
 mod wal;
 
 pub use batch::WriteBatch;
@@ -77,4 +80,5 @@ pub use iter::DbIter;
 pub use key::SeqNo;
 pub use options::{Options, RecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
-pub use stats::{CounterValues, Stats};
+pub use stats::{CounterValues, RunStats, Stats, TableStats};
+pub use table::Compression;

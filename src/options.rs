@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::fs::{Fs, StdFs};
+use crate::table::Compression;
 
 /// How recovery treats damaged log bytes (the WAL and the manifest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,6 +46,11 @@ pub struct Options {
     pub(crate) max_sealed_memtables: usize,
     pub(crate) recovery_mode: RecoveryMode,
     pub(crate) fs: Arc<dyn Fs>,
+    pub(crate) block_size: usize,
+    pub(crate) compression: Compression,
+    pub(crate) bloom_bits_per_key: u32,
+    pub(crate) block_cache_size: u64,
+    pub(crate) max_manifest_size: u64,
 }
 
 impl Default for Options {
@@ -56,6 +62,11 @@ impl Default for Options {
             max_sealed_memtables: 4,
             recovery_mode: RecoveryMode::default(),
             fs: Arc::new(StdFs),
+            block_size: 4096,
+            compression: Compression::default(),
+            bloom_bits_per_key: 10,
+            block_cache_size: 64 << 20,
+            max_manifest_size: 4 << 20,
         }
     }
 }
@@ -69,6 +80,11 @@ impl fmt::Debug for Options {
             .field("max_sealed_memtables", &self.max_sealed_memtables)
             .field("recovery_mode", &self.recovery_mode)
             .field("fs", &self.fs)
+            .field("block_size", &self.block_size)
+            .field("compression", &self.compression)
+            .field("bloom_bits_per_key", &self.bloom_bits_per_key)
+            .field("block_cache_size", &self.block_cache_size)
+            .field("max_manifest_size", &self.max_manifest_size)
             .finish()
     }
 }
@@ -116,7 +132,66 @@ impl Options {
         self
     }
 
+    /// Target size of a table's data block before compression. Default:
+    /// 4096 bytes. Must be between 1 KiB and 1 MiB.
+    pub fn block_size(mut self, bytes: usize) -> Self {
+        self.block_size = bytes;
+        self
+    }
+
+    /// How table blocks are compressed. Default: zstd (see
+    /// [`Compression`]).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Bloom filter bits per key in each table; 0 disables filters.
+    /// Default: 10 (about 1% false positives). At most 30.
+    pub fn bloom_bits_per_key(mut self, bits: u32) -> Self {
+        self.bloom_bits_per_key = bits;
+        self
+    }
+
+    /// Bytes of decompressed blocks kept in the shared block cache; 0
+    /// disables it. Default: 64 MiB.
+    pub fn block_cache_size(mut self, bytes: u64) -> Self {
+        self.block_cache_size = bytes;
+        self
+    }
+
+    /// The manifest is rewritten as a snapshot once it grows past this many
+    /// bytes. Default: 4 MiB. At least 1 KiB.
+    pub fn max_manifest_size(mut self, bytes: u64) -> Self {
+        self.max_manifest_size = bytes;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
+        if !(1024..=1 << 20).contains(&self.block_size) {
+            return Err(Error::invalid(format!(
+                "block_size {} is out of range; use 1024..=1048576 bytes",
+                self.block_size
+            )));
+        }
+        if self.bloom_bits_per_key > 30 {
+            return Err(Error::invalid(format!(
+                "bloom_bits_per_key {} is too large; use 0..=30",
+                self.bloom_bits_per_key
+            )));
+        }
+        if self.max_manifest_size < 1024 {
+            return Err(Error::invalid(
+                "max_manifest_size must be at least 1024 bytes",
+            ));
+        }
+        if let Compression::Zstd { level } = self.compression
+            && !(-7..=22).contains(&level)
+        {
+            return Err(Error::invalid(format!(
+                "zstd level {level} is out of range; use -7..=22"
+            )));
+        }
         if self.memtable_size < 4096 {
             return Err(Error::invalid(format!(
                 "memtable_size {} is too small; use at least 4096 bytes",

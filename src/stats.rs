@@ -11,6 +11,10 @@ pub(crate) struct Counters {
     pub(crate) wal_bytes: AtomicU64,
     pub(crate) wal_syncs: AtomicU64,
     pub(crate) gets: AtomicU64,
+    pub(crate) flushes: AtomicU64,
+    pub(crate) table_bytes_written: AtomicU64,
+    pub(crate) stalls: AtomicU64,
+    pub(crate) stall_micros: AtomicU64,
 }
 
 impl Counters {
@@ -27,6 +31,10 @@ impl Counters {
             wal_bytes: self.wal_bytes.load(Ordering::Relaxed),
             wal_syncs: self.wal_syncs.load(Ordering::Relaxed),
             gets: self.gets.load(Ordering::Relaxed),
+            flushes: self.flushes.load(Ordering::Relaxed),
+            table_bytes_written: self.table_bytes_written.load(Ordering::Relaxed),
+            stalls: self.stalls.load(Ordering::Relaxed),
+            stall_micros: self.stall_micros.load(Ordering::Relaxed),
         }
     }
 }
@@ -45,6 +53,40 @@ pub struct CounterValues {
     pub wal_syncs: u64,
     /// Point lookups served.
     pub gets: u64,
+    /// Memtables flushed to tables.
+    pub flushes: u64,
+    /// Bytes of tables written (flush and compaction).
+    pub table_bytes_written: u64,
+    /// Write stalls: times a writer waited for a flush to make room.
+    pub stalls: u64,
+    /// Total time writers spent stalled, in microseconds.
+    pub stall_micros: u64,
+}
+
+/// One table, as [`Stats`] shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TableStats {
+    /// File number (`NNNNNN.rkt`).
+    pub number: u64,
+    /// File size in bytes.
+    pub size: u64,
+    /// Entries (versions) in the table.
+    pub entries: u64,
+    /// Smallest user key.
+    pub smallest: Vec<u8>,
+    /// Largest user key.
+    pub largest: Vec<u8>,
+}
+
+/// One sorted run, newest first in [`Stats::runs`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunStats {
+    /// The run's id.
+    pub id: u64,
+    /// Its tables, sorted by key.
+    pub tables: Vec<TableStats>,
 }
 
 /// A snapshot of the database's shape and counters, from
@@ -64,6 +106,22 @@ pub struct Stats {
     pub sealed_memtable_bytes: u64,
     /// Snapshots and iterators currently pinning a sequence number.
     pub live_snapshots: u64,
+    /// Sorted runs of tables, newest first.
+    pub runs: Vec<RunStats>,
+    /// Whether writers are currently stalled waiting for flush.
+    pub write_stalled: bool,
+    /// Block cache: hits, misses, bytes in use, capacity.
+    pub block_cache_hits: u64,
+    /// Block cache misses.
+    pub block_cache_misses: u64,
+    /// Bytes of decompressed blocks held by the block cache.
+    pub block_cache_bytes: u64,
+    /// Lookups a bloom filter answered "absent" (no block read).
+    pub bloom_useful: u64,
+    /// Lookups a bloom filter let through for a key the table did not hold.
+    pub bloom_false_positives: u64,
+    /// The current manifest file number.
+    pub manifest_number: u64,
     /// Counters since open.
     pub counters: CounterValues,
     /// WAL files replayed at open.
@@ -72,6 +130,18 @@ pub struct Stats {
     pub recovered_entries: u64,
     /// Damaged log tails dropped at open (file @ offset: reason).
     pub dropped_log_tails: Vec<String>,
+}
+
+/// A key for display: text when printable, hex otherwise, cut at 24 bytes.
+fn show_key(key: &[u8]) -> String {
+    let cut = key.get(..24).unwrap_or(key);
+    let more = if cut.len() < key.len() { "…" } else { "" };
+    if cut.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        format!("{}{more}", String::from_utf8_lossy(cut))
+    } else {
+        let hex: String = cut.iter().map(|b| format!("{b:02x}")).collect();
+        format!("0x{hex}{more}")
+    }
 }
 
 fn human(bytes: u64) -> String {
@@ -96,6 +166,40 @@ impl fmt::Display for Stats {
         writeln!(f, "** rillkv stats **")?;
         writeln!(f, "{:<28}{:>16}", "last seqno", self.last_seqno)?;
         writeln!(f, "{:<28}{:>16}", "live snapshots", self.live_snapshots)?;
+        let tables: usize = self.runs.iter().map(|r| r.tables.len()).sum();
+        let bytes: u64 = self
+            .runs
+            .iter()
+            .flat_map(|r| &r.tables)
+            .map(|t| t.size)
+            .sum();
+        writeln!(f, "-- tables --")?;
+        writeln!(
+            f,
+            "{:<28}{:>16}  ({tables} tables in {} runs)",
+            "total",
+            human(bytes),
+            self.runs.len()
+        )?;
+        writeln!(
+            f,
+            "{:>6} {:>8} {:>10} {:>10}  key range",
+            "run", "table", "size", "entries"
+        )?;
+        for run in &self.runs {
+            for t in &run.tables {
+                writeln!(
+                    f,
+                    "{:>6} {:>8} {:>10} {:>10}  {} .. {}",
+                    run.id,
+                    t.number,
+                    human(t.size),
+                    t.entries,
+                    show_key(&t.smallest),
+                    show_key(&t.largest)
+                )?;
+            }
+        }
         writeln!(f, "-- memtables --")?;
         writeln!(
             f,
@@ -126,6 +230,46 @@ impl fmt::Display for Stats {
         writeln!(f, "{:<28}{:>16}", "wal bytes", human(c.wal_bytes))?;
         writeln!(f, "{:<28}{:>16}", "wal fsyncs", c.wal_syncs)?;
         writeln!(f, "{:<28}{:>16}", "gets", c.gets)?;
+        writeln!(f, "{:<28}{:>16}", "flushes", c.flushes)?;
+        writeln!(
+            f,
+            "{:<28}{:>16}",
+            "table bytes written",
+            human(c.table_bytes_written)
+        )?;
+        writeln!(
+            f,
+            "{:<28}{:>16}  ({:.1} ms stalled{})",
+            "write stalls",
+            c.stalls,
+            c.stall_micros as f64 / 1e3,
+            if self.write_stalled {
+                ", stalled now: waiting for flush"
+            } else {
+                ""
+            }
+        )?;
+        writeln!(f, "-- reads --")?;
+        let lookups = self.block_cache_hits + self.block_cache_misses;
+        let hit_rate = if lookups == 0 {
+            0.0
+        } else {
+            100.0 * self.block_cache_hits as f64 / lookups as f64
+        };
+        writeln!(
+            f,
+            "{:<28}{:>15.1}%  ({} hits, {} misses, {} cached)",
+            "block cache hit rate",
+            hit_rate,
+            self.block_cache_hits,
+            self.block_cache_misses,
+            human(self.block_cache_bytes)
+        )?;
+        writeln!(
+            f,
+            "{:<28}{:>16}  ({} false positives)",
+            "bloom filter skips", self.bloom_useful, self.bloom_false_positives
+        )?;
         writeln!(f, "-- recovery --")?;
         writeln!(
             f,

@@ -139,8 +139,20 @@ fn verify(db: &Db, model: &Model, touched: &BTreeSet<Vec<u8>>, rng: &mut fastran
     }
     // A range that starts and ends on the same key, and an inverted one.
     let k = b"user:050".to_vec();
-    assert_range_matches(db, model, &Bound::Included(k.clone()), &Bound::Included(k.clone()), ctx);
-    assert_range_matches(db, model, &Bound::Included(k.clone()), &Bound::Excluded(k), ctx);
+    assert_range_matches(
+        db,
+        model,
+        &Bound::Included(k.clone()),
+        &Bound::Included(k.clone()),
+        ctx,
+    );
+    assert_range_matches(
+        db,
+        model,
+        &Bound::Included(k.clone()),
+        &Bound::Excluded(k),
+        ctx,
+    );
     for p in [
         &b"user:"[..],
         b"user:1",
@@ -169,10 +181,22 @@ fn reopen_after_clean_close_restores_every_write() {
 
     for round in 0..ROUNDS {
         let db = Db::open(dir.path(), opts()).expect("open");
-        verify(&db, &model, &touched, &mut rng, &format!("round {round} after reopen"));
+        verify(
+            &db,
+            &model,
+            &touched,
+            &mut rng,
+            &format!("round {round} after reopen"),
+        );
         write_round(&db, &mut model, &mut touched, &mut rng, round * ops, ops);
         rotations_seen += db.stats().sealed_memtables;
-        verify(&db, &model, &touched, &mut rng, &format!("round {round} before close"));
+        verify(
+            &db,
+            &model,
+            &touched,
+            &mut rng,
+            &format!("round {round} before close"),
+        );
         db.close().expect("close");
     }
     assert!(
@@ -186,7 +210,10 @@ fn reopen_after_clean_close_restores_every_write() {
         stats.recovered_wal_files > 1,
         "several WALs should be replayed: {stats:?}"
     );
-    assert!(stats.dropped_log_tails.is_empty(), "a clean close leaves no damaged tail: {stats:?}");
+    assert!(
+        stats.dropped_log_tails.is_empty(),
+        "a clean close leaves no damaged tail: {stats:?}"
+    );
     verify(&db, &model, &touched, &mut rng, "final reopen");
     db.close().expect("close");
 }

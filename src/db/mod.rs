@@ -3,6 +3,7 @@
 //! The write path lives in `write.rs` (group commit), the read path in
 //! `read.rs`, recovery in `recovery.rs`.
 
+mod flush;
 mod read;
 mod recovery;
 mod write;
@@ -23,8 +24,11 @@ use crate::memtable::MemTable;
 use crate::options::{Options, WriteOptions};
 use crate::snapshot::{Snapshot, SnapshotList};
 use crate::stats::{Counters, Stats};
+use crate::table::BlockCache;
+use crate::version::{Version, VersionSet};
 use crate::wal;
 
+use flush::FlushControl;
 pub(crate) use recovery::RecoveryReport;
 use write::CommitQueue;
 
@@ -51,13 +55,15 @@ impl std::fmt::Debug for Db {
     }
 }
 
-/// The memtables a read sees, swapped as one unit. Readers clone the `Arc`
-/// and read without locks.
+/// Everything a read sees — memtables and the table version — swapped as
+/// one unit. Readers clone the `Arc` and read without locks.
 pub(crate) struct SuperVersion {
     /// Takes writes.
     pub(crate) active: Arc<MemTable>,
     /// Sealed memtables, newest first.
     pub(crate) sealed: Vec<Arc<MemTable>>,
+    /// The live tables.
+    pub(crate) version: Arc<Version>,
 }
 
 /// The WAL being appended to. Locked only by the commit leader.
@@ -84,6 +90,12 @@ pub(crate) struct DbInner {
     poison: Mutex<Option<String>>,
     pub(crate) counters: Counters,
     pub(crate) recovery: RecoveryReport,
+    /// The manifest and current version; REQUIRES holding it to change the
+    /// set of tables.
+    pub(crate) versions: Mutex<VersionSet>,
+    pub(crate) block_cache: Option<Arc<BlockCache>>,
+    pub(crate) flush: Arc<FlushControl>,
+    flush_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Db {
@@ -100,10 +112,23 @@ impl Db {
     /// - `Io` if the filesystem fails.
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
         opts.validate()?;
-        let inner = recovery::open(path.as_ref(), opts)?;
-        Ok(Db {
-            inner: Arc::new(inner),
-        })
+        let inner = Arc::new(recovery::open(path.as_ref(), opts)?);
+        let handle = flush::spawn(&inner)?;
+        *inner.flush_thread.lock() = Some(handle);
+        // Recovered memtables are flushed in the background.
+        inner.flush.schedule();
+        Ok(Db { inner })
+    }
+
+    /// Seals the active memtable and waits until every sealed memtable has
+    /// been written to a table. Afterwards the WAL holds nothing that is
+    /// not also in a table.
+    ///
+    /// # Errors
+    /// `Closed`, `Poisoned`, or the `Io`/`Corruption` error that stopped the
+    /// flush.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.flush_and_wait()
     }
 
     /// Sets `key` to `value`.
@@ -250,6 +275,13 @@ impl DbInner {
         }
         // No writer starts after `closed` is set; wait for the one in flight.
         self.commit.wait_idle();
+        self.flush.shutdown();
+        if let Some(handle) = self.flush_thread.lock().take() {
+            // The last handle may be dropped on the flush thread itself.
+            if handle.thread().id() != std::thread::current().id() && handle.join().is_err() {
+                tracing::error!("flush thread panicked");
+            }
+        }
         let result = {
             let mut wal = self.wal.lock();
             let poisoned = self.poison.lock().is_some();

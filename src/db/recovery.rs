@@ -10,11 +10,14 @@ use super::{DbInner, SuperVersion, WalState, write::CommitQueue};
 use crate::batch;
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
+use crate::fs::Fs;
 use crate::key::SeqNo;
 use crate::memtable::MemTable;
 use crate::options::{Options, RecoveryMode};
 use crate::snapshot::SnapshotList;
 use crate::stats::Counters;
+use crate::table::BlockCache;
+use crate::version::{Version, VersionSet, set};
 use crate::wal::{self, Damage};
 
 /// What recovery found, kept for [`Db::stats`](crate::Db::stats).
@@ -34,13 +37,11 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     let fs = Arc::clone(&opts.fs);
     let span = tracing::info_span!("open", dir = %dir.display());
     let _enter = span.enter();
-    if !fs.exists(dir) {
-        if !opts.create_if_missing {
-            return Err(Error::invalid(format!(
-                "no database at {}; pass Options::create_if_missing(true) to create one",
-                dir.display()
-            )));
-        }
+    if !fs.exists(dir) && !opts.create_if_missing {
+        return Err(Error::invalid(format!(
+            "no database at {}; pass Options::create_if_missing(true) to create one",
+            dir.display()
+        )));
     }
     fs.create_dir_all(dir)
         .map_err(|e| Error::io("create directory", dir, e))?;
@@ -49,25 +50,68 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         .try_lock(&lock_path)
         .map_err(|e| Error::io("lock", &lock_path, e))?
         .ok_or_else(|| Error::locked(dir))?;
+    let block_cache =
+        (opts.block_cache_size > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_size)));
 
     let names = fs.list_dir(dir).map_err(|e| Error::io("list", dir, e))?;
-    let mut wals: Vec<u64> = names
-        .iter()
-        .filter_map(|n| match filename::parse(n) {
-            FileKind::Wal(num) => Some(num),
-            _ => None,
+    let kinds: Vec<(String, FileKind)> = names
+        .into_iter()
+        .map(|n| {
+            let k = filename::parse(&n);
+            (n, k)
         })
         .collect();
-    wals.sort_unstable();
-    if !wals.is_empty() && opts.error_if_exists {
+    let loaded = set::load(dir, &fs, &block_cache, opts.recovery_mode)?;
+    let has_wals = kinds.iter().any(|(_, k)| matches!(k, FileKind::Wal(_)));
+    if (loaded.is_some() || has_wals) && opts.error_if_exists {
         return Err(Error::invalid(format!(
             "a database already exists at {} and error_if_exists is set",
             dir.display()
         )));
     }
-
+    if loaded.is_none() && has_wals && !opts.create_if_missing {
+        return Err(Error::invalid(format!(
+            "{} has logs but no CURRENT file; restore CURRENT or open with create_if_missing",
+            dir.display()
+        )));
+    }
     let mut report = RecoveryReport::default();
-    let mut last_seqno: SeqNo = 0;
+    let (version, log_number, mut last_seqno, merge_operator, mut next_file) = match loaded {
+        Some(st) => {
+            if let Some(d) = st.dropped {
+                report.dropped.push(d);
+            }
+            (
+                st.version,
+                st.log_number,
+                st.last_seqno,
+                st.merge_operator,
+                st.next_file_number,
+            )
+        }
+        None => (Version::default(), 0, 0, None, 1),
+    };
+    // Never reuse a number a file in the directory already has.
+    let max_seen = kinds
+        .iter()
+        .filter_map(|(_, k)| match *k {
+            FileKind::Wal(n) | FileKind::Table(n) | FileKind::Manifest(n) | FileKind::Temp(n) => {
+                Some(n)
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    next_file = next_file.max(max_seen + 1);
+
+    let mut wals: Vec<u64> = kinds
+        .iter()
+        .filter_map(|(_, k)| match *k {
+            FileKind::Wal(n) if n >= log_number => Some(n),
+            _ => None,
+        })
+        .collect();
+    wals.sort_unstable();
     let mut sealed = Vec::new();
     let mut stop_at: Option<usize> = None;
     for (idx, &number) in wals.iter().enumerate() {
@@ -97,16 +141,33 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     }
     sealed.reverse(); // newest first
 
-    let number = wals.last().map_or(1, |n| n + 1);
+    // A fresh manifest holding the recovered state, then a fresh WAL.
+    let manifest_number = next_file;
+    let versions = VersionSet::create(
+        dir,
+        Arc::clone(&fs),
+        block_cache.clone(),
+        version,
+        log_number,
+        last_seqno,
+        merge_operator,
+        manifest_number,
+        next_file + 2,
+        opts.max_manifest_size,
+    )?;
+    let number = next_file + 1;
     let path = filename::wal_path(dir, number);
     let file = fs
         .create(&path)
         .map_err(|e| Error::io("create", &path, e))?;
     fs.sync_dir(dir)
         .map_err(|e| Error::io("fsync directory", dir, e))?;
+    let version = versions.current();
+    remove_obsolete_files(&*fs, dir, &kinds, &version, log_number, manifest_number);
     tracing::info!(
         wal_files = report.wal_files,
         entries = report.entries,
+        tables = version.table_count(),
         last_seqno,
         dropped = report.dropped.len(),
         "recovered"
@@ -119,6 +180,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         super_version: RwLock::new(Arc::new(SuperVersion {
             active: Arc::new(MemTable::new(number)),
             sealed,
+            version,
         })),
         wal: Mutex::new(WalState {
             writer: wal::Writer::new(file),
@@ -132,14 +194,50 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         poison: Mutex::new(None),
         counters: Counters::default(),
         recovery: report,
+        versions: Mutex::new(versions),
+        block_cache,
+        flush: Arc::default(),
+        flush_thread: Mutex::new(None),
         opts,
     })
+}
+
+/// Deletes files the new manifest does not need: tables it does not list,
+/// WALs below its log number, other manifests and temporary files (left by
+/// a crash mid-flush or mid-rename). Failures are logged, not fatal.
+fn remove_obsolete_files(
+    fs: &dyn Fs,
+    dir: &Path,
+    kinds: &[(String, FileKind)],
+    version: &Version,
+    log_number: u64,
+    manifest_number: u64,
+) {
+    let live: std::collections::HashSet<u64> = version.tables().map(|t| t.meta.number).collect();
+    for (name, kind) in kinds {
+        let obsolete = match *kind {
+            FileKind::Table(n) => !live.contains(&n),
+            FileKind::Wal(n) => n < log_number,
+            FileKind::Manifest(n) => n != manifest_number,
+            FileKind::Temp(_) => true,
+            FileKind::Current | FileKind::Lock | FileKind::Other => false,
+        };
+        if obsolete {
+            let path = dir.join(name);
+            match fs.remove_file(&path) {
+                Ok(()) => tracing::debug!(file = %path.display(), "removed obsolete file"),
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), error = %e, "could not remove obsolete file")
+                }
+            }
+        }
+    }
 }
 
 /// Replays one WAL into a new memtable, applying the recovery mode to any
 /// damage found.
 fn replay_wal(
-    fs: &dyn crate::fs::Fs,
+    fs: &dyn Fs,
     path: &Path,
     number: u64,
     opts: &Options,

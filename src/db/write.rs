@@ -161,6 +161,7 @@ impl DbInner {
     /// Seals the active memtable and starts a new one with a new WAL.
     /// REQUIRES: the WAL lock (proven by `wal`).
     pub(crate) fn rotate_memtable(&self, wal: &mut WalState) -> Result<()> {
+        self.wait_for_flush_room()?;
         let old_path = filename::wal_path(&self.dir, wal.number);
         if let Err(e) = wal.writer.sync() {
             let err = Error::io("fsync", &old_path, e);
@@ -178,14 +179,18 @@ impl DbInner {
             .map_err(|e| Error::io("fsync directory", &self.dir, e))?;
         wal.writer = wal::Writer::new(file);
         wal.number = number;
-        let mut sv = self.super_version.write();
-        let mut sealed = Vec::with_capacity(sv.sealed.len() + 1);
-        sealed.push(Arc::clone(&sv.active));
-        sealed.extend(sv.sealed.iter().cloned());
-        *sv = Arc::new(SuperVersion {
-            active: Arc::new(MemTable::new(number)),
-            sealed,
-        });
+        {
+            let mut sv = self.super_version.write();
+            let mut sealed = Vec::with_capacity(sv.sealed.len() + 1);
+            sealed.push(Arc::clone(&sv.active));
+            sealed.extend(sv.sealed.iter().cloned());
+            *sv = Arc::new(SuperVersion {
+                active: Arc::new(MemTable::new(number)),
+                sealed,
+                version: Arc::clone(&sv.version),
+            });
+        }
+        self.flush.schedule();
         tracing::debug!(wal = number, "memtable sealed, new WAL started");
         Ok(())
     }

@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{InternalIter, MergingIter};
+use super::{InternalIter, MergingIter, RunIter};
 use crate::db::{Db, SuperVersion};
 use crate::error::{Error, Result};
 use crate::key::{InternalKey, SeqNo, ValueKind};
 use crate::memtable::{MemIter, internal_lower, internal_upper};
 use crate::snapshot::SeqPin;
+use crate::table::Direction;
 
 /// Iterates `(key, value)` pairs in key order, or in reverse with `.rev()`.
 ///
@@ -57,6 +58,21 @@ fn to_owned_bound<K: AsRef<[u8]>>(b: Bound<&K>) -> Bound<Bytes> {
         Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k.as_ref())),
         Bound::Unbounded => Bound::Unbounded,
     }
+}
+
+/// Whether the user-key range `[smallest, largest]` meets the bounds.
+fn overlaps(lower: &Bound<Bytes>, upper: &Bound<Bytes>, smallest: &Bytes, largest: &Bytes) -> bool {
+    let above_lower = match lower {
+        Bound::Included(l) => largest >= l,
+        Bound::Excluded(l) => largest > l,
+        Bound::Unbounded => true,
+    };
+    let below_upper = match upper {
+        Bound::Included(u) => smallest <= u,
+        Bound::Excluded(u) => smallest < u,
+        Bound::Unbounded => true,
+    };
+    above_lower && below_upper
 }
 
 /// The smallest key greater than every key starting with `prefix`, or
@@ -102,16 +118,35 @@ impl DbIter {
         }
     }
 
+    /// One stream per memtable and per sorted run, newest first.
     fn sources(&self, reverse: bool) -> Vec<InternalIter> {
         let lo = internal_lower(self.lower.as_ref());
         let hi = internal_upper(self.upper.as_ref());
-        std::iter::once(&self.sv.active)
+        let mut sources: Vec<InternalIter> = std::iter::once(&self.sv.active)
             .chain(self.sv.sealed.iter())
             .map(|m| {
                 let it = MemIter::new(Arc::clone(m), lo.clone(), hi.clone(), reverse);
                 Box::new(it.map(Ok)) as InternalIter
             })
-            .collect()
+            .collect();
+        let direction = if reverse {
+            Direction::Reverse
+        } else {
+            Direction::Forward
+        };
+        for run in &self.sv.version.runs {
+            let tables: Vec<_> = run
+                .tables
+                .iter()
+                .filter(|t| overlaps(&self.lower, &self.upper, &t.meta.smallest, &t.meta.largest))
+                .cloned()
+                .collect();
+            if !tables.is_empty() {
+                let it = RunIter::new(tables, (lo.clone(), hi.clone()), direction);
+                sources.push(Box::new(it));
+            }
+        }
+        sources
     }
 
     fn finish(&mut self, item: Option<Result<(Bytes, Bytes)>>) -> Option<Result<(Bytes, Bytes)>> {

@@ -3,9 +3,11 @@
 
 mod db_iter;
 mod merging;
+mod run_iter;
 
 pub use db_iter::DbIter;
 pub(crate) use merging::MergingIter;
+pub(crate) use run_iter::RunIter;
 
 use bytes::Bytes;
 

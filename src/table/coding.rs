@@ -92,7 +92,18 @@ mod tests {
 
     #[test]
     fn varint_round_trips_at_group_boundaries() {
-        for v in [0, 1, 127, 128, 16_383, 16_384, 1 << 21, (1 << 28) - 1, 1 << 28, u32::MAX] {
+        for v in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            1 << 21,
+            (1 << 28) - 1,
+            1 << 28,
+            u32::MAX,
+        ] {
             let mut buf = Vec::new();
             put_varint32(&mut buf, v);
             let mut c = Cursor::new(&buf, 0);
@@ -104,9 +115,18 @@ mod tests {
     #[test]
     fn varint_rejects_truncated_overlong_and_overflowing() {
         assert_eq!(Cursor::new(&[0x80], 0).varint32(), None);
-        assert_eq!(Cursor::new(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x00], 0).varint32(), None);
-        assert_eq!(Cursor::new(&[0xff, 0xff, 0xff, 0xff, 0x1f], 0).varint32(), None);
-        assert_eq!(Cursor::new(&[0xff, 0xff, 0xff, 0xff, 0x0f], 0).varint32(), Some(u32::MAX));
+        assert_eq!(
+            Cursor::new(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x00], 0).varint32(),
+            None
+        );
+        assert_eq!(
+            Cursor::new(&[0xff, 0xff, 0xff, 0xff, 0x1f], 0).varint32(),
+            None
+        );
+        assert_eq!(
+            Cursor::new(&[0xff, 0xff, 0xff, 0xff, 0x0f], 0).varint32(),
+            Some(u32::MAX)
+        );
     }
 
     #[test]

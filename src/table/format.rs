@@ -105,15 +105,19 @@ impl Footer {
         }
         let mut c = Cursor::new(bytes, 0);
         let short = || "footer too short".to_string();
-        let index = BlockHandle::decode(c.bytes(HANDLE_LEN).ok_or_else(short)?).ok_or_else(short)?;
-        let filter = BlockHandle::decode(c.bytes(HANDLE_LEN).ok_or_else(short)?).ok_or_else(short)?;
+        let index =
+            BlockHandle::decode(c.bytes(HANDLE_LEN).ok_or_else(short)?).ok_or_else(short)?;
+        let filter =
+            BlockHandle::decode(c.bytes(HANDLE_LEN).ok_or_else(short)?).ok_or_else(short)?;
         let properties =
             BlockHandle::decode(c.bytes(HANDLE_LEN).ok_or_else(short)?).ok_or_else(short)?;
         let version = c.u32().ok_or_else(short)?;
         let crc = c.u32().ok_or_else(short)?;
         let magic = c.u64().ok_or_else(short)?;
         if magic != TABLE_MAGIC {
-            return Err(format!("bad table magic {magic:#018x} (not a table, or truncated)"));
+            return Err(format!(
+                "bad table magic {magic:#018x} (not a table, or truncated)"
+            ));
         }
         let covered = bytes.get(..FOOTER_LEN - 12).ok_or_else(short)?;
         if crc32fast::hash(covered) != crc {
@@ -159,7 +163,11 @@ pub(crate) fn split_internal_key(encoded: &[u8]) -> Option<(&[u8], u64)> {
 pub(crate) fn decode_internal_key(encoded: &[u8]) -> Option<InternalKey> {
     let (user_key, trailer) = split_internal_key(encoded)?;
     let (seqno, kind) = unpack_trailer(trailer)?;
-    Some(InternalKey::new(Bytes::copy_from_slice(user_key), seqno, kind))
+    Some(InternalKey::new(
+        Bytes::copy_from_slice(user_key),
+        seqno,
+        kind,
+    ))
 }
 
 /// The internal order over encoded keys. Keys shorter than a trailer (only

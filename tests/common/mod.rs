@@ -106,7 +106,9 @@ impl View for Db {
 
 impl View for Snapshot {
     fn get_vec(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.get(key).expect("snapshot get failed").map(|v| v.to_vec())
+        self.get(key)
+            .expect("snapshot get failed")
+            .map(|v| v.to_vec())
     }
     fn range_iter(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> DbIter {
         self.range((lo, hi))
@@ -135,7 +137,11 @@ pub fn assert_view_matches(view: &impl View, model: &Model, probes: &[Vec<u8>], 
     rev.reverse();
     assert_pairs_eq(&rev, &want, &format!("{ctx}: reverse scan"));
     let zigzag = collect_zigzag(view.range_iter(Bound::Unbounded, Bound::Unbounded));
-    assert_pairs_eq(&zigzag, &want, &format!("{ctx}: alternating next/next_back"));
+    assert_pairs_eq(
+        &zigzag,
+        &want,
+        &format!("{ctx}: alternating next/next_back"),
+    );
 }
 
 /// Checks one range of `view` against `model`, both directions.
@@ -158,10 +164,18 @@ pub fn assert_range_matches(
 pub fn assert_prefix_matches(view: &impl View, model: &Model, prefix: &[u8], ctx: &str) {
     let want = model_prefix(model, prefix);
     let fwd = collect(view.prefix_iter(prefix));
-    assert_pairs_eq(&fwd, &want, &format!("{ctx}: prefix {} forward", show(prefix)));
+    assert_pairs_eq(
+        &fwd,
+        &want,
+        &format!("{ctx}: prefix {} forward", show(prefix)),
+    );
     let mut rev = collect_rev(view.prefix_iter(prefix));
     rev.reverse();
-    assert_pairs_eq(&rev, &want, &format!("{ctx}: prefix {} reverse", show(prefix)));
+    assert_pairs_eq(
+        &rev,
+        &want,
+        &format!("{ctx}: prefix {} reverse", show(prefix)),
+    );
 }
 
 /// Takes from the front and the back in turn; returns the pairs in key order.
@@ -170,7 +184,11 @@ pub fn collect_zigzag(mut iter: DbIter) -> Pairs {
     let mut back = Vec::new();
     let mut from_front = true;
     loop {
-        let item = if from_front { iter.next() } else { iter.next_back() };
+        let item = if from_front {
+            iter.next()
+        } else {
+            iter.next_back()
+        };
         let Some(item) = item else { break };
         let (k, v) = item.expect("iterator yielded an error");
         let pair = (k.to_vec(), v.to_vec());
@@ -262,8 +280,15 @@ pub fn fragments(data: &[u8]) -> Vec<Fragment> {
         }
         let len = u16::from_le_bytes([data[pos + 4], data[pos + 5]]) as usize;
         let ty = data[pos + 6];
-        assert!((1..=4).contains(&ty), "unexpected fragment type {ty} at {pos}");
-        out.push(Fragment { offset: pos, len, ty });
+        assert!(
+            (1..=4).contains(&ty),
+            "unexpected fragment type {ty} at {pos}"
+        );
+        out.push(Fragment {
+            offset: pos,
+            len,
+            ty,
+        });
         pos += HEADER + len;
     }
     out

@@ -1,0 +1,303 @@
+//! Flush: sealed memtables become tables, oldest first, on a background
+//! thread; and the backpressure that keeps sealed memtables bounded.
+//!
+//! # Order of durable steps (one flush)
+//! 1. write the table, fsync it, fsync the directory;
+//! 2. append an edit (table added, `log_number` past the memtable's WAL,
+//!    `last_seqno`) to the manifest and fsync it;
+//! 3. install the new version and drop the memtable from the super version;
+//! 4. only then delete the memtable's WAL.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex};
+
+use super::{DbInner, SuperVersion};
+use crate::compaction::Collapse;
+use crate::error::{Error, Result};
+use crate::filename;
+use crate::memtable::{MemIter, MemTable};
+use crate::table::{TableOptions, TableWriter};
+use crate::version::{TableMeta, VersionEdit};
+
+/// Coordination between writers, `Db::flush` and the flush thread.
+#[derive(Default)]
+pub(crate) struct FlushControl {
+    state: Mutex<FlushState>,
+    /// Signals the flush thread: work or shutdown.
+    work: Condvar,
+    /// Signals waiters: a flush finished or failed.
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct FlushState {
+    shutdown: bool,
+    /// Set by `schedule`, cleared by the flush thread: no lost wake-ups.
+    work_pending: bool,
+    /// Memtables flushed since open.
+    completed: u64,
+    /// The first background error; flushing stops after it.
+    error: Option<Error>,
+    /// Whether writers are waiting for a flush (a write stall).
+    stalled: bool,
+}
+
+impl FlushControl {
+    /// Wakes the flush thread.
+    pub(crate) fn schedule(&self) {
+        let mut st = self.state.lock();
+        st.work_pending = true;
+        self.work.notify_one();
+    }
+
+    pub(crate) fn background_error(&self) -> Option<Error> {
+        self.state.lock().error.clone()
+    }
+
+    pub(crate) fn completed(&self) -> u64 {
+        self.state.lock().completed
+    }
+
+    pub(crate) fn is_stalled(&self) -> bool {
+        self.state.lock().stalled
+    }
+
+    pub(crate) fn shutdown(&self) {
+        let mut st = self.state.lock();
+        st.shutdown = true;
+        self.work.notify_all();
+        self.done.notify_all();
+    }
+}
+
+/// Starts the flush thread. It holds only a `Weak` to the database, so
+/// dropping every handle still closes it.
+pub(crate) fn spawn(db: &Arc<DbInner>) -> Result<JoinHandle<()>> {
+    let weak = Arc::downgrade(db);
+    let control = Arc::clone(&db.flush);
+    std::thread::Builder::new()
+        .name("rillkv-flush".into())
+        .spawn(move || flush_loop(weak, control))
+        .map_err(|e| Error::io("spawn flush thread for", &db.dir, e))
+}
+
+fn flush_loop(weak: Weak<DbInner>, control: Arc<FlushControl>) {
+    loop {
+        let Some(db) = weak.upgrade() else { return };
+        if !db.current().sealed.is_empty() {
+            let result = db.flush_oldest();
+            {
+                let mut st = control.state.lock();
+                match &result {
+                    Ok(_) => st.completed += 1,
+                    Err(e) => {
+                        tracing::error!(error = %e, "flush failed; writes stop until reopen");
+                        db.poison(e);
+                        st.error = Some(e.clone());
+                    }
+                }
+                control.done.notify_all();
+            }
+            // Dropped outside the lock: it may be the last handle, whose
+            // drop closes the database and takes that lock.
+            drop(db);
+            if result.is_err() {
+                return;
+            }
+            continue;
+        }
+        drop(db);
+        let mut st = control.state.lock();
+        if !st.work_pending && !st.shutdown {
+            control.work.wait(&mut st);
+        }
+        st.work_pending = false;
+        if st.shutdown || st.error.is_some() {
+            return;
+        }
+    }
+}
+
+impl DbInner {
+    /// Flushes the oldest sealed memtable. Returns whether there was one.
+    /// Runs on the flush thread only, so flushes never race each other.
+    pub(crate) fn flush_oldest(&self) -> Result<bool> {
+        let sv = self.current();
+        let Some(mem) = sv.sealed.last().cloned() else {
+            return Ok(false);
+        };
+        let started = Instant::now();
+        let span = tracing::info_span!("flush", wal = mem.wal_number());
+        let _enter = span.enter();
+        let number = self.next_file_number.fetch_add(1, Ordering::AcqRel);
+        let meta = self.write_table(&mem, number)?;
+        let edit = VersionEdit {
+            log_number: Some(mem.wal_number() + 1),
+            last_seqno: Some(mem.max_seqno()),
+            added: meta.into_iter().collect(),
+            ..VersionEdit::default()
+        };
+        let version = self
+            .versions
+            .lock()
+            .log_and_apply(edit, &self.next_file_number)?;
+        {
+            let mut cur = self.super_version.write();
+            let sealed = cur
+                .sealed
+                .iter()
+                .filter(|m| !Arc::ptr_eq(m, &mem))
+                .cloned()
+                .collect();
+            *cur = Arc::new(SuperVersion {
+                active: Arc::clone(&cur.active),
+                sealed,
+                version,
+            });
+        }
+        let wal = filename::wal_path(&self.dir, mem.wal_number());
+        if let Err(e) = self.fs.remove_file(&wal) {
+            tracing::warn!(file = %wal.display(), error = %e, "could not delete flushed WAL; it is removed at next open");
+        }
+        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            table = number,
+            entries = mem.len(),
+            millis = started.elapsed().as_millis() as u64,
+            "flushed memtable"
+        );
+        Ok(true)
+    }
+
+    /// Writes `mem` as table `number`, fsyncing the file and the directory.
+    /// Returns `None` if nothing survived collapsing (cannot happen today:
+    /// the newest version of each key is always kept).
+    fn write_table(&self, mem: &Arc<MemTable>, number: u64) -> Result<Option<TableMeta>> {
+        let path = filename::table_path(&self.dir, number);
+        let file = self
+            .fs
+            .create(&path)
+            .map_err(|e| Error::io("create", &path, e))?;
+        let opts = TableOptions {
+            block_size: self.opts.block_size,
+            compression: self.opts.compression,
+            bloom_bits_per_key: self.opts.bloom_bits_per_key,
+        };
+        let mut writer = TableWriter::new(file, &path, &opts);
+        let entries = MemIter::new(
+            Arc::clone(mem),
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+            false,
+        )
+        .map(Ok);
+        let mut smallest = None;
+        let mut largest = None;
+        for entry in Collapse::new(entries, self.snapshots.sequence_numbers(), false) {
+            let (key, value) = entry?;
+            if smallest.is_none() {
+                smallest = Some(key.user_key.clone());
+            }
+            largest = Some(key.user_key.clone());
+            writer.add(&key, &value)?;
+        }
+        let (Some(smallest), Some(largest)) = (smallest, largest) else {
+            return Ok(None);
+        };
+        let written = writer.finish()?;
+        self.fs
+            .sync_dir(&self.dir)
+            .map_err(|e| Error::io("fsync directory", &self.dir, e))?;
+        self.counters
+            .table_bytes_written
+            .fetch_add(written.file_size, Ordering::Relaxed);
+        Ok(Some(TableMeta {
+            number,
+            run: number,
+            size: written.file_size,
+            smallest,
+            largest,
+            min_seqno: written.properties.min_seqno,
+            max_seqno: written.properties.max_seqno,
+            entries: written.properties.entries,
+        }))
+    }
+
+    /// Blocks the commit leader while too many memtables wait for flush.
+    /// REQUIRES: the WAL lock (the caller is rotating the memtable).
+    pub(crate) fn wait_for_flush_room(&self) -> Result<()> {
+        let limit = self.opts.max_sealed_memtables;
+        if self.current().sealed.len() < limit {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let control = &self.flush;
+        let mut st = control.state.lock();
+        st.stalled = true;
+        tracing::warn!(sealed = limit, "write stall: waiting for flush");
+        self.counters.stalls.fetch_add(1, Ordering::Relaxed);
+        let result = loop {
+            if let Some(e) = &st.error {
+                break Err(e.clone());
+            }
+            if st.shutdown {
+                break Err(Error::closed());
+            }
+            if self.current().sealed.len() < limit {
+                break Ok(());
+            }
+            st.work_pending = true;
+            control.work.notify_one();
+            control.done.wait(&mut st);
+        };
+        st.stalled = false;
+        let micros = started.elapsed().as_micros() as u64;
+        self.counters
+            .stall_micros
+            .fetch_add(micros, Ordering::Relaxed);
+        tracing::info!(micros, "write stall ended");
+        result
+    }
+
+    /// Seals the active memtable (if it holds anything) and waits until
+    /// every memtable sealed so far is flushed.
+    pub(crate) fn flush_and_wait(&self) -> Result<()> {
+        self.check_open()?;
+        {
+            let mut wal = self.wal.lock();
+            self.check_poison()?;
+            if !self.current().active.is_empty() {
+                self.rotate_memtable(&mut wal)?;
+            }
+        }
+        let target = self.current().sealed.first().map(|m| m.wal_number());
+        let Some(target) = target else {
+            return Ok(());
+        };
+        let control = &self.flush;
+        let mut st = control.state.lock();
+        st.work_pending = true;
+        control.work.notify_one();
+        loop {
+            if let Some(e) = &st.error {
+                return Err(e.clone());
+            }
+            if st.shutdown {
+                return Err(Error::closed());
+            }
+            let flushed = self
+                .current()
+                .sealed
+                .last()
+                .is_none_or(|oldest| oldest.wal_number() > target);
+            if flushed {
+                return Ok(());
+            }
+            control.done.wait(&mut st);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Tables: immutable, sorted files of internal entries.
+//!
+//! A table holds prefix-compressed data blocks (each compressed on its own
+//! and checksummed), a bloom filter over its user keys, a properties block,
+//! an index block and a fixed footer. The byte format is specified in
+//! `docs/format/table.md`, `docs/format/block.md` and
+//! `docs/format/bloom.md`; this module is its only implementation.
+//!
+//! - [`TableWriter`] writes a table from entries in internal-key order;
+//! - [`Table`] opens one (whole file in memory, usually mapped) for point
+//!   lookups ([`Table::get`], [`Table::versions`]);
+//! - [`TableIter`] walks a range of it in either [`Direction`];
+//! - [`BlockCache`] keeps decompressed blocks, shared by all tables.
+//!
+//! Every decoder here treats the file as untrusted: damage is reported as
+//! `Corruption` naming file and offset, never a panic or a wrong value. A
+//! damaged filter only makes lookups slower.
+
+// The read and write paths are wired to tables separately; until then the
+// crate itself uses only part of this API.
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "used by the flush, compaction and read paths as they land"
+)]
+
+mod block;
+mod block_builder;
+mod block_iter;
+mod bloom;
+mod cache;
+mod coding;
+mod compression;
+mod format;
+mod iter;
+mod properties;
+mod reader;
+mod writer;
+
+pub(crate) use cache::{BlockCache, BlockCacheStats};
+pub use compression::Compression;
+pub(crate) use iter::{Direction, TableIter};
+pub(crate) use properties::TableProperties;
+pub(crate) use reader::{FilterStats, Table};
+pub(crate) use writer::{TableMeta, TableOptions, TableWriter};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,301 @@
+//! [`Table`]: an open, immutable table: point lookups and the blocks its
+//! iterators read. Byte layout: `docs/format/table.md`.
+//!
+//! # Thread safety
+//! `Table` is `Send + Sync` and shared as `Arc<Table>`; every method takes
+//! `&self`. Its counters are relaxed atomics.
+
+#![deny(clippy::indexing_slicing)]
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+use super::block::Block;
+use super::block_iter::BlockIter;
+use super::bloom::Filter;
+use super::cache::BlockCache;
+use super::compression::{CompressionType, unseal};
+use super::format::{BlockHandle, FOOTER_LEN, Footer, encoded_internal_key, split_internal_key};
+use super::iter::{Direction, TableIter};
+use super::properties::TableProperties;
+use crate::error::{Error, Result};
+use crate::key::{InternalKey, MAX_SEQNO, SeqNo, ValueKind, unpack_trailer};
+
+/// How useful a table's filter has been.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct FilterStats {
+    /// Lookups the filter answered "absent", skipping every block read.
+    pub useful: u64,
+    /// Point lookups the filter let through that found no version of the
+    /// key visible at the lookup's sequence number (mostly absent keys; a
+    /// key whose every version is newer than the lookup counts too).
+    pub false_positives: u64,
+}
+
+/// An open table.
+///
+/// # Invariants
+/// The footer, index block and properties block were verified at open; the
+/// filter was verified too or is absent (a damaged filter is dropped, so
+/// lookups read blocks instead of trusting it). Data blocks are verified
+/// when read.
+pub(crate) struct Table {
+    path: PathBuf,
+    number: u64,
+    data: Bytes,
+    /// Where the footer starts; every block lies before it.
+    footer_offset: u64,
+    index: Block,
+    index_offset: u64,
+    filter: Option<Filter>,
+    properties: TableProperties,
+    cache: Option<Arc<BlockCache>>,
+    filter_useful: AtomicU64,
+    filter_false_positives: AtomicU64,
+}
+
+impl Table {
+    /// Opens the table whose whole file is `data`, read from `path`.
+    /// `number` identifies the table in the block cache.
+    ///
+    /// # Errors
+    /// `Corruption` if the file is shorter than a footer (truncated or
+    /// empty), or its footer, index block or properties block is damaged.
+    /// A damaged filter block is not an error: the table opens without it.
+    pub(crate) fn open(
+        path: &Path,
+        data: Bytes,
+        number: u64,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<Arc<Table>> {
+        let file_len = data.len() as u64;
+        let footer_offset = file_len.checked_sub(FOOTER_LEN as u64).ok_or_else(|| {
+            Error::corruption(
+                path,
+                0,
+                format!("the file is {file_len} bytes, too short for a table footer"),
+            )
+        })?;
+        let footer_bytes = data
+            .get(footer_offset as usize..)
+            .ok_or_else(|| Error::corruption(path, footer_offset, "footer out of range"))?;
+        let footer =
+            Footer::decode(footer_bytes).map_err(|e| Error::corruption(path, footer_offset, e))?;
+
+        let meta = |handle: BlockHandle, what: &str| -> Result<Bytes> {
+            let stored = handle.slice_of(&data, footer_offset).ok_or_else(|| {
+                Error::corruption(
+                    path,
+                    footer_offset,
+                    format!("{what} block handle out of range"),
+                )
+            })?;
+            unseal(&stored)
+                .map(|(contents, _)| contents)
+                .map_err(|e| Error::corruption(path, handle.offset, format!("{what} block: {e}")))
+        };
+        let index = Block::new(meta(footer.index, "index")?).map_err(|e| {
+            Error::corruption(path, footer.index.offset, format!("index block: {e}"))
+        })?;
+        let properties = TableProperties::decode(&meta(footer.properties, "properties")?)
+            .map_err(|e| Error::corruption(path, footer.properties.offset, e))?;
+        let filter = if footer.filter.size == 0 {
+            None
+        } else {
+            let filter = meta(footer.filter, "filter").ok().and_then(Filter::decode);
+            if filter.is_none() {
+                tracing::warn!(
+                    table = %path.display(),
+                    offset = footer.filter.offset,
+                    "damaged filter block ignored; lookups in this table read its blocks"
+                );
+            }
+            filter
+        };
+        Ok(Arc::new(Table {
+            path: path.to_path_buf(),
+            number,
+            data,
+            footer_offset,
+            index,
+            index_offset: footer.index.offset,
+            filter,
+            properties,
+            cache,
+            filter_useful: AtomicU64::new(0),
+            filter_false_positives: AtomicU64::new(0),
+        }))
+    }
+
+    /// The newest version of `user_key` with a sequence number `<= seqno`:
+    /// its kind, sequence number and value (a zero-copy slice of the block).
+    ///
+    /// # Errors
+    /// `Corruption` if a block on the path is damaged.
+    pub(crate) fn get(
+        &self,
+        user_key: &[u8],
+        seqno: SeqNo,
+    ) -> Result<Option<(ValueKind, SeqNo, Bytes)>> {
+        if !self.may_contain(user_key) {
+            return Ok(None);
+        }
+        let target = encoded_internal_key(&InternalKey::seek_key(
+            Bytes::copy_from_slice(user_key),
+            seqno.min(MAX_SEQNO),
+        ));
+        let mut index = self.index.iter();
+        index.seek(&target);
+        if !index.valid() {
+            index.status().map_err(|e| self.index_corruption(e))?;
+            return Ok(self.not_found());
+        }
+        let (block, offset) = self.read_data_block(index.value_bytes())?;
+        let mut entries = block.iter();
+        entries.seek(&target);
+        if !entries.valid() {
+            entries
+                .status()
+                .map_err(|e| Error::corruption(&self.path, offset, e))?;
+            return Ok(self.not_found());
+        }
+        match split_internal_key(entries.key()) {
+            Some((found, trailer)) if found == user_key => {
+                let (seqno, kind) = unpack_trailer(trailer).ok_or_else(|| {
+                    Error::corruption(&self.path, offset, "unknown value kind in a block key")
+                })?;
+                Ok(Some((kind, seqno, entries.value())))
+            }
+            _ => Ok(self.not_found()),
+        }
+    }
+
+    /// Every version of `user_key` with a sequence number `<= seqno`,
+    /// newest first (what a merge operator needs to fold operands).
+    pub(crate) fn versions(self: &Arc<Self>, user_key: &[u8], seqno: SeqNo) -> TableIter {
+        if !self.may_contain(user_key) {
+            return TableIter::empty(Arc::clone(self));
+        }
+        let user_key = Bytes::copy_from_slice(user_key);
+        let lower = InternalKey::seek_key(user_key.clone(), seqno.min(MAX_SEQNO));
+        let upper = InternalKey::new(user_key, 0, ValueKind::Delete);
+        TableIter::new(
+            Arc::clone(self),
+            (Bound::Included(lower), Bound::Included(upper)),
+            Direction::Forward,
+        )
+    }
+
+    /// An iterator over the entries within `bounds` (internal keys), in
+    /// `direction`.
+    pub(crate) fn iter(
+        self: &Arc<Self>,
+        bounds: (Bound<InternalKey>, Bound<InternalKey>),
+        direction: Direction,
+    ) -> TableIter {
+        TableIter::new(Arc::clone(self), bounds, direction)
+    }
+
+    /// False only if the table certainly holds no version of `user_key`.
+    /// Counts a useful filter answer.
+    pub(crate) fn may_contain(&self, user_key: &[u8]) -> bool {
+        match &self.filter {
+            Some(f) if !f.may_contain(user_key) => {
+                self.filter_useful.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+            _ => true,
+        }
+    }
+
+    pub(crate) fn properties(&self) -> &TableProperties {
+        &self.properties
+    }
+
+    /// The table's file number.
+    pub(crate) fn number(&self) -> u64 {
+        self.number
+    }
+
+    pub(crate) fn file_size(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the table has a usable filter.
+    pub(crate) fn has_filter(&self) -> bool {
+        self.filter.is_some()
+    }
+
+    pub(crate) fn filter_stats(&self) -> FilterStats {
+        FilterStats {
+            useful: self.filter_useful.load(Ordering::Relaxed),
+            false_positives: self.filter_false_positives.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A cursor over the index block: last key of each data block → the
+    /// block's handle.
+    pub(super) fn index_iter(&self) -> BlockIter {
+        self.index.iter()
+    }
+
+    /// The corruption error for damage found while decoding the index.
+    pub(super) fn index_corruption(&self, why: &'static str) -> Error {
+        Error::corruption(&self.path, self.index_offset, format!("index block: {why}"))
+    }
+
+    /// Reads the data block whose encoded handle is `handle` (an index
+    /// value), through the block cache. Returns the block and its offset.
+    ///
+    /// # Errors
+    /// `Corruption` if the handle is malformed or out of range, or the block
+    /// fails its checksum, decompression or restart-array check.
+    pub(super) fn read_data_block(&self, handle: &[u8]) -> Result<(Block, u64)> {
+        let handle = BlockHandle::decode(handle)
+            .ok_or_else(|| self.index_corruption("malformed block handle"))?;
+        let offset = handle.offset;
+        let corrupt = |e: &str| Error::corruption(&self.path, offset, format!("data block: {e}"));
+        if let Some(cache) = &self.cache
+            && let Some(contents) = cache.get(self.number, offset)
+        {
+            return Ok((Block::new(contents).map_err(corrupt)?, offset));
+        }
+        let stored = handle
+            .slice_of(&self.data, self.footer_offset)
+            .ok_or_else(|| self.index_corruption("block handle out of range"))?;
+        let (contents, ty) = unseal(&stored).map_err(corrupt)?;
+        let block = Block::new(contents.clone()).map_err(corrupt)?;
+        if ty != CompressionType::None
+            && let Some(cache) = &self.cache
+        {
+            cache.insert(self.number, offset, contents);
+        }
+        Ok((block, offset))
+    }
+
+    fn not_found<T>(&self) -> Option<T> {
+        if self.filter.is_some() {
+            self.filter_false_positives.fetch_add(1, Ordering::Relaxed);
+        }
+        None
+    }
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("path", &self.path)
+            .field("number", &self.number)
+            .field("file_size", &self.file_size())
+            .field("entries", &self.properties.entries)
+            .finish()
+    }
+}

@@ -1,0 +1,189 @@
+//! Versions: the set of live tables, grouped into sorted runs, and the
+//! manifest that records how that set changes.
+//!
+//! A [`Version`] is immutable and shared behind an `Arc`. Readers and
+//! iterators pin one; a table file is deleted only when the last version
+//! that lists it is dropped *and* an edit durably removed it.
+//! The manifest format is specified in `docs/format/manifest.md`.
+
+mod edit;
+pub(crate) mod set;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+pub(crate) use edit::{TableMeta, VersionEdit};
+pub(crate) use set::VersionSet;
+
+use crate::error::{Error, Result};
+use crate::fs::Fs;
+use crate::key::SeqNo;
+use crate::table::{BlockCache, Table};
+
+/// A live table file: its manifest entry and, once first read, the opened
+/// table (the cache of open tables is this `OnceLock`).
+pub(crate) struct TableFile {
+    pub(crate) meta: TableMeta,
+    path: PathBuf,
+    fs: Arc<dyn Fs>,
+    cache: Option<Arc<BlockCache>>,
+    opened: OnceLock<Arc<Table>>,
+    /// Set once an edit durably removed the table: the file is deleted when
+    /// the last version holding it drops.
+    obsolete: AtomicBool,
+}
+
+impl TableFile {
+    pub(crate) fn new(
+        meta: TableMeta,
+        path: PathBuf,
+        fs: Arc<dyn Fs>,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Self {
+        TableFile {
+            meta,
+            path,
+            fs,
+            cache,
+            opened: OnceLock::new(),
+            obsolete: AtomicBool::new(false),
+        }
+    }
+
+    /// The opened table, opening it on first use.
+    pub(crate) fn table(&self) -> Result<Arc<Table>> {
+        if let Some(t) = self.opened.get() {
+            return Ok(Arc::clone(t));
+        }
+        let data = self
+            .fs
+            .read(&self.path)
+            .map_err(|e| Error::io("read", &self.path, e))?;
+        let table = Table::open(&self.path, data, self.meta.number, self.cache.clone())?;
+        Ok(Arc::clone(self.opened.get_or_init(|| table)))
+    }
+
+    /// The opened table, if it was opened already (no I/O).
+    pub(crate) fn opened(&self) -> Option<&Arc<Table>> {
+        self.opened.get()
+    }
+
+    pub(crate) fn mark_obsolete(&self) {
+        self.obsolete.store(true, Ordering::Release);
+    }
+
+    /// Whether `key` lies within the table's key range.
+    pub(crate) fn may_contain_key(&self, key: &[u8]) -> bool {
+        self.meta.smallest.as_ref() <= key && key <= self.meta.largest.as_ref()
+    }
+}
+
+impl Drop for TableFile {
+    fn drop(&mut self) {
+        if self.obsolete.load(Ordering::Acquire) {
+            match self.fs.remove_file(&self.path) {
+                Ok(()) => tracing::debug!(file = %self.path.display(), "deleted obsolete table"),
+                Err(e) => tracing::warn!(file = %self.path.display(), error = %e,
+                    "could not delete obsolete table; it is removed at next open"),
+            }
+        }
+    }
+}
+
+/// A sorted run: tables with disjoint key ranges, sorted by key.
+#[derive(Clone)]
+pub(crate) struct Run {
+    pub(crate) id: u64,
+    pub(crate) tables: Vec<Arc<TableFile>>,
+    pub(crate) max_seqno: SeqNo,
+}
+
+impl Run {
+    /// The table whose key range holds `key`, if any.
+    pub(crate) fn table_for(&self, key: &[u8]) -> Option<&Arc<TableFile>> {
+        let idx = self
+            .tables
+            .partition_point(|t| t.meta.largest.as_ref() < key);
+        self.tables.get(idx).filter(|t| t.may_contain_key(key))
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.tables.iter().map(|t| t.meta.size).sum()
+    }
+}
+
+/// The live tables at one moment, as sorted runs newest first.
+///
+/// # Invariants
+/// - Runs are ordered by `max_seqno` descending, and their sequence-number
+///   ranges do not overlap, so every version in a run is newer than every
+///   version of the same key in a later run.
+/// - Tables inside a run have disjoint key ranges and are sorted by key.
+#[derive(Clone, Default)]
+pub(crate) struct Version {
+    pub(crate) runs: Vec<Run>,
+}
+
+impl Version {
+    /// Applies an edit, returning the new version. `open` turns a new
+    /// manifest entry into a live table file.
+    pub(crate) fn apply(
+        &self,
+        edit: &VersionEdit,
+        mut open: impl FnMut(&TableMeta) -> Arc<TableFile>,
+    ) -> std::result::Result<Version, String> {
+        let mut by_run: BTreeMap<u64, Vec<Arc<TableFile>>> = BTreeMap::new();
+        for run in &self.runs {
+            for t in &run.tables {
+                if !edit.deleted.contains(&t.meta.number) {
+                    by_run.entry(run.id).or_default().push(Arc::clone(t));
+                }
+            }
+        }
+        for meta in &edit.added {
+            by_run.entry(meta.run).or_default().push(open(meta));
+        }
+        let mut runs = Vec::with_capacity(by_run.len());
+        for (id, mut tables) in by_run {
+            tables.sort_by(|a, b| a.meta.smallest.cmp(&b.meta.smallest));
+            for pair in tables.windows(2) {
+                if let [a, b] = pair
+                    && a.meta.largest >= b.meta.smallest
+                {
+                    return Err(format!(
+                        "tables {} and {} of run {id} overlap",
+                        a.meta.number, b.meta.number
+                    ));
+                }
+            }
+            let max_seqno = tables.iter().map(|t| t.meta.max_seqno).max().unwrap_or(0);
+            runs.push(Run {
+                id,
+                tables,
+                max_seqno,
+            });
+        }
+        runs.sort_by(|a, b| b.max_seqno.cmp(&a.max_seqno));
+        Ok(Version { runs })
+    }
+
+    /// Every live table.
+    pub(crate) fn tables(&self) -> impl Iterator<Item = &Arc<TableFile>> {
+        self.runs.iter().flat_map(|r| r.tables.iter())
+    }
+
+    pub(crate) fn table_count(&self) -> usize {
+        self.runs.iter().map(|r| r.tables.len()).sum()
+    }
+
+    pub(crate) fn total_size(&self) -> u64 {
+        self.runs.iter().map(Run::size).sum()
+    }
+
+    /// Manifest entries of every live table, for a manifest snapshot.
+    pub(crate) fn metas(&self) -> Vec<TableMeta> {
+        self.tables().map(|t| t.meta.clone()).collect()
+    }
+}

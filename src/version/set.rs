@@ -1,0 +1,401 @@
+//! [`VersionSet`]: the current version, the manifest it is logged to, and
+//! `CURRENT`, which names the live manifest.
+//!
+//! # Ordering rules
+//! - A table is fsynced and its directory entry fsynced before an edit
+//!   naming it is appended to the manifest.
+//! - An edit is fsynced before anything it makes obsolete (WALs, tables) is
+//!   deleted.
+//! - `CURRENT` is replaced by writing a temporary file, fsyncing it,
+//!   renaming it over `CURRENT` and fsyncing the directory; the old manifest
+//!   is deleted only after that.
+//! - After a failed manifest write the set is *broken*: it never appends
+//!   again (the manifest may end in a torn record) until the database is
+//!   reopened.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::edit::MANIFEST_FORMAT_VERSION;
+use super::{TableFile, TableMeta, Version, VersionEdit};
+use crate::error::{Error, Result};
+use crate::filename;
+use crate::fs::Fs;
+use crate::key::SeqNo;
+use crate::options::RecoveryMode;
+use crate::table::BlockCache;
+use crate::wal::{self, Damage};
+
+/// The durable state the manifest describes, as loaded at open.
+pub(crate) struct LoadedState {
+    pub(crate) version: Version,
+    pub(crate) log_number: u64,
+    pub(crate) next_file_number: u64,
+    pub(crate) last_seqno: SeqNo,
+    pub(crate) merge_operator: Option<String>,
+    pub(crate) manifest_number: Option<u64>,
+    pub(crate) dropped: Option<Damage>,
+}
+
+/// The current version and its manifest. Lives behind a mutex in the
+/// database; flush and compaction install their edits through it.
+pub(crate) struct VersionSet {
+    dir: PathBuf,
+    fs: Arc<dyn Fs>,
+    cache: Option<Arc<BlockCache>>,
+    manifest: wal::Writer,
+    manifest_number: u64,
+    max_manifest_size: u64,
+    current: Arc<Version>,
+    log_number: u64,
+    last_seqno: SeqNo,
+    merge_operator: Option<String>,
+    broken: bool,
+}
+
+/// Encodes `CURRENT`'s content: the manifest's name, a space, and the crc32
+/// of the name in 8 hex digits, then a newline.
+fn current_content(manifest_number: u64) -> String {
+    let name = filename::manifest_name(manifest_number);
+    let crc = crc32fast::hash(name.as_bytes());
+    format!("{name} {crc:08x}\n")
+}
+
+/// Parses `CURRENT`; `None` if it is not exactly what we write.
+fn parse_current(data: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(data).ok()?;
+    let line = text.strip_suffix('\n')?;
+    let (name, crc) = line.split_once(' ')?;
+    let crc = u32::from_str_radix(crc, 16).ok()?;
+    if crc != crc32fast::hash(name.as_bytes()) {
+        return None;
+    }
+    match filename::parse(name) {
+        // Exactly the bytes we write: no other spelling of the same number.
+        filename::FileKind::Manifest(n) if current_content(n).as_bytes() == data => Some(n),
+        _ => None,
+    }
+}
+
+pub(crate) fn make_table_file(
+    dir: &Path,
+    fs: &Arc<dyn Fs>,
+    cache: &Option<Arc<BlockCache>>,
+    meta: &TableMeta,
+) -> Arc<TableFile> {
+    Arc::new(TableFile::new(
+        meta.clone(),
+        filename::table_path(dir, meta.number),
+        Arc::clone(fs),
+        cache.clone(),
+    ))
+}
+
+/// Loads the durable state from `CURRENT` and the manifest it names, or
+/// `None` when the directory has no `CURRENT` (a new database).
+pub(crate) fn load(
+    dir: &Path,
+    fs: &Arc<dyn Fs>,
+    cache: &Option<Arc<BlockCache>>,
+    mode: RecoveryMode,
+) -> Result<Option<LoadedState>> {
+    let current_path = dir.join(filename::CURRENT);
+    if !fs.exists(&current_path) {
+        return Ok(None);
+    }
+    let data = fs
+        .read(&current_path)
+        .map_err(|e| Error::io("read", &current_path, e))?;
+    let number = parse_current(&data).ok_or_else(|| {
+        Error::corruption(
+            &current_path,
+            0,
+            "CURRENT does not name a manifest with a valid checksum",
+        )
+    })?;
+    let path = filename::manifest_path(dir, number);
+    if !fs.exists(&path) {
+        return Err(Error::corruption(
+            &current_path,
+            0,
+            format!("CURRENT names {} which does not exist", path.display()),
+        ));
+    }
+    let data = fs.read(&path).map_err(|e| Error::io("read", &path, e))?;
+    let mut reader = wal::Reader::new(&path, data);
+    let mut state = LoadedState {
+        version: Version::default(),
+        log_number: 0,
+        next_file_number: number + 1,
+        last_seqno: 0,
+        merge_operator: None,
+        manifest_number: Some(number),
+        dropped: None,
+    };
+    let mut saw_version = false;
+    while let Some((offset, record)) = reader.next_record() {
+        let edit = VersionEdit::decode(&record)
+            .map_err(|why| Error::corruption(&path, offset, format!("bad version edit: {why}")))?;
+        if let Some(v) = edit.format_version {
+            if v != MANIFEST_FORMAT_VERSION {
+                return Err(Error::corruption(
+                    &path,
+                    offset,
+                    format!(
+                        "manifest format version {v} is not supported (this build reads {MANIFEST_FORMAT_VERSION})"
+                    ),
+                ));
+            }
+            saw_version = true;
+        }
+        if !saw_version {
+            return Err(Error::corruption(
+                &path,
+                offset,
+                "manifest does not start with its format version",
+            ));
+        }
+        apply_scalars(&mut state, &edit);
+        state.version = state
+            .version
+            .apply(&edit, |m| make_table_file(dir, fs, cache, m))
+            .map_err(|why| Error::corruption(&path, offset, why))?;
+    }
+    if let Some(damage) = reader.damage() {
+        // A torn manifest tail is an edit that was never acknowledged (its
+        // fsync did not return); anything else loses tables.
+        if !damage.is_tail || mode == RecoveryMode::AbsoluteConsistency {
+            return Err(Error::corruption(&path, damage.offset, damage.reason));
+        }
+        tracing::warn!(file = %path.display(), offset = damage.offset, "dropped a torn manifest tail");
+        state.dropped = Some(damage.clone());
+    }
+    if !saw_version {
+        return Err(Error::corruption(&path, 0, "manifest is empty"));
+    }
+    Ok(Some(state))
+}
+
+fn apply_scalars(state: &mut LoadedState, edit: &VersionEdit) {
+    if let Some(n) = edit.log_number {
+        state.log_number = state.log_number.max(n);
+    }
+    if let Some(n) = edit.next_file_number {
+        state.next_file_number = state.next_file_number.max(n);
+    }
+    if let Some(s) = edit.last_seqno {
+        state.last_seqno = state.last_seqno.max(s);
+    }
+    if let Some(name) = &edit.merge_operator {
+        state.merge_operator = Some(name.clone());
+    }
+}
+
+impl VersionSet {
+    /// Starts a new manifest holding `state` as one snapshot edit and points
+    /// `CURRENT` at it. Used at every open, so a manifest damaged at its
+    /// tail is never appended to.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn create(
+        dir: &Path,
+        fs: Arc<dyn Fs>,
+        cache: Option<Arc<BlockCache>>,
+        version: Version,
+        log_number: u64,
+        last_seqno: SeqNo,
+        merge_operator: Option<String>,
+        manifest_number: u64,
+        next_file_number: u64,
+        max_manifest_size: u64,
+    ) -> Result<VersionSet> {
+        let path = filename::manifest_path(dir, manifest_number);
+        let file = fs
+            .create(&path)
+            .map_err(|e| Error::io("create", &path, e))?;
+        let mut set = VersionSet {
+            dir: dir.to_path_buf(),
+            fs,
+            cache,
+            manifest: wal::Writer::new(file),
+            manifest_number,
+            max_manifest_size,
+            current: Arc::new(version),
+            log_number,
+            last_seqno,
+            merge_operator,
+            broken: false,
+        };
+        set.write_snapshot(next_file_number)?;
+        set.install_current()?;
+        Ok(set)
+    }
+
+    fn write_snapshot(&mut self, next_file_number: u64) -> Result<()> {
+        let edit = VersionEdit {
+            format_version: Some(MANIFEST_FORMAT_VERSION),
+            log_number: Some(self.log_number),
+            next_file_number: Some(next_file_number),
+            last_seqno: Some(self.last_seqno),
+            merge_operator: self.merge_operator.clone(),
+            added: self.current.metas(),
+            deleted: Vec::new(),
+        };
+        let path = filename::manifest_path(&self.dir, self.manifest_number);
+        self.manifest
+            .add_record(&edit.encode())
+            .and_then(|()| self.manifest.sync())
+            .map_err(|e| Error::io("write", &path, e))?;
+        self.fs
+            .sync_dir(&self.dir)
+            .map_err(|e| Error::io("fsync directory", &self.dir, e))
+    }
+
+    /// Points `CURRENT` at this set's manifest: temp file, fsync, rename,
+    /// directory fsync.
+    fn install_current(&mut self) -> Result<()> {
+        let tmp = filename::temp_path(&self.dir, self.manifest_number);
+        let current = self.dir.join(filename::CURRENT);
+        let mut f = self
+            .fs
+            .create(&tmp)
+            .map_err(|e| Error::io("create", &tmp, e))?;
+        f.append(current_content(self.manifest_number).as_bytes())
+            .and_then(|()| f.sync())
+            .map_err(|e| Error::io("write", &tmp, e))?;
+        self.fs
+            .rename(&tmp, &current)
+            .map_err(|e| Error::io("rename", &tmp, e))?;
+        self.fs
+            .sync_dir(&self.dir)
+            .map_err(|e| Error::io("fsync directory", &self.dir, e))
+    }
+
+    pub(crate) fn current(&self) -> Arc<Version> {
+        Arc::clone(&self.current)
+    }
+
+    pub(crate) fn manifest_number(&self) -> u64 {
+        self.manifest_number
+    }
+
+    pub(crate) fn log_number(&self) -> u64 {
+        self.log_number
+    }
+
+    /// Durably applies `edit` and installs the resulting version.
+    /// `next_file_number` allocates a number when the manifest is rolled.
+    ///
+    /// # Errors
+    /// `Io` if the manifest cannot be written (the set is then broken);
+    /// `Corruption` if the edit would break a version invariant.
+    pub(crate) fn log_and_apply(
+        &mut self,
+        mut edit: VersionEdit,
+        next_file_number: &std::sync::atomic::AtomicU64,
+    ) -> Result<Arc<Version>> {
+        use std::sync::atomic::Ordering;
+        if self.broken {
+            return Err(Error::poisoned("an earlier manifest write failed"));
+        }
+        let dir = self.dir.clone();
+        let fs = Arc::clone(&self.fs);
+        let cache = self.cache.clone();
+        let version = self
+            .current
+            .apply(&edit, |m| make_table_file(&dir, &fs, &cache, m))
+            .map_err(|why| {
+                Error::corruption(
+                    &filename::manifest_path(&self.dir, self.manifest_number),
+                    0,
+                    why,
+                )
+            })?;
+        if self.manifest.len() >= self.max_manifest_size {
+            let number = next_file_number.fetch_add(1, Ordering::AcqRel);
+            self.roll_manifest(number, next_file_number.load(Ordering::Acquire))?;
+        }
+        edit.next_file_number = Some(next_file_number.load(Ordering::Acquire));
+        let path = filename::manifest_path(&self.dir, self.manifest_number);
+        if let Err(e) = self
+            .manifest
+            .add_record(&edit.encode())
+            .and_then(|()| self.manifest.sync())
+        {
+            self.broken = true;
+            return Err(Error::io("write", &path, e));
+        }
+        if let Some(n) = edit.log_number {
+            self.log_number = self.log_number.max(n);
+        }
+        if let Some(s) = edit.last_seqno {
+            self.last_seqno = self.last_seqno.max(s);
+        }
+        for t in self.current.tables() {
+            if edit.deleted.contains(&t.meta.number) {
+                t.mark_obsolete();
+            }
+        }
+        self.current = Arc::new(version);
+        Ok(self.current())
+    }
+
+    /// Starts manifest `number` with a snapshot of the current state.
+    fn roll_manifest(&mut self, number: u64, next_file_number: u64) -> Result<()> {
+        let old = filename::manifest_path(&self.dir, self.manifest_number);
+        let path = filename::manifest_path(&self.dir, number);
+        let file = self
+            .fs
+            .create(&path)
+            .map_err(|e| Error::io("create", &path, e))?;
+        self.manifest = wal::Writer::new(file);
+        self.manifest_number = number;
+        let result = self
+            .write_snapshot(next_file_number)
+            .and_then(|()| self.install_current());
+        if let Err(e) = result {
+            // CURRENT may name either manifest now: stop writing.
+            self.broken = true;
+            return Err(e);
+        }
+        if let Err(e) = self.fs.remove_file(&old) {
+            tracing::warn!(file = %old.display(), error = %e, "could not delete old manifest");
+        }
+        tracing::debug!(manifest = number, "manifest rolled over");
+        Ok(())
+    }
+}
+
+/// Reads `CURRENT` for tools and tests.
+#[allow(dead_code)]
+pub(crate) fn current_manifest(fs: &dyn Fs, dir: &Path) -> Option<u64> {
+    let data: Bytes = fs.read(&dir.join(filename::CURRENT)).ok()?;
+    parse_current(&data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_golden_and_checked() {
+        let c = current_content(5);
+        assert_eq!(
+            c,
+            format!(
+                "MANIFEST-000005 {:08x}\n",
+                crc32fast::hash(b"MANIFEST-000005")
+            )
+        );
+        assert_eq!(parse_current(c.as_bytes()), Some(5));
+        for i in 0..c.len() {
+            for bit in 0..8 {
+                let mut b = c.clone().into_bytes();
+                b[i] ^= 1 << bit;
+                assert_eq!(parse_current(&b), None, "flip at {i}:{bit} accepted");
+            }
+        }
+        assert_eq!(parse_current(b""), None);
+    }
+}
