@@ -349,3 +349,52 @@ pub fn env_num(name: &str, default: u64) -> u64 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
 }
+
+// ---------------------------------------------------------------------------
+// Building filesystem images.
+
+/// A fresh `FaultFs` holding exactly `files` (durably), for reopening one
+/// damaged image many times.
+pub fn fault_image(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> rillkv::fs::FaultFs {
+    let fs = rillkv::fs::FaultFs::new();
+    fs.create_dir_all(dir).expect("mkdir");
+    for (path, bytes) in files {
+        let mut f = fs.create(path).expect("create");
+        f.append(bytes).expect("append");
+        f.sync().expect("sync");
+    }
+    fs.sync_dir(dir).expect("sync dir");
+    fs
+}
+
+/// Every `NNNNNN.wal` of `dir` with its bytes.
+pub fn wal_contents(fs: &rillkv::fs::FaultFs, dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    wal_files(fs, dir)
+        .into_iter()
+        .map(|p| {
+            let b = fs.file_bytes(&p).expect("wal bytes");
+            (p, b)
+        })
+        .collect()
+}
+
+/// The key of record `i` in the simple put workloads of the WAL tests.
+pub fn rec_key(i: usize) -> Vec<u8> {
+    format!("key{i:05}").into_bytes()
+}
+
+/// The value of record `i`: `len` bytes naming `i`.
+pub fn rec_value(i: usize, len: usize) -> Vec<u8> {
+    let mut v = format!("value{i:05}:").into_bytes();
+    v.resize(len.max(v.len()), b'a' + (i % 26) as u8);
+    v
+}
+
+/// The model after the first `n` of `lens.len()` puts of [`rec_key`].
+pub fn rec_model(lens: &[usize], n: usize) -> Model {
+    lens.iter()
+        .take(n)
+        .enumerate()
+        .map(|(i, &len)| (rec_key(i), rec_value(i, len)))
+        .collect()
+}
