@@ -226,10 +226,11 @@ impl<'a> Iterator for BatchIter<'a> {
     }
 }
 
+/// One decoded entry with zero-copy key and value.
+pub(crate) type OwnedEntry = (ValueKind, Bytes, Bytes);
+
 /// Decodes a whole payload into owned entries; used by recovery.
-pub(crate) fn decode_payload(
-    payload: &Bytes,
-) -> Result<(SeqNo, Vec<(ValueKind, Bytes, Bytes)>), BadBatch> {
+pub(crate) fn decode_payload(payload: &Bytes) -> Result<(SeqNo, Vec<OwnedEntry>), BadBatch> {
     let (base, count, body) = decode_header(payload).ok_or(BadBatch("short header"))?;
     let mut out = Vec::with_capacity(count as usize);
     for e in BatchIter::new(body, count) {

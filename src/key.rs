@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn orders_user_key_then_newest_first() {
-        let mut keys = vec![
+        let mut keys = [
             ik("b", 1, ValueKind::Put),
             ik("a", 1, ValueKind::Put),
             ik("a", 5, ValueKind::Delete),

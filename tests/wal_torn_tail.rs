@@ -8,8 +8,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Model, assert_view_matches, fault_image, rec_key, rec_model, rec_value, records, wal_contents};
-use rillkv::fs::{FaultFs, Fs};
+use common::{
+    Model, assert_view_matches, fault_image, rec_key, rec_model, rec_value, records, wal_contents,
+};
+use rillkv::fs::FaultFs;
 use rillkv::{Db, ErrorKind, Options, RecoveryMode};
 
 const DIR: &str = "/db";
@@ -28,8 +30,13 @@ fn lens() -> Vec<usize> {
 /// Writes the records with FaultFs and closes; returns the WAL files.
 fn write_records(lens: &[usize], memtable_size: usize) -> Vec<(PathBuf, Vec<u8>)> {
     let fs = FaultFs::new();
-    let db = Db::open(DIR, Options::default().memtable_size(memtable_size).fs(fs.clone()))
-        .expect("open");
+    let db = Db::open(
+        DIR,
+        Options::default()
+            .memtable_size(memtable_size)
+            .fs(fs.clone()),
+    )
+    .expect("open");
     for (i, &len) in lens.iter().enumerate() {
         db.put(rec_key(i), rec_value(i, len)).expect("put");
     }
@@ -90,11 +97,18 @@ fn torn_last_record_is_dropped_and_reported_at_every_cut() {
         let mut files = wals.clone();
         files[w].1.truncate(cut);
         let fs = fault_image(Path::new(DIR), &files);
-        for mode in [RecoveryMode::TolerateCorruptedTail, RecoveryMode::PointInTime] {
+        for mode in [
+            RecoveryMode::TolerateCorruptedTail,
+            RecoveryMode::PointInTime,
+        ] {
             let ctx = format!("cut at {cut} of {}, {mode:?}", bytes.len());
             let db = open(&fs, mode).unwrap_or_else(|e| panic!("{ctx}: open failed: {e}"));
             let tails = db.stats().dropped_log_tails;
-            assert_eq!(tails.len(), 1, "{ctx}: one dropped tail expected: {tails:?}");
+            assert_eq!(
+                tails.len(),
+                1,
+                "{ctx}: one dropped tail expected: {tails:?}"
+            );
             assert!(
                 tails[0].contains(&file_name(&path)),
                 "{ctx}: report should name the WAL: {tails:?}"
@@ -123,7 +137,11 @@ fn cut_at_a_record_boundary_is_not_damage() {
         let db = open(&fs, RecoveryMode::AbsoluteConsistency)
             .unwrap_or_else(|e| panic!("clean cut after record {n}: {e}"));
         assert!(db.stats().dropped_log_tails.is_empty());
-        check_prefix(&db, &rec_model(&lens, n + 1), &format!("clean cut after record {n}"));
+        check_prefix(
+            &db,
+            &rec_model(&lens, n + 1),
+            &format!("clean cut after record {n}"),
+        );
         db.close().expect("close");
     }
 }
@@ -142,7 +160,11 @@ fn zero_filled_tail_is_dropped_and_reported() {
         // A zero tail shorter than a header may be read as a block trailer;
         // either way nothing is lost.
         assert!(db.stats().dropped_log_tails.len() <= 1);
-        check_prefix(&db, &rec_model(&lens, lens.len()), &format!("{zeros} zeros"));
+        check_prefix(
+            &db,
+            &rec_model(&lens, lens.len()),
+            &format!("{zeros} zeros"),
+        );
         db.close().expect("close");
     }
 }
@@ -153,7 +175,10 @@ fn torn_tail_in_newest_wal_leaves_older_wals_intact() {
     let lens: Vec<usize> = (0..120).map(|i| 50 + i % 70).collect();
     let wals = write_records(&lens, 4096);
     let nonempty = wals.iter().filter(|(_, b)| !b.is_empty()).count();
-    assert!(nonempty >= 3, "records should span several WALs, got {nonempty}");
+    assert!(
+        nonempty >= 3,
+        "records should span several WALs, got {nonempty}"
+    );
     let w = newest_nonempty(&wals);
     let recs = records(&wals[w].1);
     let (last_start, last_end) = *recs.last().expect("records");
@@ -162,7 +187,11 @@ fn torn_tail_in_newest_wal_leaves_older_wals_intact() {
     let fs = fault_image(Path::new(DIR), &files);
     let db = open(&fs, RecoveryMode::TolerateCorruptedTail).expect("open");
     assert_eq!(db.stats().dropped_log_tails.len(), 1);
-    check_prefix(&db, &rec_model(&lens, lens.len() - 1), "multi-WAL torn tail");
+    check_prefix(
+        &db,
+        &rec_model(&lens, lens.len() - 1),
+        "multi-WAL torn tail",
+    );
     db.close().expect("close");
 }
 
@@ -184,15 +213,24 @@ fn torn_tail_on_the_real_filesystem() {
         .clone();
     let bytes = std::fs::read(&path).expect("read wal");
     let (last_start, _) = *records(&bytes).last().expect("records");
-    let f = std::fs::OpenOptions::new().write(true).open(&path).expect("open wal");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open wal");
     f.set_len(last_start as u64 + 100).expect("truncate");
     f.sync_all().expect("sync");
     drop(f);
 
-    let err = Db::open(dir.path(), Options::default().recovery_mode(RecoveryMode::AbsoluteConsistency))
-        .expect_err("AbsoluteConsistency refuses the torn tail");
+    let err = Db::open(
+        dir.path(),
+        Options::default().recovery_mode(RecoveryMode::AbsoluteConsistency),
+    )
+    .expect_err("AbsoluteConsistency refuses the torn tail");
     assert_eq!(err.kind(), ErrorKind::Corruption, "{err}");
-    assert!(err.to_string().contains(&file_name(&path)) && err.to_string().contains("offset"), "{err}");
+    assert!(
+        err.to_string().contains(&file_name(&path)) && err.to_string().contains("offset"),
+        "{err}"
+    );
 
     let db = Db::open(dir.path(), Options::default()).expect("open with torn tail");
     let tails = db.stats().dropped_log_tails;
@@ -200,13 +238,4 @@ fn torn_tail_on_the_real_filesystem() {
     assert!(tails[0].contains(&file_name(&path)), "{tails:?}");
     check_prefix(&db, &rec_model(&lens, lens.len() - 1), "real fs torn tail");
     db.close().expect("close");
-    assert!(StdFsExists::exists(dir.path()));
-}
-
-/// `Fs::exists` through the trait, to keep the import used on every path.
-struct StdFsExists;
-impl StdFsExists {
-    fn exists(p: &Path) -> bool {
-        rillkv::fs::StdFs.exists(p)
-    }
 }

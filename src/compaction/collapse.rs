@@ -110,13 +110,14 @@ where
                 self.held = None;
                 continue;
             };
-            if let Some((held_key, held_value)) = self.held.take() {
-                if held_key.user_key == key.user_key {
-                    // An older version is kept: the tombstone must stay.
-                    self.hold_or_ready(key, value);
-                    return Some(Ok((held_key, held_value)));
-                }
-                // The held tombstone was the oldest of its key: drop it.
+            // A held tombstone of another key was the oldest of its key and
+            // is dropped; of the same key, an older version is kept after
+            // it, so it must stay.
+            if let Some((held_key, held_value)) = self.held.take()
+                && held_key.user_key == key.user_key
+            {
+                self.hold_or_ready(key, value);
+                return Some(Ok((held_key, held_value)));
             }
             self.hold_or_ready(key, value);
         }

@@ -38,8 +38,6 @@ struct FlushState {
     shutdown: bool,
     /// Set by `schedule`, cleared by the flush thread: no lost wake-ups.
     work_pending: bool,
-    /// Memtables flushed since open.
-    completed: u64,
     /// The first background error; flushing stops after it.
     error: Option<Error>,
     /// Whether writers are waiting for a flush (a write stall).
@@ -52,14 +50,6 @@ impl FlushControl {
         let mut st = self.state.lock();
         st.work_pending = true;
         self.work.notify_one();
-    }
-
-    pub(crate) fn background_error(&self) -> Option<Error> {
-        self.state.lock().error.clone()
-    }
-
-    pub(crate) fn completed(&self) -> u64 {
-        self.state.lock().completed
     }
 
     pub(crate) fn is_stalled(&self) -> bool {
@@ -93,7 +83,7 @@ fn flush_loop(weak: Weak<DbInner>, control: Arc<FlushControl>) {
             {
                 let mut st = control.state.lock();
                 match &result {
-                    Ok(_) => st.completed += 1,
+                    Ok(_) => {}
                     Err(e) => {
                         tracing::error!(error = %e, "flush failed; writes stop until reopen");
                         db.poison(e);

@@ -81,11 +81,8 @@ impl MergingIter {
                 source,
                 reverse: self.reverse,
             }),
-            Some(Err(e)) => {
-                if self.error.is_none() {
-                    self.error = Some(e);
-                }
-            }
+            Some(Err(e)) if self.error.is_none() => self.error = Some(e),
+            Some(Err(_)) => {}
             None => {}
         }
     }

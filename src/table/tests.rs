@@ -34,7 +34,10 @@ fn build(model: &Model, opts: &TableOptions) -> (Bytes, TableMeta) {
     }
     let estimate = w.estimated_size();
     let meta = w.finish().unwrap();
-    assert_eq!(estimate, meta.file_size, "estimate once every block is written");
+    assert_eq!(
+        estimate, meta.file_size,
+        "estimate once every block is written"
+    );
     let bytes = fs.read(Path::new(PATH)).unwrap();
     assert_eq!(bytes.len() as u64, meta.file_size);
     (bytes, meta)
@@ -118,7 +121,10 @@ fn options(compression: Compression, block_size: usize, bits: u32) -> TableOptio
 fn block_golden_bytes() {
     let mut b = BlockBuilder::new(16);
     b.add(&encoded_internal_key(&ik(b"abc", 1, ValueKind::Put)), b"x");
-    b.add(&encoded_internal_key(&ik(b"abd", 2, ValueKind::Delete)), b"");
+    b.add(
+        &encoded_internal_key(&ik(b"abd", 2, ValueKind::Delete)),
+        b"",
+    );
     let mut expected = vec![0, 11, 1, b'a', b'b', b'c', 1, 1, 0, 0, 0, 0, 0, 0, b'x'];
     expected.extend_from_slice(&[2, 9, 0, b'd', 0, 2, 0, 0, 0, 0, 0, 0]);
     expected.extend_from_slice(&[0, 0, 0, 0, 1, 0, 0, 0]);
@@ -174,8 +180,11 @@ fn block_iter_seeks_and_walks_both_ways() {
         assert!(!it.valid());
         for i in 0..100 {
             // An absent key lands on the next one, then steps both ways.
-            let absent =
-                encoded_internal_key(&ik(format!("k{:03}", i * 2 + 1).as_bytes(), 7, ValueKind::Put));
+            let absent = encoded_internal_key(&ik(
+                format!("k{:03}", i * 2 + 1).as_bytes(),
+                7,
+                ValueKind::Put,
+            ));
             it.seek(&absent);
             if i == 99 {
                 assert!(!it.valid());
@@ -200,7 +209,10 @@ fn block_iter_seeks_and_walks_both_ways() {
 fn block_decoding_never_panics_on_garbage() {
     let mut b = BlockBuilder::new(4);
     for i in 0..40u64 {
-        b.add(&encoded_internal_key(&ik(format!("key{i:02}").as_bytes(), i, ValueKind::Put)), b"v");
+        b.add(
+            &encoded_internal_key(&ik(format!("key{i:02}").as_bytes(), i, ValueKind::Put)),
+            b"v",
+        );
     }
     let good = b.finish().to_vec();
     let target = encoded_internal_key(&ik(b"key20", 3, ValueKind::Put));
@@ -284,15 +296,26 @@ fn round_trip_100k_entries_against_model() {
                 1 => u64::MAX,
                 _ => rng.u64(0..=max_seqno + 1),
             };
-            assert_eq!(table.get(&user_key, seqno).unwrap(), model_get(&model, &user_key, seqno));
+            assert_eq!(
+                table.get(&user_key, seqno).unwrap(),
+                model_get(&model, &user_key, seqno)
+            );
             let absent = format!("key{:08}", rng.usize(..100_000) * 2 + 1);
             assert_eq!(table.get(absent.as_bytes(), seqno).unwrap(), None);
         }
         assert_eq!(table.get(b"", MAX_SEQNO).unwrap(), None);
         assert_eq!(table.get(b"zzz", MAX_SEQNO).unwrap(), None);
-        assert!(table.filter_stats().useful > 15_000, "{:?}", table.filter_stats());
+        assert!(
+            table.filter_stats().useful > 15_000,
+            "{:?}",
+            table.filter_stats()
+        );
         if compression != Compression::None {
-            assert!(cache.stats().hits > 0 && cache.stats().misses > 0, "{:?}", cache.stats());
+            assert!(
+                cache.stats().hits > 0 && cache.stats().misses > 0,
+                "{:?}",
+                cache.stats()
+            );
         }
 
         // Every version of a key, newest first.
@@ -382,7 +405,10 @@ fn empty_table_round_trips() {
         assert_eq!(meta.properties.entries, 0);
         let table = open(bytes).unwrap();
         assert_eq!(table.get(b"a", MAX_SEQNO).unwrap(), None);
-        assert_eq!(collect(table.iter((Bound::Unbounded, Bound::Unbounded), Direction::Reverse)), vec![]);
+        assert_eq!(
+            collect(table.iter((Bound::Unbounded, Bound::Unbounded), Direction::Reverse)),
+            vec![]
+        );
         assert_eq!(collect(table.versions(b"a", MAX_SEQNO)), vec![]);
     }
 }
@@ -392,14 +418,23 @@ fn large_values_span_their_own_blocks() {
     let mut model = Model::new();
     for i in 0..20u64 {
         let value = vec![i as u8; if i % 3 == 0 { 100_000 } else { 10 }];
-        model.insert(ik(format!("k{i:02}").as_bytes(), 5, ValueKind::Put), Bytes::from(value));
+        model.insert(
+            ik(format!("k{i:02}").as_bytes(), 5, ValueKind::Put),
+            Bytes::from(value),
+        );
     }
     for compression in [Compression::None, Compression::Zstd { level: 3 }] {
         let table = open(build(&model, &options(compression, 1024, 10)).0).unwrap();
         let all = (Bound::Unbounded, Bound::Unbounded);
-        assert!(collect(table.iter(all.clone(), Direction::Reverse)) == model_range(&model, &all, Direction::Reverse));
+        assert!(
+            collect(table.iter(all.clone(), Direction::Reverse))
+                == model_range(&model, &all, Direction::Reverse)
+        );
         for (k, v) in &model {
-            assert_eq!(table.get(&k.user_key, 5).unwrap().map(|(_, _, v)| v), Some(v.clone()));
+            assert_eq!(
+                table.get(&k.user_key, 5).unwrap().map(|(_, _, v)| v),
+                Some(v.clone())
+            );
         }
     }
 }
@@ -434,23 +469,35 @@ fn filter_false_positive_rate_is_about_one_percent() {
     let n = 100_000;
     let mut model = Model::new();
     for i in 0..n {
-        model.insert(ik(format!("present{i}").as_bytes(), 1, ValueKind::Put), Bytes::new());
+        model.insert(
+            ik(format!("present{i}").as_bytes(), 1, ValueKind::Put),
+            Bytes::new(),
+        );
     }
     let table = open(build(&model, &options(Compression::None, 4096, 10)).0).unwrap();
     let false_positives = (0..n)
         .filter(|i| table.may_contain(format!("absent{i}").as_bytes()))
         .count();
     let rate = false_positives as f64 / n as f64;
-    println!("bloom false-positive rate at 10 bits/key: {:.3}%", rate * 100.0);
+    println!(
+        "bloom false-positive rate at 10 bits/key: {:.3}%",
+        rate * 100.0
+    );
     assert!(rate < 0.02, "false-positive rate {rate}");
-    assert!(rate > 0.002, "implausibly low rate {rate}: is the filter probed at all?");
+    assert!(
+        rate > 0.002,
+        "implausibly low rate {rate}: is the filter probed at all?"
+    );
     assert!((0..n).all(|i| table.may_contain(format!("present{i}").as_bytes())));
     // get() on absent keys counts false positives only when it reads.
     for i in 0..1000 {
         assert_eq!(table.get(format!("absent{i}").as_bytes(), 1).unwrap(), None);
     }
     let s = table.filter_stats();
-    assert_eq!(s.useful + s.false_positives, n as u64 - false_positives as u64 + 1000);
+    assert_eq!(
+        s.useful + s.false_positives,
+        n as u64 - false_positives as u64 + 1000
+    );
 }
 
 #[test]
@@ -482,7 +529,10 @@ fn answers_are_correct_or_corruption(table: &Arc<Table>, model: &Model) -> bool 
         for item in table.iter((Bound::Unbounded, Bound::Unbounded), direction) {
             match item {
                 Ok(entry) => {
-                    assert!(n < expected.len() && entry == expected[n], "wrong entry {entry:?}");
+                    assert!(
+                        n < expected.len() && entry == expected[n],
+                        "wrong entry {entry:?}"
+                    );
                     n += 1;
                 }
                 Err(e) => check(&e),
@@ -496,7 +546,10 @@ fn answers_are_correct_or_corruption(table: &Arc<Table>, model: &Model) -> bool 
                 Err(e) => check(&e),
             }
         }
-        match table.get(format!("{}x", String::from_utf8_lossy(&k.user_key)).as_bytes(), MAX_SEQNO) {
+        match table.get(
+            format!("{}x", String::from_utf8_lossy(&k.user_key)).as_bytes(),
+            MAX_SEQNO,
+        ) {
             Ok(found) => assert_eq!(found, None),
             Err(e) => check(&e),
         }
@@ -577,7 +630,14 @@ fn damage_in_each_region_is_reported_where_it_is() {
 fn truncated_and_empty_files_fail_to_open() {
     let model = random_model(300, 9);
     let (bytes, _) = build(&model, &TableOptions::default());
-    for len in [0, 1, FOOTER_LEN - 1, FOOTER_LEN, bytes.len() / 2, bytes.len() - 1] {
+    for len in [
+        0,
+        1,
+        FOOTER_LEN - 1,
+        FOOTER_LEN,
+        bytes.len() / 2,
+        bytes.len() - 1,
+    ] {
         let err = open(bytes.slice(..len)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Corruption, "len {len}: {err}");
     }

@@ -108,10 +108,6 @@ impl Run {
             .partition_point(|t| t.meta.largest.as_ref() < key);
         self.tables.get(idx).filter(|t| t.may_contain_key(key))
     }
-
-    pub(crate) fn size(&self) -> u64 {
-        self.tables.iter().map(|t| t.meta.size).sum()
-    }
 }
 
 /// The live tables at one moment, as sorted runs newest first.
@@ -165,7 +161,7 @@ impl Version {
                 max_seqno,
             });
         }
-        runs.sort_by(|a, b| b.max_seqno.cmp(&a.max_seqno));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.max_seqno));
         Ok(Version { runs })
     }
 
@@ -176,10 +172,6 @@ impl Version {
 
     pub(crate) fn table_count(&self) -> usize {
         self.runs.iter().map(|r| r.tables.len()).sum()
-    }
-
-    pub(crate) fn total_size(&self) -> u64 {
-        self.runs.iter().map(Run::size).sum()
     }
 
     /// Manifest entries of every live table, for a manifest snapshot.

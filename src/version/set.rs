@@ -35,7 +35,6 @@ pub(crate) struct LoadedState {
     pub(crate) next_file_number: u64,
     pub(crate) last_seqno: SeqNo,
     pub(crate) merge_operator: Option<String>,
-    pub(crate) manifest_number: Option<u64>,
     pub(crate) dropped: Option<Damage>,
 }
 
@@ -131,7 +130,6 @@ pub(crate) fn load(
         next_file_number: number + 1,
         last_seqno: 0,
         merge_operator: None,
-        manifest_number: Some(number),
         dropped: None,
     };
     let mut saw_version = false;
@@ -278,10 +276,6 @@ impl VersionSet {
 
     pub(crate) fn manifest_number(&self) -> u64 {
         self.manifest_number
-    }
-
-    pub(crate) fn log_number(&self) -> u64 {
-        self.log_number
     }
 
     /// Durably applies `edit` and installs the resulting version.
