@@ -52,12 +52,19 @@ impl MemTable {
         self.max_seqno.fetch_max(seqno, Ordering::Release);
     }
 
-    /// The newest version of `user_key` with a sequence number `<= snapshot`.
-    pub(crate) fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<(ValueKind, Bytes)> {
-        let seek = InternalKey::seek_key(Bytes::copy_from_slice(user_key), snapshot);
-        let entry = self.map.lower_bound(Bound::Included(&seek))?;
-        let key = entry.key();
-        (key.user_key.as_ref() == user_key).then(|| (key.kind, entry.value().clone()))
+    /// Every version of `user_key` with a sequence number `<= snapshot`,
+    /// newest first.
+    pub(crate) fn versions(
+        &self,
+        user_key: &[u8],
+        snapshot: SeqNo,
+    ) -> impl Iterator<Item = (ValueKind, SeqNo, Bytes)> + '_ {
+        let key = Bytes::copy_from_slice(user_key);
+        let lo = InternalKey::seek_key(key.clone(), snapshot);
+        let hi = InternalKey::new(key, 0, ValueKind::Delete);
+        self.map
+            .range(lo..=hi)
+            .map(|e| (e.key().kind, e.key().seqno, e.value().clone()))
     }
 
     pub(crate) fn approximate_size(&self) -> usize {
@@ -177,17 +184,22 @@ mod tests {
     }
 
     #[test]
-    fn get_sees_newest_visible_version() {
+    fn versions_are_the_visible_ones_newest_first() {
         let m = MemTable::new(1);
         m.insert(b("k"), 1, ValueKind::Put, b("v1"));
-        m.insert(b("k"), 3, ValueKind::Put, b("v3"));
+        m.insert(b("k"), 3, ValueKind::Merge, b("v3"));
         m.insert(b("k"), 5, ValueKind::Delete, Bytes::new());
-        assert_eq!(m.get(b"k", 0), None);
-        assert_eq!(m.get(b"k", 2), Some((ValueKind::Put, b("v1"))));
-        assert_eq!(m.get(b"k", 4), Some((ValueKind::Put, b("v3"))));
-        assert_eq!(m.get(b"k", 9), Some((ValueKind::Delete, Bytes::new())));
-        assert_eq!(m.get(b"j", 9), None);
-        assert_eq!(m.get(b"ka", 9), None);
+        let seqs = |key: &[u8], snap| m.versions(key, snap).map(|v| v.1).collect::<Vec<_>>();
+        assert_eq!(seqs(b"k", 0), Vec::<SeqNo>::new());
+        assert_eq!(seqs(b"k", 2), vec![1]);
+        assert_eq!(seqs(b"k", 4), vec![3, 1]);
+        assert_eq!(seqs(b"k", 9), vec![5, 3, 1]);
+        assert!(seqs(b"j", 9).is_empty());
+        assert!(seqs(b"ka", 9).is_empty());
+        assert_eq!(
+            m.versions(b"k", 4).next(),
+            Some((ValueKind::Merge, 3, b("v3")))
+        );
         assert!(m.approximate_size() > 0);
     }
 

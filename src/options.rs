@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::fs::{Fs, StdFs};
+use crate::merge::{MergeError, MergeFn, MergeOperator};
 use crate::table::Compression;
 
 /// How recovery treats damaged log bytes (the WAL and the manifest).
@@ -51,6 +52,9 @@ pub struct Options {
     pub(crate) bloom_bits_per_key: u32,
     pub(crate) block_cache_size: u64,
     pub(crate) max_manifest_size: u64,
+    pub(crate) merge_operator: Option<Arc<dyn MergeOperator>>,
+    pub(crate) merge_batch_size: usize,
+    pub(crate) merge_writeback_threshold: usize,
 }
 
 impl Default for Options {
@@ -67,6 +71,9 @@ impl Default for Options {
             bloom_bits_per_key: 10,
             block_cache_size: 64 << 20,
             max_manifest_size: 4 << 20,
+            merge_operator: None,
+            merge_batch_size: 100,
+            merge_writeback_threshold: 1000,
         }
     }
 }
@@ -85,6 +92,12 @@ impl fmt::Debug for Options {
             .field("bloom_bits_per_key", &self.bloom_bits_per_key)
             .field("block_cache_size", &self.block_cache_size)
             .field("max_manifest_size", &self.max_manifest_size)
+            .field(
+                "merge_operator",
+                &self.merge_operator.as_ref().map(|m| m.name().to_owned()),
+            )
+            .field("merge_batch_size", &self.merge_batch_size)
+            .field("merge_writeback_threshold", &self.merge_writeback_threshold)
             .finish()
     }
 }
@@ -167,7 +180,72 @@ impl Options {
         self
     }
 
+    /// The merge operator that combines [`Db::merge`](crate::Db::merge)
+    /// operands. Its name is stored in the database; reopening with an
+    /// operator of another name fails. Default: none (merges are refused).
+    pub fn merge_operator(mut self, op: impl MergeOperator) -> Self {
+        self.merge_operator = Some(Arc::new(op));
+        self
+    }
+
+    /// A merge operator from a closure `f(key, existing, operand)`. The
+    /// closure must obey the associativity law of [`crate::merge`].
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, Options};
+    /// let opts = Options::default().merge_fn("concat", |_key, existing, op| {
+    ///     let mut v = existing.unwrap_or_default().to_vec();
+    ///     v.extend_from_slice(op);
+    ///     Ok(v)
+    /// });
+    /// let db = Db::open(dir.path(), opts)?;
+    /// db.merge(b"k", b"ab")?;
+    /// db.merge(b"k", b"cd")?;
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"abcd"[..]));
+    /// # Ok(()) }
+    /// ```
+    pub fn merge_fn<F>(mut self, name: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(&[u8], Option<&[u8]>, &[u8]) -> std::result::Result<Vec<u8>, MergeError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.merge_operator = Some(Arc::new(MergeFn {
+            name: name.into(),
+            f,
+        }));
+        self
+    }
+
+    /// How many operands a read, flush or compaction folds in one
+    /// `merge_batch` call; memory for one key's operands stays bounded by
+    /// this. Default: 100. Must be at least 1.
+    pub fn merge_batch_size(mut self, n: usize) -> Self {
+        self.merge_batch_size = n;
+        self
+    }
+
+    /// When a point read folds more than this many operands for one key, it
+    /// writes the result back as a new base value (only if no newer write to
+    /// the key happened meanwhile), so hot counters do not re-fold their
+    /// history. 0 disables. Default: 1000.
+    pub fn merge_writeback_threshold(mut self, n: usize) -> Self {
+        self.merge_writeback_threshold = n;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
+        if self.merge_batch_size == 0 {
+            return Err(Error::invalid("merge_batch_size must be at least 1"));
+        }
+        if let Some(op) = &self.merge_operator
+            && op.name().is_empty()
+        {
+            return Err(Error::invalid("a merge operator needs a non-empty name"));
+        }
         if !(1024..=1 << 20).contains(&self.block_size) {
             return Err(Error::invalid(format!(
                 "block_size {} is out of range; use 1024..=1048576 bytes",

@@ -15,6 +15,8 @@ pub(crate) struct Counters {
     pub(crate) table_bytes_written: AtomicU64,
     pub(crate) stalls: AtomicU64,
     pub(crate) stall_micros: AtomicU64,
+    pub(crate) merge_operands_folded: AtomicU64,
+    pub(crate) merge_writebacks: AtomicU64,
 }
 
 impl Counters {
@@ -35,6 +37,8 @@ impl Counters {
             table_bytes_written: self.table_bytes_written.load(Ordering::Relaxed),
             stalls: self.stalls.load(Ordering::Relaxed),
             stall_micros: self.stall_micros.load(Ordering::Relaxed),
+            merge_operands_folded: self.merge_operands_folded.load(Ordering::Relaxed),
+            merge_writebacks: self.merge_writebacks.load(Ordering::Relaxed),
         }
     }
 }
@@ -61,6 +65,10 @@ pub struct CounterValues {
     pub stalls: u64,
     /// Total time writers spent stalled, in microseconds.
     pub stall_micros: u64,
+    /// Merge operands folded by point reads.
+    pub merge_operands_folded: u64,
+    /// Folded values written back as a new base by point reads.
+    pub merge_writebacks: u64,
 }
 
 /// One table, as [`Stats`] shows it.
@@ -231,6 +239,11 @@ impl fmt::Display for Stats {
         writeln!(f, "{:<28}{:>16}", "wal fsyncs", c.wal_syncs)?;
         writeln!(f, "{:<28}{:>16}", "gets", c.gets)?;
         writeln!(f, "{:<28}{:>16}", "flushes", c.flushes)?;
+        writeln!(
+            f,
+            "{:<28}{:>16}  ({} written back)",
+            "merge operands folded", c.merge_operands_folded, c.merge_writebacks
+        )?;
         writeln!(
             f,
             "{:<28}{:>16}",

@@ -1,82 +1,284 @@
-//! [`Collapse`]: drops versions that no reader can see.
+//! [`Collapse`]: rewrites a sorted stream of versions into fewer versions
+//! without changing what any reader can see. Used by flush (and compaction).
 //!
 //! Input: internal entries in ascending internal-key order (each user key's
-//! versions newest first). Output: the same order, keeping for each user key
-//! exactly the versions some reader can see:
+//! versions newest first). A key's versions are cut into **stripes** at
+//! snapshot boundaries: two neighbouring versions `newer`, `older` are in
+//! different stripes when a live snapshot `s` has `older <= s < newer`.
+//! Every reader sees, per stripe, only the stripe's newest state, so within
+//! a stripe:
 //!
-//! - the newest version (what a new read sees);
-//! - a version `v` whose next newer kept neighbour is `n` when a live
-//!   snapshot `s` has `v.seqno <= s < n.seqno` (what that snapshot sees).
+//! - a Put or Delete hides every older version of the stripe;
+//! - operands above a Put/Delete (the *base*) are **full-merged** with it
+//!   into one Put, at the newest operand's sequence number;
+//! - operands with no base in the stripe are **partially merged** into one
+//!   operand (the associativity law of [`crate::merge`]), or, at the bottom
+//!   of the tree in the key's oldest stripe, full-merged with no base.
 //!
-//! At the bottom of the tree (no older version of any key can exist below
-//! the input) a tombstone that is the oldest kept version of its key is
-//! dropped too: reading "absent" needs no marker there.
+//! Nothing is ever merged across a stripe boundary. Operands are folded in
+//! chunks of `merge_batch_size`, so memory stays bounded however many
+//! operands a key has. A failing merge loses nothing: the stripe's
+//! operands that were not yet merged are written out unchanged (an already
+//! merged newer part stays one operand, which is equivalent by the law).
+//!
+//! At the bottom (no older version of any key can exist below the input) a
+//! tombstone that is the oldest surviving version of its key is dropped.
 //!
 //! # Law
-//! For every live snapshot `s` and the latest state, resolving any user key
+//! For every live snapshot and for the latest state, resolving any user key
 //! over the output gives the same answer as over the input.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::error::Result;
 use crate::key::{InternalKey, SeqNo, ValueKind};
+use crate::merge::MergeOperator;
 
-/// Whether a snapshot in `snapshots` (sorted ascending) sees the version
-/// with `seqno` when its next newer version has `newer`.
-fn seen_by_snapshot(seqno: SeqNo, newer: SeqNo, snapshots: &[SeqNo]) -> bool {
-    let idx = snapshots.partition_point(|&s| s < seqno);
+type Entry = (InternalKey, Bytes);
+
+/// Whether a snapshot in `snapshots` (sorted ascending) separates the
+/// version `older` from the next newer one, `newer`.
+fn snapshot_between(older: SeqNo, newer: SeqNo, snapshots: &[SeqNo]) -> bool {
+    let idx = snapshots.partition_point(|&s| s < older);
     snapshots.get(idx).is_some_and(|&s| s < newer)
+}
+
+/// What to do with the next entry of the current stripe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The next entry starts a stripe.
+    Start,
+    /// The rest of the stripe is hidden: drop it.
+    Skip,
+    /// A merge failed: copy the stripe's operands unchanged.
+    Copy,
+}
+
+/// How collapsing is configured.
+#[derive(Clone)]
+pub(crate) struct CollapseOptions {
+    /// Live snapshot sequence numbers, sorted ascending.
+    pub snapshots: Vec<SeqNo>,
+    /// Whether no older version of any key exists below the input.
+    pub bottom: bool,
+    pub merge_operator: Option<Arc<dyn MergeOperator>>,
+    pub merge_batch_size: usize,
 }
 
 /// Iterator adapter that collapses versions; see the module docs.
 pub(crate) struct Collapse<I> {
     input: I,
-    snapshots: Vec<SeqNo>,
-    bottom: bool,
-    /// The user key being processed and the seqno of its last kept version.
+    peeked: Option<Entry>,
+    opts: CollapseOptions,
+    out: VecDeque<Entry>,
+    /// The user key being processed and its previous version's seqno.
     current: Option<(Bytes, SeqNo)>,
-    /// At the bottom: a tombstone held back until we know whether an older
-    /// version of its key is kept.
-    held: Option<(InternalKey, Bytes)>,
-    /// The next entry to emit once `held` is settled.
-    ready: Option<(InternalKey, Bytes)>,
-    done: bool,
+    mode: Mode,
+    /// At the bottom: a tombstone held until we know whether an older
+    /// version of its key survives.
+    held: Option<Entry>,
+    failed: bool,
 }
 
 impl<I> Collapse<I>
 where
-    I: Iterator<Item = Result<(InternalKey, Bytes)>>,
+    I: Iterator<Item = Result<Entry>>,
 {
-    /// `snapshots` must be sorted ascending.
-    pub(crate) fn new(input: I, snapshots: Vec<SeqNo>, bottom: bool) -> Self {
-        debug_assert!(snapshots.windows(2).all(|w| w[0] <= w[1]));
+    pub(crate) fn new(input: I, opts: CollapseOptions) -> Self {
+        debug_assert!(opts.snapshots.windows(2).all(|w| w[0] <= w[1]));
         Collapse {
             input,
-            snapshots,
-            bottom,
+            peeked: None,
+            opts,
+            out: VecDeque::new(),
             current: None,
+            mode: Mode::Start,
             held: None,
-            ready: None,
-            done: false,
+            failed: false,
         }
     }
 
-    /// The next entry the rules keep, before tombstone holding.
-    fn next_kept(&mut self) -> Option<Result<(InternalKey, Bytes)>> {
-        loop {
-            let (key, value) = match self.input.next()? {
-                Ok(e) => e,
-                Err(e) => return Some(Err(e)),
-            };
-            let keep = match &self.current {
-                Some((user_key, newer)) if *user_key == key.user_key => {
-                    seen_by_snapshot(key.seqno, *newer, &self.snapshots)
+    fn peek(&mut self) -> Result<Option<&Entry>> {
+        if self.peeked.is_none() {
+            self.peeked = self.input.next().transpose()?;
+        }
+        Ok(self.peeked.as_ref())
+    }
+
+    /// Takes the peeked entry, tracking stripes: returns it and whether it
+    /// starts a new stripe (or key).
+    fn take(&mut self) -> Option<(Entry, bool)> {
+        let entry = self.peeked.take()?;
+        let starts = match &self.current {
+            Some((key, newer)) if *key == entry.0.user_key => {
+                snapshot_between(entry.0.seqno, *newer, &self.opts.snapshots)
+            }
+            _ => true,
+        };
+        self.current = Some((entry.0.user_key.clone(), entry.0.seqno));
+        Some((entry, starts))
+    }
+
+    /// Whether the peeked entry continues the current stripe.
+    fn continues_stripe(&mut self) -> Result<bool> {
+        let snapshots = &self.opts.snapshots;
+        let current = &self.current;
+        Ok(match (self.peeked.as_ref(), current) {
+            (Some((k, _)), Some((key, newer))) => {
+                *key == k.user_key && !snapshot_between(k.seqno, *newer, snapshots)
+            }
+            _ => false,
+        })
+    }
+
+    /// Produces the collapsed output for the stream's next entries into
+    /// `out`. Returns `false` at the end of the input.
+    fn step(&mut self) -> Result<bool> {
+        if self.peek()?.is_none() {
+            return Ok(false);
+        }
+        let Some((entry, starts)) = self.take() else {
+            return Ok(false);
+        };
+        if starts {
+            self.mode = Mode::Start;
+        }
+        match self.mode {
+            Mode::Skip => {}
+            Mode::Copy => {
+                if entry.0.kind != ValueKind::Merge {
+                    self.mode = Mode::Skip;
                 }
-                _ => true,
-            };
-            if keep {
-                self.current = Some((key.user_key.clone(), key.seqno));
-                return Some(Ok((key, value)));
+                self.out.push_back(entry);
+            }
+            Mode::Start => match entry.0.kind {
+                ValueKind::Put | ValueKind::Delete => {
+                    self.out.push_back(entry);
+                    self.mode = Mode::Skip;
+                }
+                ValueKind::Merge => match self.opts.merge_operator.clone() {
+                    Some(op) => self.fold_stripe(op.as_ref(), entry)?,
+                    None => {
+                        // No operator (opened without one): keep operands.
+                        self.out.push_back(entry);
+                        self.mode = Mode::Copy;
+                    }
+                },
+            },
+        }
+        Ok(true)
+    }
+
+    /// Folds a stripe that starts with the operand `first`.
+    fn fold_stripe(&mut self, op: &dyn MergeOperator, first: Entry) -> Result<()> {
+        let user_key = first.0.user_key.clone();
+        let newest = first.0.seqno;
+        let chunk_size = self.opts.merge_batch_size.max(1);
+        let mut chunk: Vec<Entry> = vec![first];
+        let mut acc: Option<Vec<u8>> = None;
+        let merged = |chunk: &[Entry], acc: &Option<Vec<u8>>, base: Option<&[u8]>| {
+            let mut ops: Vec<&[u8]> = chunk.iter().rev().map(|e| e.1.as_ref()).collect();
+            if let Some(a) = acc {
+                ops.push(a);
+            }
+            op.merge_batch(&user_key, base, &ops)
+        };
+        loop {
+            self.peek()?;
+            if !self.continues_stripe()? {
+                break;
+            }
+            let Some((entry, _)) = self.take() else { break };
+            match entry.0.kind {
+                ValueKind::Merge => {
+                    chunk.push(entry);
+                    if chunk.len() >= chunk_size {
+                        match merged(&chunk, &acc, None) {
+                            Ok(v) => {
+                                acc = Some(v);
+                                chunk.clear();
+                            }
+                            Err(e) => {
+                                self.keep_unmerged(&user_key, newest, acc, chunk, &e);
+                                self.mode = Mode::Copy;
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+                ValueKind::Put | ValueKind::Delete => {
+                    let base = (entry.0.kind == ValueKind::Put).then_some(entry.1.as_ref());
+                    match merged(&chunk, &acc, base) {
+                        Ok(v) => self.emit(&user_key, newest, ValueKind::Put, v),
+                        Err(e) => {
+                            self.keep_unmerged(&user_key, newest, acc, chunk, &e);
+                            self.out.push_back(entry);
+                        }
+                    }
+                    self.mode = Mode::Skip;
+                    return Ok(());
+                }
+            }
+        }
+        // No base in the stripe.
+        let key_ends = self
+            .peeked
+            .as_ref()
+            .is_none_or(|(k, _)| k.user_key != user_key);
+        if self.opts.bottom && key_ends {
+            match merged(&chunk, &acc, None) {
+                Ok(v) => self.emit(&user_key, newest, ValueKind::Put, v),
+                Err(e) => self.keep_unmerged(&user_key, newest, acc, chunk, &e),
+            }
+        } else if acc.is_none() && chunk.len() == 1 {
+            self.out.extend(chunk);
+        } else {
+            match merged(&chunk, &acc, None) {
+                Ok(v) => self.emit(&user_key, newest, ValueKind::Merge, v),
+                Err(e) => self.keep_unmerged(&user_key, newest, acc, chunk, &e),
+            }
+        }
+        self.mode = Mode::Start;
+        Ok(())
+    }
+
+    fn emit(&mut self, user_key: &Bytes, seqno: SeqNo, kind: ValueKind, value: Vec<u8>) {
+        self.out.push_back((
+            InternalKey::new(user_key.clone(), seqno, kind),
+            Bytes::from(value),
+        ));
+    }
+
+    /// After a failed merge: the merged newer part as one operand, then the
+    /// unmerged operands as they were.
+    fn keep_unmerged(
+        &mut self,
+        user_key: &Bytes,
+        newest: SeqNo,
+        acc: Option<Vec<u8>>,
+        chunk: Vec<Entry>,
+        err: &crate::merge::MergeError,
+    ) {
+        tracing::warn!(error = %err, "merge failed while collapsing; operands kept as they were");
+        if let Some(a) = acc {
+            self.emit(user_key, newest, ValueKind::Merge, a);
+        }
+        self.out.extend(chunk);
+    }
+
+    /// The next collapsed entry, before bottom tombstone dropping.
+    fn next_collapsed(&mut self) -> Option<Result<Entry>> {
+        loop {
+            if let Some(e) = self.out.pop_front() {
+                return Some(Ok(e));
+            }
+            match self.step() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(e)),
             }
         }
     }
@@ -84,132 +286,58 @@ where
 
 impl<I> Iterator for Collapse<I>
 where
-    I: Iterator<Item = Result<(InternalKey, Bytes)>>,
+    I: Iterator<Item = Result<Entry>>,
 {
-    type Item = Result<(InternalKey, Bytes)>;
+    type Item = Result<Entry>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if !self.bottom {
-            return self.next_kept();
+        if self.failed {
+            return None;
+        }
+        if !self.opts.bottom {
+            let r = self.next_collapsed();
+            self.failed = matches!(r, Some(Err(_)));
+            return r;
         }
         loop {
-            if let Some(e) = self.ready.take() {
-                return Some(Ok(e));
-            }
-            if self.done {
-                return None;
-            }
-            let next = match self.next_kept() {
+            let next = match self.next_collapsed() {
                 Some(Ok(e)) => Some(e),
-                Some(Err(e)) => return Some(Err(e)),
+                Some(Err(e)) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
                 None => None,
             };
-            let Some((key, value)) = next else {
-                // End of input: a held tombstone is the oldest of its key.
-                self.done = true;
+            let Some(entry) = next else {
+                // A held tombstone at the end was the oldest of its key.
                 self.held = None;
-                continue;
+                return None;
             };
-            // A held tombstone of another key was the oldest of its key and
-            // is dropped; of the same key, an older version is kept after
-            // it, so it must stay.
-            if let Some((held_key, held_value)) = self.held.take()
-                && held_key.user_key == key.user_key
-            {
-                self.hold_or_ready(key, value);
-                return Some(Ok((held_key, held_value)));
+            // A held tombstone followed by an older version of its key must
+            // stay; followed by another key it was the oldest: drop it.
+            let held = self
+                .held
+                .take()
+                .filter(|(k, _)| k.user_key == entry.0.user_key);
+            let (emit_now, keep) = match held {
+                Some(h) => (Some(h), Some(entry)),
+                None => (None, Some(entry)),
+            };
+            if let Some(e) = keep {
+                if e.0.kind == ValueKind::Delete {
+                    self.held = Some(e);
+                } else if emit_now.is_none() {
+                    return Some(Ok(e));
+                } else {
+                    self.out.push_front(e);
+                }
             }
-            self.hold_or_ready(key, value);
-        }
-    }
-}
-
-impl<I> Collapse<I> {
-    fn hold_or_ready(&mut self, key: InternalKey, value: Bytes) {
-        if key.kind == ValueKind::Delete {
-            self.held = Some((key, value));
-        } else {
-            self.ready = Some((key, value));
+            if let Some(h) = emit_now {
+                return Some(Ok(h));
+            }
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    type Entry = (u8, SeqNo, ValueKind);
-
-    fn run(entries: &[Entry], snapshots: &[SeqNo], bottom: bool) -> Vec<Entry> {
-        let mut keys: Vec<InternalKey> = entries
-            .iter()
-            .map(|&(k, s, kind)| InternalKey::new(Bytes::from(vec![k]), s, kind))
-            .collect();
-        keys.sort();
-        let input = keys.into_iter().map(|k| Ok((k, Bytes::new())));
-        Collapse::new(input, snapshots.to_vec(), bottom)
-            .map(|r| {
-                let (k, _) = r.unwrap();
-                (k.user_key[0], k.seqno, k.kind)
-            })
-            .collect()
-    }
-
-    /// What a reader at `snap` sees for key `k`: Some(seqno of a Put) or None.
-    fn resolve(entries: &[Entry], k: u8, snap: SeqNo) -> Option<SeqNo> {
-        entries
-            .iter()
-            .filter(|e| e.0 == k && e.1 <= snap)
-            .max_by_key(|e| e.1)
-            .and_then(|e| (e.2 == ValueKind::Put).then_some(e.1))
-    }
-
-    #[test]
-    fn keeps_newest_and_snapshot_versions() {
-        use ValueKind::*;
-        let input = [(1, 10, Put), (1, 7, Put), (1, 5, Delete), (1, 2, Put)];
-        assert_eq!(run(&input, &[], false), vec![(1, 10, Put)]);
-        assert_eq!(run(&input, &[6], false), vec![(1, 10, Put), (1, 5, Delete)]);
-        assert_eq!(
-            run(&input, &[3, 8], false),
-            vec![(1, 10, Put), (1, 7, Put), (1, 2, Put)]
-        );
-    }
-
-    #[test]
-    fn bottom_drops_oldest_tombstones_only() {
-        use ValueKind::*;
-        assert_eq!(run(&[(1, 9, Delete), (1, 3, Put)], &[], true), vec![]);
-        assert_eq!(
-            run(&[(1, 9, Delete), (1, 3, Put)], &[4], true),
-            vec![(1, 9, Delete), (1, 3, Put)]
-        );
-        assert_eq!(
-            run(&[(1, 9, Delete), (2, 3, Put)], &[], true),
-            vec![(2, 3, Put)]
-        );
-    }
-
-    proptest! {
-        #[test]
-        fn every_snapshot_reads_the_same(
-            raw in prop::collection::vec((0u8..4, any::<bool>()), 0..40),
-            snaps in prop::collection::btree_set(0u64..45, 0..5),
-            bottom in any::<bool>(),
-        ) {
-            let entries: Vec<Entry> = raw.iter().enumerate().map(|(i, &(k, put))| {
-                (k, i as SeqNo + 1, if put { ValueKind::Put } else { ValueKind::Delete })
-            }).collect();
-            let snaps: Vec<SeqNo> = snaps.into_iter().collect();
-            let out = run(&entries, &snaps, bottom);
-            let latest = SeqNo::MAX;
-            for k in 0..4u8 {
-                for &s in snaps.iter().chain([&latest]) {
-                    prop_assert_eq!(resolve(&out, k, s), resolve(&entries, k, s));
-                }
-            }
-        }
-    }
-}
+mod tests;

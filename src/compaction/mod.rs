@@ -6,4 +6,4 @@
 
 mod collapse;
 
-pub(crate) use collapse::Collapse;
+pub(crate) use collapse::{Collapse, CollapseOptions};

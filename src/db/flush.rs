@@ -16,7 +16,7 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 
 use super::{DbInner, SuperVersion};
-use crate::compaction::Collapse;
+use crate::compaction::{Collapse, CollapseOptions};
 use crate::error::{Error, Result};
 use crate::filename;
 use crate::memtable::{MemIter, MemTable};
@@ -187,7 +187,13 @@ impl DbInner {
         .map(Ok);
         let mut smallest = None;
         let mut largest = None;
-        for entry in Collapse::new(entries, self.snapshots.sequence_numbers(), false) {
+        let collapse = CollapseOptions {
+            snapshots: self.snapshots.sequence_numbers(),
+            bottom: false,
+            merge_operator: self.opts.merge_operator.clone(),
+            merge_batch_size: self.opts.merge_batch_size,
+        };
+        for entry in Collapse::new(entries, collapse) {
             let (key, value) = entry?;
             if smallest.is_none() {
                 smallest = Some(key.user_key.clone());

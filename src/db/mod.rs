@@ -192,7 +192,7 @@ impl Db {
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         self.inner.check_open()?;
         let seqno = self.inner.last_seqno.load(Ordering::Acquire);
-        self.inner.get_at(key.as_ref(), seqno)
+        self.inner.get_at(key.as_ref(), seqno, true)
     }
 
     /// A consistent, read-only view of the database as of now. It is owned,

@@ -6,40 +6,113 @@ use bytes::Bytes;
 
 use super::DbInner;
 use crate::error::Result;
-use crate::key::{SeqNo, ValueKind};
+use crate::key::{MAX_SEQNO, SeqNo, ValueKind};
+use crate::merge::resolve::{NewestFirst, merge_failed, no_operator};
 use crate::stats::{RunStats, Stats, TableStats};
-
-fn resolve(kind: ValueKind, value: Bytes) -> Option<Bytes> {
-    match kind {
-        ValueKind::Put => Some(value),
-        // Merge operands cannot be written without an operator.
-        ValueKind::Delete | ValueKind::Merge => None,
-    }
-}
 
 impl DbInner {
     /// The value of `key` as of `seqno`: the active memtable, then sealed
     /// memtables newest first, then each sorted run newest first (the one
-    /// table whose key range holds the key; its bloom filter first). The
-    /// first version found decides.
-    pub(crate) fn get_at(&self, key: &[u8], seqno: SeqNo) -> Result<Option<Bytes>> {
+    /// table whose key range holds the key; its bloom filter first).
+    ///
+    /// The first version found decides, unless it is a merge operand: then
+    /// operands are collected newest → oldest until a Put (base), a Delete
+    /// (no base) or the end of the key's history, folded in chunks of
+    /// `merge_batch_size`. With `latest`, a long fold is written back.
+    pub(crate) fn get_at(&self, key: &[u8], seqno: SeqNo, latest: bool) -> Result<Option<Bytes>> {
         self.counters.gets.fetch_add(1, Ordering::Relaxed);
         let sv = self.current();
-        let memtables = std::iter::once(&sv.active).chain(sv.sealed.iter());
-        for mem in memtables {
-            if let Some((kind, value)) = mem.get(key, seqno) {
-                return Ok(resolve(kind, value));
+        let op = self.opts.merge_operator.as_deref();
+        let mut fold: Option<NewestFirst<'_>> = None;
+        // `Ok(Some(base))` ends the search at a Put or a Delete.
+        let mut visit = |kind: ValueKind, value: Bytes| -> Result<Option<Option<Bytes>>> {
+            match kind {
+                ValueKind::Put => Ok(Some(Some(value))),
+                ValueKind::Delete => Ok(Some(None)),
+                ValueKind::Merge => {
+                    let op = op.ok_or_else(|| no_operator(key))?;
+                    fold.get_or_insert_with(|| {
+                        NewestFirst::new(op, key, self.opts.merge_batch_size)
+                    })
+                    .push(value)
+                    .map_err(|e| merge_failed(op, key, e))?;
+                    Ok(None)
+                }
+            }
+        };
+        let mut found = None;
+        'search: {
+            for mem in std::iter::once(&sv.active).chain(sv.sealed.iter()) {
+                for (kind, _, value) in mem.versions(key, seqno) {
+                    if let Some(f) = visit(kind, value)? {
+                        found = Some(f);
+                        break 'search;
+                    }
+                }
+            }
+            for run in &sv.version.runs {
+                let Some(file) = run.table_for(key) else {
+                    continue;
+                };
+                if file.meta.min_seqno > seqno {
+                    continue;
+                }
+                let table = file.table()?;
+                match table.get(key, seqno)? {
+                    None => continue,
+                    Some((ValueKind::Merge, _, _)) => {
+                        for entry in table.versions(key, seqno) {
+                            let (k, value) = entry?;
+                            if let Some(f) = visit(k.kind, value)? {
+                                found = Some(f);
+                                break 'search;
+                            }
+                        }
+                    }
+                    Some((kind, _, value)) => {
+                        if let Some(f) = visit(kind, value)? {
+                            found = Some(f);
+                            break 'search;
+                        }
+                    }
+                }
+            }
+        }
+        let base = found.flatten();
+        let Some(fold) = fold else {
+            return Ok(base);
+        };
+        let Some(op) = op else {
+            return Err(no_operator(key));
+        };
+        let folded = fold.count;
+        let value = Bytes::from(
+            fold.finish(base.as_deref())
+                .map_err(|e| merge_failed(op, key, e))?,
+        );
+        self.counters
+            .merge_operands_folded
+            .fetch_add(folded, Ordering::Relaxed);
+        let threshold = self.opts.merge_writeback_threshold as u64;
+        if latest && threshold > 0 && folded > threshold {
+            self.write_back(key, &value, seqno);
+        }
+        Ok(Some(value))
+    }
+
+    /// The sequence number of the newest version of `key`, if any.
+    pub(crate) fn newest_seqno(&self, key: &[u8]) -> Result<Option<SeqNo>> {
+        let sv = self.current();
+        for mem in std::iter::once(&sv.active).chain(sv.sealed.iter()) {
+            if let Some((_, seqno, _)) = mem.versions(key, MAX_SEQNO).next() {
+                return Ok(Some(seqno));
             }
         }
         for run in &sv.version.runs {
-            let Some(file) = run.table_for(key) else {
-                continue;
-            };
-            if file.meta.min_seqno > seqno {
-                continue;
-            }
-            if let Some((kind, _, value)) = file.table()?.get(key, seqno)? {
-                return Ok(resolve(kind, value));
+            if let Some(file) = run.table_for(key)
+                && let Some((_, seqno, _)) = file.table()?.get(key, MAX_SEQNO)?
+            {
+                return Ok(Some(seqno));
             }
         }
         Ok(None)

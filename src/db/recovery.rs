@@ -91,6 +91,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         }
         None => (Version::default(), 0, 0, None, 1),
     };
+    let merge_operator = check_merge_operator(dir, merge_operator, &opts)?;
     // Never reuse a number a file in the directory already has.
     let max_seen = kinds
         .iter()
@@ -200,6 +201,26 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         flush_thread: Mutex::new(None),
         opts,
     })
+}
+
+/// The merge operator name to record: the one the database was created
+/// with must match the configured one. A database with a recorded operator
+/// may be opened without one (reads of operands then fail clearly).
+fn check_merge_operator(
+    dir: &Path,
+    recorded: Option<String>,
+    opts: &Options,
+) -> Result<Option<String>> {
+    let configured = opts.merge_operator.as_ref().map(|op| op.name().to_owned());
+    match (recorded, configured) {
+        (Some(r), Some(c)) if r != c => Err(Error::invalid(format!(
+            "the database at {} was created with merge operator '{r}' but is opened with '{c}'; \
+             open it with the same operator",
+            dir.display()
+        ))),
+        (Some(r), _) => Ok(Some(r)),
+        (None, c) => Ok(c),
+    }
 }
 
 /// Deletes files the new manifest does not need: tables it does not list,

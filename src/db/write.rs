@@ -29,7 +29,7 @@ use super::{DbInner, SuperVersion, WalState};
 use crate::batch::{self, BatchIter, WriteBatch};
 use crate::error::{Error, Result};
 use crate::filename;
-use crate::key::MAX_SEQNO;
+use crate::key::{MAX_SEQNO, SeqNo};
 use crate::memtable::MemTable;
 use crate::wal;
 
@@ -39,6 +39,9 @@ const MAX_GROUP_BYTES: usize = 1 << 20;
 struct Request {
     batch: WriteBatch,
     sync: bool,
+    /// Commit only if the key's newest version is at most this seqno
+    /// (a merge write-back must not hide a newer write).
+    condition: Option<(Bytes, SeqNo)>,
     result: Mutex<Option<Result<()>>>,
 }
 
@@ -71,12 +74,34 @@ impl DbInner {
         if batch.is_empty() {
             return Ok(());
         }
-        batch.validate(false)?;
-        let req = Arc::new(Request {
+        batch.validate(self.opts.merge_operator.is_some())?;
+        self.submit(Request {
             batch,
             sync,
+            condition: None,
+            result: Mutex::new(None),
+        })
+    }
+
+    /// Writes a folded merge result back as the key's base value, unless a
+    /// newer write to the key was committed after `read_seqno`. Best effort:
+    /// failures are logged, the read that triggered it is unaffected.
+    pub(crate) fn write_back(&self, key: &[u8], value: &[u8], read_seqno: SeqNo) {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value);
+        let result = self.submit(Request {
+            batch,
+            sync: false,
+            condition: Some((Bytes::copy_from_slice(key), read_seqno)),
             result: Mutex::new(None),
         });
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "merge write-back skipped");
+        }
+    }
+
+    fn submit(&self, req: Request) -> Result<()> {
+        let req = Arc::new(req);
         let queue = &self.commit;
         let mut st = queue.state.lock();
         st.pending.push_back(Arc::clone(&req));
@@ -112,7 +137,29 @@ impl DbInner {
         if self.current().active.approximate_size() >= self.opts.memtable_size {
             self.rotate_memtable(&mut wal)?;
         }
-        let batches: Vec<&WriteBatch> = group.iter().map(|r| &r.batch).collect();
+        let mut batches: Vec<&WriteBatch> = Vec::with_capacity(group.len());
+        for r in group {
+            match &r.condition {
+                None => batches.push(&r.batch),
+                // Leadership excludes other writers, so this check and the
+                // commit below are atomic with respect to writes to the key.
+                Some((key, read_seqno)) => {
+                    let unchanged = matches!(
+                        self.newest_seqno(key),
+                        Ok(newest) if newest.is_none_or(|s| s <= *read_seqno)
+                    );
+                    if unchanged {
+                        batches.push(&r.batch);
+                        self.counters
+                            .merge_writebacks
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        if batches.is_empty() {
+            return Ok(());
+        }
         let total: usize = batches.iter().map(|b| b.approximate_size()).sum();
         let base = self.last_seqno() + 1;
         let count: u64 = batches.iter().map(|b| u64::from(b.count())).sum();

@@ -13,9 +13,11 @@ use bytes::Bytes;
 
 use super::{InternalIter, MergingIter, RunIter};
 use crate::db::{Db, SuperVersion};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::key::{InternalKey, SeqNo, ValueKind};
 use crate::memtable::{MemIter, internal_lower, internal_upper};
+use crate::merge::MergeOperator;
+use crate::merge::resolve::{NewestFirst, OldestFirst, merge_failed, no_operator};
 use crate::snapshot::SeqPin;
 use crate::table::Direction;
 
@@ -26,7 +28,11 @@ use crate::table::Direction;
 /// compactions and sees none of them. Holding it keeps that data alive.
 ///
 /// An error (`Corruption`, `Io`, `Closed`) is yielded once; the iterator
-/// then ends.
+/// then ends. A failed merge (`MergeOperator`) concerns one key: it is
+/// yielded for that key and iteration goes on.
+///
+/// Merge operands are resolved as in [`Db::get`](crate::Db::get), in bounded
+/// memory in both directions.
 pub struct DbIter {
     pin: SeqPin,
     sv: Arc<SuperVersion>,
@@ -149,8 +155,19 @@ impl DbIter {
         sources
     }
 
+    fn merging(&self) -> Merging {
+        let opts = &self.pin.db.inner.opts;
+        Merging {
+            op: opts.merge_operator.clone(),
+            chunk: opts.merge_batch_size,
+        }
+    }
+
+    /// Ends the iterator after its last item or an error — except a failed
+    /// merge, which concerns one key only: iteration goes on past it.
     fn finish(&mut self, item: Option<Result<(Bytes, Bytes)>>) -> Option<Result<(Bytes, Bytes)>> {
         match &item {
+            Some(Err(e)) if e.kind() == ErrorKind::MergeOperator => {}
             None | Some(Err(_)) => self.done = true,
             Some(Ok(_)) => {}
         }
@@ -170,7 +187,7 @@ impl Iterator for DbIter {
         }
         if self.front.is_none() {
             let merged = MergingIter::new(self.sources(false), false);
-            self.front = Some(Forward::new(merged, self.pin.seqno));
+            self.front = Some(Forward::new(merged, self.pin.seqno, self.merging()));
         }
         let item = self.front.as_mut().and_then(Forward::next_visible);
         let item = match item {
@@ -198,7 +215,7 @@ impl DoubleEndedIterator for DbIter {
         }
         if self.back.is_none() {
             let merged = MergingIter::new(self.sources(true), true);
-            self.back = Some(Backward::new(merged, self.pin.seqno));
+            self.back = Some(Backward::new(merged, self.pin.seqno, self.merging()));
         }
         let item = self.back.as_mut().and_then(Backward::next_visible);
         let item = match item {
@@ -216,27 +233,47 @@ impl DoubleEndedIterator for DbIter {
     }
 }
 
+/// How a resolver combines operands: the database's operator, if any, and
+/// the chunk size.
+#[derive(Clone)]
+struct Merging {
+    op: Option<Arc<dyn MergeOperator>>,
+    chunk: usize,
+}
+
 /// Resolves the forward stream: for each user key the first version at or
-/// below the snapshot decides.
+/// below the snapshot decides; if it is an operand, operands are folded
+/// newest → oldest down to a base.
 struct Forward {
     merged: MergingIter,
     seqno: SeqNo,
+    merging: Merging,
     /// The user key already decided; its older versions are skipped.
     decided: Option<Bytes>,
+    peeked: Option<(InternalKey, Bytes)>,
 }
 
 impl Forward {
-    fn new(merged: MergingIter, seqno: SeqNo) -> Self {
+    fn new(merged: MergingIter, seqno: SeqNo, merging: Merging) -> Self {
         Forward {
             merged,
             seqno,
+            merging,
             decided: None,
+            peeked: None,
+        }
+    }
+
+    fn next_entry(&mut self) -> Option<Result<(InternalKey, Bytes)>> {
+        match self.peeked.take() {
+            Some(e) => Some(Ok(e)),
+            None => self.merged.next(),
         }
     }
 
     fn next_visible(&mut self) -> Option<Result<(Bytes, Bytes)>> {
         loop {
-            let (key, value) = match self.merged.next()? {
+            let (key, value) = match self.next_entry()? {
                 Ok(e) => e,
                 Err(e) => return Some(Err(e)),
             };
@@ -246,25 +283,63 @@ impl Forward {
             self.decided = Some(key.user_key.clone());
             match key.kind {
                 ValueKind::Put => return Some(Ok((key.user_key, value))),
-                ValueKind::Delete | ValueKind::Merge => continue,
+                ValueKind::Delete => continue,
+                ValueKind::Merge => return Some(self.fold(key.user_key, value)),
             }
         }
+    }
+
+    /// Folds the operands of `user_key`, starting with its newest visible
+    /// one, down to its base.
+    fn fold(&mut self, user_key: Bytes, first: Bytes) -> Result<(Bytes, Bytes)> {
+        let Some(op) = self.merging.op.clone() else {
+            return Err(no_operator(&user_key));
+        };
+        let mut fold = NewestFirst::new(op.as_ref(), &user_key, self.merging.chunk);
+        fold.push(first)
+            .map_err(|e| merge_failed(op.as_ref(), &user_key, e))?;
+        let mut base = None;
+        while let Some(entry) = self.next_entry() {
+            let (key, value) = entry?;
+            if key.user_key != user_key {
+                self.peeked = Some((key, value));
+                break;
+            }
+            // Versions of one key come newest first: all are visible now.
+            match key.kind {
+                ValueKind::Merge => fold
+                    .push(value)
+                    .map_err(|e| merge_failed(op.as_ref(), &user_key, e))?,
+                ValueKind::Put => {
+                    base = Some(value);
+                    break;
+                }
+                ValueKind::Delete => break,
+            }
+        }
+        let value = fold
+            .finish(base.as_deref())
+            .map_err(|e| merge_failed(op.as_ref(), &user_key, e))?;
+        Ok((user_key, Bytes::from(value)))
     }
 }
 
 /// Resolves the reverse stream, where each user key's versions arrive
-/// oldest first: the last version at or below the snapshot decides.
+/// oldest first: versions at or below the snapshot are applied in order (a
+/// Put or Delete resets, operands fold in chunks), so memory stays bounded.
 struct Backward {
     merged: MergingIter,
     seqno: SeqNo,
+    merging: Merging,
     peeked: Option<(InternalKey, Bytes)>,
 }
 
 impl Backward {
-    fn new(merged: MergingIter, seqno: SeqNo) -> Self {
+    fn new(merged: MergingIter, seqno: SeqNo, merging: Merging) -> Self {
         Backward {
             merged,
             seqno,
+            merging,
             peeked: None,
         }
     }
@@ -279,14 +354,21 @@ impl Backward {
                 },
             };
             let user_key = first_key.user_key.clone();
-            let mut best = (first_key.seqno <= self.seqno).then_some((first_key.kind, first_value));
+            let mut state = OldestFirst::new(self.merging.op.clone(), self.merging.chunk);
+            let mut apply = |key: &InternalKey, value: Bytes, seqno: SeqNo| {
+                if key.seqno > seqno {
+                    return;
+                }
+                match key.kind {
+                    ValueKind::Put => state.put(value),
+                    ValueKind::Delete => state.delete(),
+                    ValueKind::Merge => state.merge(&key.user_key, value),
+                }
+            };
+            apply(&first_key, first_value, self.seqno);
             loop {
                 match self.merged.next() {
-                    Some(Ok((k, v))) if k.user_key == user_key => {
-                        if k.seqno <= self.seqno {
-                            best = Some((k.kind, v));
-                        }
-                    }
+                    Some(Ok((k, v))) if k.user_key == user_key => apply(&k, v, self.seqno),
                     Some(Ok(other)) => {
                         self.peeked = Some(other);
                         break;
@@ -295,8 +377,10 @@ impl Backward {
                     None => break,
                 }
             }
-            if let Some((ValueKind::Put, value)) = best {
-                return Some(Ok((user_key, value)));
+            match state.finish(&user_key) {
+                Ok(Some(value)) => return Some(Ok((user_key, value))),
+                Ok(None) => continue,
+                Err(e) => return Some(Err(e)),
             }
         }
     }

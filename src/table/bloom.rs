@@ -154,13 +154,17 @@ mod tests {
         // of them makes every existing filter answer wrongly.
         assert_eq!(
             filter_hash(b"apple"),
-            0x1a58_1b1a_2774_5ed6,
+            0x517a_430d_cf1f_8a00,
             "{:#x}",
             filter_hash(b"apple")
         );
         let block = build(&[b"apple", b"banana"], 10);
         assert_eq!(block.len(), 8 + 1);
-        assert_eq!(block, vec![0; 9], "{block:02x?}");
+        assert_eq!(
+            block,
+            [0x03, 0x70, 0x42, 0x04, 0x88, 0x01, 0x10, 0x84, 7],
+            "{block:02x?}"
+        );
     }
 
     #[test]

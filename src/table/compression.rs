@@ -58,15 +58,6 @@ impl CompressionType {
     }
 }
 
-impl Compression {
-    pub(crate) fn block_type(&self) -> CompressionType {
-        match self {
-            Compression::None => CompressionType::None,
-            Compression::Zstd { .. } => CompressionType::Zstd,
-        }
-    }
-}
-
 /// The largest uncompressed length a compressed block may declare. Guards
 /// readers against decompression bombs; writers store larger blocks
 /// uncompressed.

@@ -216,7 +216,7 @@ mod tests {
         // Pin the crc too, so a change of checksum algorithm is caught.
         assert_eq!(
             bytes.get(52..56),
-            Some(&0x8d5f_6cbfu32.to_le_bytes()[..]),
+            Some(&0x71e0_9613u32.to_le_bytes()[..]),
             "crc {:#x}",
             crc
         );

@@ -16,8 +16,8 @@
 //! `Corruption` naming file and offset, never a panic or a wrong value. A
 //! damaged filter only makes lookups slower.
 
-// The read and write paths are wired to tables separately; until then the
-// crate itself uses only part of this API.
+// Compaction (table splitting by `estimated_size`, cache eviction of deleted
+// tables) is not wired yet; the crate uses only part of this API until then.
 #![allow(
     dead_code,
     unused_imports,

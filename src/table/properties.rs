@@ -69,10 +69,14 @@ impl TableProperties {
         self.raw_value_bytes += value_len as u64;
     }
 
+    /// The length of [`TableProperties::encode`]'s output.
+    pub(crate) fn encoded_len(&self) -> usize {
+        4 + 4 + self.smallest_user_key.len() + 4 + self.largest_user_key.len() + 9 * 8 + 1 + 4 + 4
+    }
+
     /// The properties block contents.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut buf =
-            Vec::with_capacity(96 + self.smallest_user_key.len() + self.largest_user_key.len());
+        let mut buf = Vec::with_capacity(self.encoded_len());
         buf.extend_from_slice(&PROPERTIES_VERSION.to_le_bytes());
         for key in [&self.smallest_user_key, &self.largest_user_key] {
             // User keys are shorter than 4 GiB (the writer checks).
@@ -212,6 +216,7 @@ mod tests {
         }
         expected.extend_from_slice(&[1, 3, 0, 0, 0, 10, 0, 0, 0]);
         assert_eq!(bytes, expected);
+        assert_eq!(bytes.len(), p.encoded_len());
         assert_eq!(TableProperties::decode(&Bytes::from(bytes)), Ok(p));
     }
 

@@ -19,11 +19,11 @@ use super::block_iter::BlockIter;
 use super::bloom::Filter;
 use super::cache::BlockCache;
 use super::compression::{CompressionType, unseal};
-use super::format::{BlockHandle, FOOTER_LEN, Footer, encoded_internal_key, split_internal_key};
+use super::format::{BlockHandle, FOOTER_LEN, Footer, TRAILER_LEN, split_internal_key};
 use super::iter::{Direction, TableIter};
 use super::properties::TableProperties;
 use crate::error::{Error, Result};
-use crate::key::{InternalKey, MAX_SEQNO, SeqNo, ValueKind, unpack_trailer};
+use crate::key::{InternalKey, MAX_SEQNO, SeqNo, ValueKind, pack_trailer, unpack_trailer};
 
 /// How useful a table's filter has been.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -101,8 +101,14 @@ impl Table {
         let index = Block::new(meta(footer.index, "index")?).map_err(|e| {
             Error::corruption(path, footer.index.offset, format!("index block: {e}"))
         })?;
-        let properties = TableProperties::decode(&meta(footer.properties, "properties")?)
-            .map_err(|e| Error::corruption(path, footer.properties.offset, e))?;
+        let properties =
+            TableProperties::decode(&meta(footer.properties, "properties")?).map_err(|e| {
+                Error::corruption(
+                    path,
+                    footer.properties.offset,
+                    format!("properties block: {e}"),
+                )
+            })?;
         let filter = if footer.filter.size == 0 {
             None
         } else {
@@ -144,10 +150,11 @@ impl Table {
         if !self.may_contain(user_key) {
             return Ok(None);
         }
-        let target = encoded_internal_key(&InternalKey::seek_key(
-            Bytes::copy_from_slice(user_key),
-            seqno.min(MAX_SEQNO),
-        ));
+        // The encoded `InternalKey::seek_key(user_key, seqno)`.
+        let mut target = Vec::with_capacity(user_key.len() + TRAILER_LEN);
+        target.extend_from_slice(user_key);
+        let trailer = pack_trailer(seqno.min(MAX_SEQNO), ValueKind::Merge);
+        target.extend_from_slice(&trailer.to_le_bytes());
         let mut index = self.index.iter();
         index.seek(&target);
         if !index.valid() {

@@ -18,10 +18,15 @@ use crate::error::{Error, Result};
 use crate::fs::WritableFile;
 use crate::key::InternalKey;
 
+/// The largest `block_size` honoured: keeps every entry's offset within a
+/// block far below the u32 limit of the restart array.
+const MAX_BLOCK_SIZE: usize = 1 << 30;
+
 /// How tables are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TableOptions {
-    /// Uncompressed bytes per data block before it is cut (default 4096).
+    /// Uncompressed bytes per data block before it is cut (default 4096;
+    /// at most 1 GiB).
     pub block_size: usize,
     /// Per-block compression (default `Zstd { level: 1 }`).
     pub compression: Compression,
@@ -85,7 +90,7 @@ impl TableWriter {
         TableWriter {
             file,
             path: path.to_path_buf(),
-            block_size: opts.block_size.max(1),
+            block_size: opts.block_size.clamp(1, MAX_BLOCK_SIZE),
             sealer: BlockSealer::new(opts.compression),
             data_block: BlockBuilder::new(DATA_RESTART_INTERVAL),
             index_block: BlockBuilder::new(INDEX_RESTART_INTERVAL),
@@ -138,18 +143,35 @@ impl TableWriter {
     }
 
     /// The size the file would have if finished now: what is written plus
-    /// the pending block, filter, index and footer. Callers cut their output
-    /// into tables by it.
+    /// the pending block (uncompressed) and its index entry, filter,
+    /// properties, index and footer. Callers cut their output into tables by
+    /// it; it overstates by at most the savings of compressing the pending
+    /// block.
     pub(crate) fn estimated_size(&self) -> u64 {
-        let pending = self.data_block.estimated_size()
-            + self.index_block.estimated_size()
-            + self
-                .filter
-                .as_ref()
-                .map_or(0, FilterBuilder::estimated_size)
-            + 3 * BLOCK_TRAILER_LEN
+        let pending_block = if self.data_block.is_empty() {
+            0
+        } else {
+            // The block, its trailer, and its index entry: three varints of
+            // at most 5 bytes, the key, the handle, a restart point.
+            self.data_block.estimated_size()
+                + BLOCK_TRAILER_LEN
+                + 15
+                + self.last_key.len()
+                + HANDLE_LEN
+                + 4
+        };
+        let filter = self
+            .filter
+            .as_ref()
+            .map_or(0, |f| match f.estimated_size() {
+                0 => 0,
+                n => n + BLOCK_TRAILER_LEN,
+            });
+        let meta = self.index_block.estimated_size()
+            + self.properties.encoded_len()
+            + 2 * BLOCK_TRAILER_LEN
             + FOOTER_LEN;
-        self.offset + pending as u64
+        self.offset + (pending_block + filter + meta) as u64
     }
 
     /// Entries added so far.

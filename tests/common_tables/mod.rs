@@ -225,5 +225,9 @@ pub fn key16(i: u64) -> Vec<u8> {
 
 /// A 32-byte value for key `i` at `version`.
 pub fn value32(i: u64, version: u64) -> Vec<u8> {
-    format!("v{version:05}-{i:013}-{:011x}", i.wrapping_mul(0x9e37_79b9) & 0xfff_ffff_ffff).into_bytes()
+    format!(
+        "v{version:05}-{i:013}-{:011x}",
+        i.wrapping_mul(0x9e37_79b9) & 0xfff_ffff_ffff
+    )
+    .into_bytes()
 }

@@ -1,0 +1,268 @@
+//! The built-in merge operators.
+
+use super::{MergeError, MergeOperator};
+
+fn read_u64(what: &str, bytes: &[u8]) -> Result<u64, MergeError> {
+    let arr: [u8; 8] = bytes.try_into().map_err(|_| {
+        MergeError::new(format!(
+            "{what} is {} bytes; u64 operators need exactly 8 (little-endian)",
+            bytes.len()
+        ))
+    })?;
+    Ok(u64::from_le_bytes(arr))
+}
+
+fn fold_u64(
+    existing: Option<&[u8]>,
+    operands: &[&[u8]],
+    init: u64,
+    f: impl Fn(u64, u64) -> u64,
+) -> Result<Vec<u8>, MergeError> {
+    let mut acc = match existing {
+        Some(e) => read_u64("the existing value", e)?,
+        None => init,
+    };
+    for op in operands {
+        acc = f(acc, read_u64("an operand", op)?);
+    }
+    Ok(acc.to_le_bytes().to_vec())
+}
+
+/// A counter: little-endian u64 values, added with wrapping. A missing value
+/// counts as 0. Name: `"u64add"`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct U64Add;
+
+impl MergeOperator for U64Add {
+    fn name(&self) -> &str {
+        "u64add"
+    }
+
+    fn merge(
+        &self,
+        _key: &[u8],
+        existing: Option<&[u8]>,
+        operand: &[u8],
+    ) -> Result<Vec<u8>, MergeError> {
+        fold_u64(existing, &[operand], 0, u64::wrapping_add)
+    }
+
+    /// Sums the whole batch in one pass.
+    fn merge_batch(
+        &self,
+        _key: &[u8],
+        existing: Option<&[u8]>,
+        operands: &[&[u8]],
+    ) -> Result<Vec<u8>, MergeError> {
+        fold_u64(existing, operands, 0, u64::wrapping_add)
+    }
+}
+
+/// The maximum of little-endian u64 values. A missing value counts as 0.
+/// Name: `"u64max"`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct U64Max;
+
+impl MergeOperator for U64Max {
+    fn name(&self) -> &str {
+        "u64max"
+    }
+
+    fn merge(
+        &self,
+        _key: &[u8],
+        existing: Option<&[u8]>,
+        operand: &[u8],
+    ) -> Result<Vec<u8>, MergeError> {
+        fold_u64(existing, &[operand], 0, u64::max)
+    }
+
+    fn merge_batch(
+        &self,
+        _key: &[u8],
+        existing: Option<&[u8]>,
+        operands: &[&[u8]],
+    ) -> Result<Vec<u8>, MergeError> {
+        fold_u64(existing, operands, 0, u64::max)
+    }
+}
+
+/// The minimum of little-endian u64 values. A missing value counts as
+/// `u64::MAX`. Name: `"u64min"`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct U64Min;
+
+impl MergeOperator for U64Min {
+    fn name(&self) -> &str {
+        "u64min"
+    }
+
+    fn merge(
+        &self,
+        _key: &[u8],
+        existing: Option<&[u8]>,
+        operand: &[u8],
+    ) -> Result<Vec<u8>, MergeError> {
+        fold_u64(existing, &[operand], u64::MAX, u64::min)
+    }
+
+    fn merge_batch(
+        &self,
+        _key: &[u8],
+        existing: Option<&[u8]>,
+        operands: &[&[u8]],
+    ) -> Result<Vec<u8>, MergeError> {
+        fold_u64(existing, operands, u64::MAX, u64::min)
+    }
+}
+
+/// Byte-string append: each operand is appended to the value, separated by
+/// `delimiter` (none if empty). Order-sensitive. Name: `"append"`, or
+/// `"append:<hex delimiter>"` with a delimiter, so that two databases
+/// appending with different delimiters are never confused.
+#[derive(Debug, Clone, Default)]
+pub struct Append {
+    /// Bytes put between two appended pieces.
+    pub delimiter: Vec<u8>,
+    name: std::sync::OnceLock<String>,
+}
+
+impl Append {
+    /// An append operator with `delimiter` between pieces.
+    pub fn new(delimiter: impl Into<Vec<u8>>) -> Self {
+        Append {
+            delimiter: delimiter.into(),
+            name: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl MergeOperator for Append {
+    fn name(&self) -> &str {
+        self.name.get_or_init(|| {
+            if self.delimiter.is_empty() {
+                "append".to_owned()
+            } else {
+                let hex: String = self.delimiter.iter().map(|b| format!("{b:02x}")).collect();
+                format!("append:{hex}")
+            }
+        })
+    }
+
+    fn merge(
+        &self,
+        key: &[u8],
+        existing: Option<&[u8]>,
+        operand: &[u8],
+    ) -> Result<Vec<u8>, MergeError> {
+        self.merge_batch(key, existing, &[operand])
+    }
+
+    /// Sizes the result once and copies every piece into it.
+    fn merge_batch(
+        &self,
+        _key: &[u8],
+        existing: Option<&[u8]>,
+        operands: &[&[u8]],
+    ) -> Result<Vec<u8>, MergeError> {
+        let pieces = existing.into_iter().chain(operands.iter().copied());
+        let total: usize = existing.map_or(0, <[u8]>::len)
+            + operands.iter().map(|o| o.len()).sum::<usize>()
+            + self.delimiter.len() * operands.len();
+        let mut out = Vec::with_capacity(total);
+        for (i, piece) in pieces.enumerate() {
+            if i > 0 {
+                out.extend_from_slice(&self.delimiter);
+            }
+            out.extend_from_slice(piece);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn le(v: u64) -> Vec<u8> {
+        v.to_le_bytes().to_vec()
+    }
+
+    fn pairwise(op: &dyn MergeOperator, base: Option<&[u8]>, ops: &[Vec<u8>]) -> Vec<u8> {
+        let mut acc = base.map(<[u8]>::to_vec);
+        for o in ops {
+            acc = Some(op.merge(b"k", acc.as_deref(), o).unwrap());
+        }
+        acc.unwrap()
+    }
+
+    fn check_laws(op: &dyn MergeOperator, base: Option<Vec<u8>>, ops: Vec<Vec<u8>>, split: usize) {
+        let refs: Vec<&[u8]> = ops.iter().map(Vec::as_slice).collect();
+        let whole = op.merge_batch(b"k", base.as_deref(), &refs).unwrap();
+        // merge_batch == pairwise fold of merge.
+        assert_eq!(whole, pairwise(op, base.as_deref(), &ops));
+        // Associativity: partial-merge a chunk, then apply it as one operand.
+        let split = split % (ops.len() + 1);
+        if split >= 1 {
+            let (a, b) = refs.split_at(split);
+            let partial = op.merge_batch(b"k", None, a).unwrap();
+            let mut rest: Vec<&[u8]> = vec![&partial];
+            rest.extend_from_slice(b);
+            assert_eq!(op.merge_batch(b"k", base.as_deref(), &rest).unwrap(), whole);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn u64_operators_obey_the_laws(
+            base in proptest::option::of(any::<u64>()),
+            ops in prop::collection::vec(any::<u64>(), 1..20),
+            split in any::<usize>(),
+        ) {
+            let ops: Vec<Vec<u8>> = ops.into_iter().map(le).collect();
+            for op in [&U64Add as &dyn MergeOperator, &U64Max, &U64Min] {
+                check_laws(op, base.map(le), ops.clone(), split);
+            }
+        }
+
+        #[test]
+        fn append_obeys_the_laws(
+            base in proptest::option::of(prop::collection::vec(any::<u8>(), 0..5)),
+            ops in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..5), 1..10),
+            split in any::<usize>(),
+            delim in prop::collection::vec(any::<u8>(), 0..2),
+        ) {
+            check_laws(&Append::new(delim), base, ops, split);
+        }
+    }
+
+    #[test]
+    fn counters_wrap_and_reject_bad_widths() {
+        let r = U64Add
+            .merge_batch(b"k", Some(&le(u64::MAX)), &[&le(2)])
+            .unwrap();
+        assert_eq!(r, le(1));
+        assert!(U64Add.merge(b"k", None, b"abc").is_err());
+        assert!(U64Max.merge(b"k", Some(b"x"), &le(1)).is_err());
+        assert_eq!(
+            U64Min.merge_batch(b"k", None, &[&le(5), &le(3)]).unwrap(),
+            le(3)
+        );
+    }
+
+    #[test]
+    fn append_names_carry_the_delimiter() {
+        assert_eq!(Append::default().name(), "append");
+        assert_eq!(Append::new(",").name(), "append:2c");
+        let r = Append::new(",")
+            .merge_batch(b"k", Some(b"a"), &[b"b", b"c"])
+            .unwrap();
+        assert_eq!(r, b"a,b,c");
+        let r = Append::new(",")
+            .merge_batch(b"k", None, &[b"b", b"c"])
+            .unwrap();
+        assert_eq!(r, b"b,c");
+    }
+}

@@ -1,0 +1,222 @@
+//! Folding a key's operands in bounded chunks.
+//!
+//! Reads meet operands **newest → oldest** (forward iteration, point reads,
+//! flush and compaction) or **oldest → newest** (reverse iteration). Either
+//! way at most `chunk_size` operands are held at once: by the associativity
+//! law (see [`crate::merge`]), a chunk can be merged with no base into one
+//! operand and the fold goes on.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{MergeError, MergeOperator};
+use crate::error::{Error, ErrorKind};
+
+/// The error a read returns when a merge fails.
+pub(crate) fn merge_failed(op: &dyn MergeOperator, key: &[u8], e: MergeError) -> Error {
+    Error::new(
+        ErrorKind::MergeOperator,
+        format!(
+            "merge operator '{}' failed for key {}: {e}; the operands are kept, fix the operator \
+             or overwrite the key",
+            op.name(),
+            show(key)
+        ),
+    )
+    .with_source(e)
+}
+
+/// The error a read returns when it meets operands but no operator is set.
+pub(crate) fn no_operator(key: &[u8]) -> Error {
+    Error::new(
+        ErrorKind::MergeOperator,
+        format!(
+            "key {} has merge operands but no merge operator is configured; open the database \
+             with Options::merge_operator",
+            show(key)
+        ),
+    )
+}
+
+fn show(key: &[u8]) -> String {
+    let cut = key.get(..32).unwrap_or(key);
+    format!("{:?}", String::from_utf8_lossy(cut))
+}
+
+/// Folds operands met newest → oldest. Holds one chunk of operands plus one
+/// accumulated operand standing for every newer chunk.
+pub(crate) struct NewestFirst<'a> {
+    op: &'a dyn MergeOperator,
+    key: &'a [u8],
+    chunk_size: usize,
+    /// Operands of the current chunk, newest first.
+    chunk: Vec<Bytes>,
+    /// Partial merge of all operands newer than `chunk`.
+    acc: Option<Vec<u8>>,
+    /// Operands pushed so far.
+    pub(crate) count: u64,
+}
+
+impl<'a> NewestFirst<'a> {
+    pub(crate) fn new(op: &'a dyn MergeOperator, key: &'a [u8], chunk_size: usize) -> Self {
+        NewestFirst {
+            op,
+            key,
+            chunk_size: chunk_size.max(1),
+            chunk: Vec::new(),
+            acc: None,
+            count: 0,
+        }
+    }
+
+    /// Adds the next (older) operand.
+    pub(crate) fn push(&mut self, operand: Bytes) -> Result<(), MergeError> {
+        self.chunk.push(operand);
+        self.count += 1;
+        if self.chunk.len() >= self.chunk_size {
+            let merged = self.merge_with(None)?;
+            self.acc = Some(merged);
+            self.chunk.clear();
+        }
+        Ok(())
+    }
+
+    /// Oldest → newest: the chunk reversed, then the accumulated newer part.
+    fn merge_with(&self, base: Option<&[u8]>) -> Result<Vec<u8>, MergeError> {
+        let mut ops: Vec<&[u8]> = self.chunk.iter().rev().map(|b| b.as_ref()).collect();
+        if let Some(acc) = &self.acc {
+            ops.push(acc);
+        }
+        self.op.merge_batch(self.key, base, &ops)
+    }
+
+    /// The value after applying every operand to `base`.
+    pub(crate) fn finish(self, base: Option<&[u8]>) -> Result<Vec<u8>, MergeError> {
+        self.merge_with(base)
+    }
+}
+
+/// Folds versions met oldest → newest (reverse iteration): a Put or Delete
+/// resets the value, operands are applied in chunks.
+pub(crate) struct OldestFirst {
+    op: Option<Arc<dyn MergeOperator>>,
+    chunk_size: usize,
+    value: Option<Bytes>,
+    exists: bool,
+    chunk: Vec<Bytes>,
+    failed: Option<Error>,
+}
+
+impl OldestFirst {
+    pub(crate) fn new(op: Option<Arc<dyn MergeOperator>>, chunk_size: usize) -> Self {
+        OldestFirst {
+            op,
+            chunk_size: chunk_size.max(1),
+            value: None,
+            exists: false,
+            chunk: Vec::new(),
+            failed: None,
+        }
+    }
+
+    pub(crate) fn put(&mut self, value: Bytes) {
+        self.value = Some(value);
+        self.exists = true;
+        self.chunk.clear();
+        self.failed = None;
+    }
+
+    pub(crate) fn delete(&mut self) {
+        self.value = None;
+        self.exists = false;
+        self.chunk.clear();
+        self.failed = None;
+    }
+
+    pub(crate) fn merge(&mut self, key: &[u8], operand: Bytes) {
+        self.exists = true;
+        if self.failed.is_some() {
+            return;
+        }
+        self.chunk.push(operand);
+        if self.chunk.len() >= self.chunk_size {
+            match self.apply(key) {
+                Ok(v) => {
+                    self.value = Some(v);
+                    self.chunk.clear();
+                }
+                Err(e) => self.failed = Some(e),
+            }
+        }
+    }
+
+    fn apply(&self, key: &[u8]) -> Result<Bytes, Error> {
+        let Some(op) = &self.op else {
+            return Err(no_operator(key));
+        };
+        let ops: Vec<&[u8]> = self.chunk.iter().map(|b| b.as_ref()).collect();
+        op.merge_batch(key, self.value.as_deref(), &ops)
+            .map(Bytes::from)
+            .map_err(|e| merge_failed(op.as_ref(), key, e))
+    }
+
+    /// The key's value: `Ok(None)` when deleted or never written.
+    pub(crate) fn finish(self, key: &[u8]) -> Result<Option<Bytes>, Error> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        if !self.exists {
+            return Ok(None);
+        }
+        if self.chunk.is_empty() {
+            return Ok(self.value);
+        }
+        self.apply(key).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merge::{Append, U64Add};
+
+    fn le(v: u64) -> Bytes {
+        Bytes::copy_from_slice(&v.to_le_bytes())
+    }
+
+    #[test]
+    fn newest_first_matches_a_plain_fold_at_every_chunk_size() {
+        let op = Append::new(",");
+        let ops: Vec<Bytes> = (0..37).map(|i| Bytes::from(format!("{i}"))).collect();
+        let want = {
+            let refs: Vec<&[u8]> = ops.iter().map(|b| b.as_ref()).collect();
+            op.merge_batch(b"k", Some(b"base"), &refs).unwrap()
+        };
+        for chunk in 1..40 {
+            let mut f = NewestFirst::new(&op, b"k", chunk);
+            for o in ops.iter().rev() {
+                f.push(o.clone()).unwrap();
+            }
+            assert_eq!(f.finish(Some(b"base")).unwrap(), want, "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn oldest_first_resets_on_put_and_delete() {
+        let mut f = OldestFirst::new(Some(Arc::new(U64Add)), 3);
+        f.merge(b"k", le(1));
+        f.put(le(10));
+        for _ in 0..7 {
+            f.merge(b"k", le(1));
+        }
+        assert_eq!(f.finish(b"k").unwrap(), Some(le(17)));
+        let mut f = OldestFirst::new(Some(Arc::new(U64Add)), 3);
+        f.put(le(10));
+        f.delete();
+        assert_eq!(f.finish(b"k").unwrap(), None);
+        let mut f = OldestFirst::new(None, 3);
+        f.merge(b"k", le(1));
+        assert_eq!(f.finish(b"k").unwrap_err().kind(), ErrorKind::MergeOperator);
+    }
+}
