@@ -1,5 +1,6 @@
-//! The quickstart: open a database, write a few hundred thousand keys, read
-//! them back, reopen, verify, and print what happened and the stats.
+//! The quickstart: open a database, write a few hundred thousand keys and
+//! merge counters, read them back, reopen, verify, and print what happened
+//! and the stats.
 //!
 //! ```text
 //! cargo run --release --example quickstart [DIR]
@@ -9,10 +10,12 @@
 
 use std::time::Instant;
 
+use rillkv::merge::U64Add;
 use rillkv::{Db, Options, WriteBatch, WriteOptions};
 
 const KEYS: u64 = 300_000;
 const BATCH: u64 = 1_000;
+const COUNTERS: u64 = 100;
 
 fn key(i: u64) -> String {
     format!("user:{i:08}")
@@ -26,7 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "rillkv-quickstart".to_owned());
-    let opts = || Options::default().memtable_size(8 << 20);
+    let opts = || {
+        Options::default()
+            .memtable_size(8 << 20)
+            .merge_operator(U64Add)
+    };
 
     let db = Db::open(&dir, opts())?;
     println!("opened {dir}");
@@ -49,6 +56,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &WriteOptions::default().sync(true),
     )?;
     report("wrote", KEYS, t);
+
+    // Counters: one merge per visit, no read-modify-write.
+    let before: Vec<u64> = (0..COUNTERS)
+        .map(|c| counter(&db, c))
+        .collect::<Result<_, _>>()?;
+    let t = Instant::now();
+    for start in (0..KEYS).step_by(BATCH as usize) {
+        let mut batch = WriteBatch::new();
+        for i in start..start + BATCH {
+            batch.merge(format!("visits:{:03}", i % COUNTERS), 1u64.to_le_bytes());
+        }
+        db.write(batch)?;
+    }
+    report("merged", KEYS, t);
 
     let t = Instant::now();
     for i in 0..KEYS {
@@ -78,6 +99,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("verified after reopen", KEYS, t);
 
     let t = Instant::now();
+    for c in 0..COUNTERS {
+        let want = before[c as usize] + KEYS / COUNTERS;
+        let got = counter(&db, c)?;
+        if got != want {
+            return Err(format!("counter {c} is {got}, expected {want}").into());
+        }
+    }
+    report("counters verified", COUNTERS, t);
+
+    let t = Instant::now();
     let scanned = db.prefix("user:").count() as u64;
     report("scanned", scanned, t);
     if scanned != KEYS - 1 {
@@ -93,6 +124,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n{}", db.stats());
     db.close()?;
     Ok(())
+}
+
+fn counter(db: &Db, c: u64) -> Result<u64, Box<dyn std::error::Error>> {
+    Ok(match db.get(format!("visits:{c:03}"))? {
+        Some(v) => u64::from_le_bytes(v[..].try_into()?),
+        None => 0,
+    })
 }
 
 fn report(what: &str, n: u64, t: Instant) {

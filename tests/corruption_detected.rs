@@ -432,3 +432,18 @@ fn bit_flip_sweep_across_a_table_is_always_detected_outside_the_filter() {
         );
     }
 }
+
+#[test]
+fn zz_debug() {
+    let (fs, _model) = build(Compression::default());
+    let path = manifest(&fs);
+    let bytes = fs.file_bytes(&path).expect("manifest");
+    eprintln!("len {} recs {:?}", bytes.len(), records(&bytes));
+    eprintln!("{:?}", &bytes[..60]);
+    fs.set_file_bytes(&path, flipped(&bytes, 44, 2)).unwrap();
+    let db = Db::open(DIR, options(&fs, Compression::default()));
+    match db {
+        Ok(db) => { let s = db.stats(); eprintln!("opened: dropped {:?} tables {}", s.dropped_log_tails, s.runs.len()); }
+        Err(e) => eprintln!("err {e}"),
+    }
+}
