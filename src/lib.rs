@@ -58,7 +58,7 @@
 #![warn(missing_docs)]
 
 mod batch;
-mod compaction;
+pub mod compaction;
 mod db;
 mod error;
 mod filename;
@@ -80,7 +80,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use iter::DbIter;
 pub use key::SeqNo;
 pub use merge::{MergeError, MergeOperator};
-pub use options::{Options, RecoveryMode, WriteOptions};
+pub use options::{CompactionOptions, Options, RecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
 pub use stats::{CounterValues, RunStats, Stats, TableStats};
 pub use table::Compression;

@@ -55,6 +55,7 @@ pub struct Options {
     pub(crate) merge_operator: Option<Arc<dyn MergeOperator>>,
     pub(crate) merge_batch_size: usize,
     pub(crate) merge_writeback_threshold: usize,
+    pub(crate) compaction: CompactionOptions,
 }
 
 impl Default for Options {
@@ -74,6 +75,7 @@ impl Default for Options {
             merge_operator: None,
             merge_batch_size: 100,
             merge_writeback_threshold: 1000,
+            compaction: CompactionOptions::default(),
         }
     }
 }
@@ -98,6 +100,7 @@ impl fmt::Debug for Options {
             )
             .field("merge_batch_size", &self.merge_batch_size)
             .field("merge_writeback_threshold", &self.merge_writeback_threshold)
+            .field("compaction", &self.compaction)
             .finish()
     }
 }
@@ -237,7 +240,14 @@ impl Options {
         self
     }
 
+    /// How the tree is compacted. Default: [`CompactionOptions::default`].
+    pub fn compaction(mut self, compaction: CompactionOptions) -> Self {
+        self.compaction = compaction;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
+        self.compaction.validate()?;
         if self.merge_batch_size == 0 {
             return Err(Error::invalid("merge_batch_size must be at least 1"));
         }
@@ -278,6 +288,143 @@ impl Options {
         }
         if self.max_sealed_memtables == 0 {
             return Err(Error::invalid("max_sealed_memtables must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// How the tree is compacted: the merge policy's triggers and the merge
+/// engine's budget. A consuming builder; every field is documented with its
+/// default.
+///
+/// ```
+/// use rillkv::CompactionOptions;
+/// let c = CompactionOptions::default()
+///     .max_merge_files(8)
+///     .overlap_ratio_trigger(0.5)
+///     .max_memory(256 << 20);
+/// assert_eq!(c.max_merge_files, 8);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CompactionOptions {
+    /// A key range whose point reads may probe this many tables (an overlap
+    /// group with this many runs) is always compacted. Default: 8.
+    pub max_merge_files: usize,
+    /// A group whose overlap ratio — the fraction of its bytes outside its
+    /// largest run — exceeds this is merged whole. Bounds space
+    /// amplification by `1 / (1 - ratio)`. Default: 0.5.
+    pub overlap_ratio_trigger: f64,
+    /// Memory one compaction may use for its merges, all workers together:
+    /// fan-in, buffers and compression state are fitted to it, and a merge
+    /// of more runs than fit runs in rounds. Default: 256 MiB.
+    pub max_memory: u64,
+    /// Runs of similar size merged together once this many accumulate.
+    /// Default: 4.
+    pub min_merge_width: usize,
+    /// A run is "similar" to a window of newer runs when its size is at
+    /// most this × the window's size. Default: 1.0.
+    pub tier_size_ratio: f64,
+    /// Upper bound on the number of runs one merge reads at once. Default:
+    /// 32.
+    pub max_fan_in: usize,
+    /// Threads one compaction uses (sub-jobs by key range, parallel rounds).
+    /// Default: half the cores, at least 1, at most 8.
+    pub merge_workers: usize,
+    /// Compaction splits its output into tables of about this size, on
+    /// user-key boundaries. Default: 64 MiB.
+    pub target_table_size: u64,
+    /// Writes slow down (1 ms per commit group) once a point read may probe
+    /// this many tables in some key range. Default: 20.
+    pub slowdown_runs: usize,
+    /// Writes stop until compaction catches up once a point read may probe
+    /// this many tables. Default: 36.
+    pub stop_runs: usize,
+    /// Whether a background thread compacts automatically. Default: true.
+    pub background: bool,
+}
+
+impl Default for CompactionOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        CompactionOptions {
+            max_merge_files: 8,
+            overlap_ratio_trigger: 0.5,
+            max_memory: 256 << 20,
+            min_merge_width: 4,
+            tier_size_ratio: 1.0,
+            max_fan_in: 32,
+            merge_workers: (cores / 2).clamp(1, 8),
+            target_table_size: 64 << 20,
+            slowdown_runs: 20,
+            stop_runs: 36,
+            background: true,
+        }
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.$name = value;
+            self
+        }
+    };
+}
+
+impl CompactionOptions {
+    setter!(/// Sets [`max_merge_files`](Self::max_merge_files).
+        max_merge_files: usize);
+    setter!(/// Sets [`overlap_ratio_trigger`](Self::overlap_ratio_trigger).
+        overlap_ratio_trigger: f64);
+    setter!(/// Sets [`max_memory`](Self::max_memory).
+        max_memory: u64);
+    setter!(/// Sets [`min_merge_width`](Self::min_merge_width).
+        min_merge_width: usize);
+    setter!(/// Sets [`tier_size_ratio`](Self::tier_size_ratio).
+        tier_size_ratio: f64);
+    setter!(/// Sets [`max_fan_in`](Self::max_fan_in).
+        max_fan_in: usize);
+    setter!(/// Sets [`merge_workers`](Self::merge_workers).
+        merge_workers: usize);
+    setter!(/// Sets [`target_table_size`](Self::target_table_size).
+        target_table_size: u64);
+    setter!(/// Sets [`slowdown_runs`](Self::slowdown_runs).
+        slowdown_runs: usize);
+    setter!(/// Sets [`stop_runs`](Self::stop_runs).
+        stop_runs: usize);
+    setter!(/// Sets [`background`](Self::background).
+        background: bool);
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bad = |what: &str| Err(Error::invalid(format!("compaction option {what}")));
+        if self.max_merge_files < 2 {
+            return bad("max_merge_files must be at least 2");
+        }
+        if !(self.overlap_ratio_trigger > 0.0 && self.overlap_ratio_trigger < 1.0) {
+            return bad("overlap_ratio_trigger must be between 0 and 1 (exclusive)");
+        }
+        if self.max_memory < 8 << 20 {
+            return bad("max_memory must be at least 8 MiB");
+        }
+        if self.min_merge_width < 2 {
+            return bad("min_merge_width must be at least 2");
+        }
+        if !(self.tier_size_ratio.is_finite() && self.tier_size_ratio > 0.0) {
+            return bad("tier_size_ratio must be a positive number");
+        }
+        if self.max_fan_in < 2 {
+            return bad("max_fan_in must be at least 2");
+        }
+        if !(1..=64).contains(&self.merge_workers) {
+            return bad("merge_workers must be between 1 and 64");
+        }
+        if self.target_table_size < 64 << 10 {
+            return bad("target_table_size must be at least 64 KiB");
+        }
+        if self.slowdown_runs < self.max_merge_files || self.stop_runs <= self.slowdown_runs {
+            return bad("needs max_merge_files <= slowdown_runs < stop_runs");
         }
         Ok(())
     }

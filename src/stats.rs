@@ -17,13 +17,20 @@ pub(crate) struct Counters {
     pub(crate) stall_micros: AtomicU64,
     pub(crate) merge_operands_folded: AtomicU64,
     pub(crate) merge_writebacks: AtomicU64,
+    pub(crate) user_bytes: AtomicU64,
+    pub(crate) compactions: AtomicU64,
+    pub(crate) compaction_bytes_read: AtomicU64,
+    pub(crate) compaction_bytes_written: AtomicU64,
+    pub(crate) compaction_micros: AtomicU64,
+    pub(crate) slowdowns: AtomicU64,
 }
 
 impl Counters {
-    pub(crate) fn record_group(&self, _batches: usize, entries: u32, bytes: usize) {
+    pub(crate) fn record_group(&self, entries: u32, wal_bytes: usize, user_bytes: u64) {
         self.writes.fetch_add(u64::from(entries), Ordering::Relaxed);
         self.write_groups.fetch_add(1, Ordering::Relaxed);
-        self.wal_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.wal_bytes.fetch_add(wal_bytes as u64, Ordering::Relaxed);
+        self.user_bytes.fetch_add(user_bytes, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> CounterValues {
@@ -39,6 +46,12 @@ impl Counters {
             stall_micros: self.stall_micros.load(Ordering::Relaxed),
             merge_operands_folded: self.merge_operands_folded.load(Ordering::Relaxed),
             merge_writebacks: self.merge_writebacks.load(Ordering::Relaxed),
+            user_bytes: self.user_bytes.load(Ordering::Relaxed),
+            compactions: self.compactions.load(Ordering::Relaxed),
+            compaction_bytes_read: self.compaction_bytes_read.load(Ordering::Relaxed),
+            compaction_bytes_written: self.compaction_bytes_written.load(Ordering::Relaxed),
+            compaction_micros: self.compaction_micros.load(Ordering::Relaxed),
+            slowdowns: self.slowdowns.load(Ordering::Relaxed),
         }
     }
 }
@@ -69,6 +82,29 @@ pub struct CounterValues {
     pub merge_operands_folded: u64,
     /// Folded values written back as a new base by point reads.
     pub merge_writebacks: u64,
+    /// Bytes of keys and values written by the user since open.
+    pub user_bytes: u64,
+    /// Compactions finished.
+    pub compactions: u64,
+    /// Bytes of tables compaction read.
+    pub compaction_bytes_read: u64,
+    /// Bytes of tables compaction wrote (outputs and intermediate runs).
+    pub compaction_bytes_written: u64,
+    /// Time spent compacting, in microseconds.
+    pub compaction_micros: u64,
+    /// Commit groups delayed 1 ms because runs piled up.
+    pub slowdowns: u64,
+}
+
+impl CounterValues {
+    /// Bytes written to disk (WAL and tables) ÷ bytes the user wrote, since
+    /// open. 0 before any write.
+    pub fn write_amplification(&self) -> f64 {
+        if self.user_bytes == 0 {
+            return 0.0;
+        }
+        (self.wal_bytes + self.table_bytes_written) as f64 / self.user_bytes as f64
+    }
 }
 
 /// One table, as [`Stats`] shows it.
@@ -118,6 +154,17 @@ pub struct Stats {
     pub runs: Vec<RunStats>,
     /// Whether writers are currently stalled waiting for flush.
     pub write_stalled: bool,
+    /// Why writes are slowed or stopped right now, if they are.
+    pub write_stall_reason: Option<String>,
+    /// Overlap groups in the tree.
+    pub overlap_groups: u64,
+    /// The most tables a point read may probe (the deepest group's runs).
+    pub max_depth: u64,
+    /// Bytes the compaction the policy would run next would read (0: the
+    /// tree needs no compaction).
+    pub pending_compaction_bytes: u64,
+    /// The last background compaction failure, until one succeeds.
+    pub last_compaction_error: Option<String>,
     /// Block cache: hits, misses, bytes in use, capacity.
     pub block_cache_hits: u64,
     /// Block cache misses.
@@ -208,6 +255,14 @@ impl fmt::Display for Stats {
                 )?;
             }
         }
+        writeln!(
+            f,
+            "{:<28}{:>16}  (deepest: {} runs; pending compaction {})",
+            "overlap groups",
+            self.overlap_groups,
+            self.max_depth,
+            human(self.pending_compaction_bytes)
+        )?;
         writeln!(f, "-- memtables --")?;
         writeln!(
             f,
@@ -262,6 +317,28 @@ impl fmt::Display for Stats {
                 ""
             }
         )?;
+        writeln!(
+            f,
+            "{:<28}{:>16}  ({} read, {} written, {:.1} s)",
+            "compactions",
+            c.compactions,
+            human(c.compaction_bytes_read),
+            human(c.compaction_bytes_written),
+            c.compaction_micros as f64 / 1e6
+        )?;
+        writeln!(
+            f,
+            "{:<28}{:>16.2}  (wal + tables ÷ user bytes {})",
+            "write amplification",
+            c.write_amplification(),
+            human(c.user_bytes)
+        )?;
+        if let Some(r) = &self.write_stall_reason {
+            writeln!(f, "write stall now: {r}")?;
+        }
+        if let Some(e) = &self.last_compaction_error {
+            writeln!(f, "last compaction error: {e}")?;
+        }
         writeln!(f, "-- reads --")?;
         let lookups = self.block_cache_hits + self.block_cache_misses;
         let hit_rate = if lookups == 0 {

@@ -8,7 +8,7 @@
 //! damaged through `set_file_bytes`; table regions are found from the
 //! footer (see `tests/common_tables`). Targeted flips hit each region of a
 //! table, a record in the middle of the manifest, and `CURRENT`; a sweep
-//! flips one bit every `RILLKV_FLIP_STRIDE` bytes (default 13) across a whole
+//! flips one bit every `RILLKV_FLIP_STRIDE` bytes (default 17) across a whole
 //! table, for both compression settings, and checks that every flip outside
 //! the filter is detected.
 
@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::{Model, env_num, records, show};
-use common_tables::{Region, flipped, manifest_names, table_layout, table_paths};
+use common_tables::{Region, dir_names, flipped, manifest_names, table_layout, table_paths};
 use rillkv::fs::{FaultFs, Fs};
 use rillkv::{Compression, Db, Error, ErrorKind, Options};
 
@@ -73,10 +73,17 @@ fn build(compression: Compression) -> (FaultFs, Model) {
 struct Outcome {
     /// Every error seen, at open or while reading.
     errors: Vec<Error>,
+    /// Wrong answers: the worst outcome.
+    wrong: Vec<String>,
 }
 
 impl Outcome {
     fn assert_clean(&self, ctx: &str) {
+        assert!(
+            self.wrong.is_empty(),
+            "{ctx}: wrong answers {:?}",
+            self.wrong
+        );
         assert!(
             self.errors.is_empty(),
             "{ctx}: unexpected errors {:?}",
@@ -84,18 +91,24 @@ impl Outcome {
         );
     }
 
-    /// At least one error, all of them `Corruption` naming `file`.
+    /// Why this is not "at least one error, all of them `Corruption`
+    /// naming `file`, and no wrong answer", if it is not.
+    fn corruption_problem(&self, file: &str) -> Option<String> {
+        if !self.wrong.is_empty() {
+            return Some(format!("wrong answers: {:?}", self.wrong));
+        }
+        if self.errors.is_empty() {
+            return Some(format!("damage in {file} went unnoticed"));
+        }
+        self.errors.iter().find_map(|e| {
+            (e.kind() != ErrorKind::Corruption || !e.message().contains(file))
+                .then(|| format!("not a corruption error naming {file}: {e}"))
+        })
+    }
+
     fn assert_corruption_in(&self, file: &str, ctx: &str) {
-        assert!(
-            !self.errors.is_empty(),
-            "{ctx}: damage in {file} went unnoticed"
-        );
-        for e in &self.errors {
-            assert_eq!(e.kind(), ErrorKind::Corruption, "{ctx}: {e}");
-            assert!(
-                e.message().contains(file),
-                "{ctx}: the error does not name {file}: {e}"
-            );
+        if let Some(problem) = self.corruption_problem(file) {
+            panic!("{ctx}: {problem}");
         }
     }
 }
@@ -105,6 +118,18 @@ impl Outcome {
 /// the model's; scans must yield a prefix of the model's order before any
 /// error.
 fn read_everything(fs: &FaultFs, compression: Compression, model: &Model, ctx: &str) -> Outcome {
+    read_all_with(fs, compression, model, 1, ctx)
+}
+
+/// As [`read_everything`], with point lookups of only every
+/// `lookup_stride`-th key (the scans still read every block).
+fn read_all_with(
+    fs: &FaultFs,
+    compression: Compression,
+    model: &Model,
+    lookup_stride: usize,
+    ctx: &str,
+) -> Outcome {
     let mut out = Outcome::default();
     let db = match Db::open(DIR, options(fs, compression)) {
         Ok(db) => db,
@@ -117,14 +142,17 @@ fn read_everything(fs: &FaultFs, compression: Compression, model: &Model, ctx: &
     // tombstones).
     let mut absent = vec![key(5000), b"a".to_vec(), b"key-00001x".to_vec()];
     absent.extend((0..300).step_by(3).map(key));
-    for k in model.keys().chain(absent.iter()) {
+    for k in model.keys().step_by(lookup_stride).chain(absent.iter()) {
         match db.get(k) {
-            Ok(v) => assert_eq!(
-                v.as_deref(),
-                model.get(k).map(Vec::as_slice),
-                "{ctx}: get({}) returned a wrong value",
-                show(k)
-            ),
+            Ok(v) if v.as_deref() != model.get(k).map(Vec::as_slice) => {
+                out.wrong.push(format!(
+                    "get({}) = {:?}, want {:?}",
+                    show(k),
+                    v.as_deref().map(show),
+                    model.get(k).map(|v| show(v))
+                ));
+            }
+            Ok(_) => {}
             Err(e) => out.errors.push(e),
         }
     }
@@ -144,17 +172,20 @@ fn read_everything(fs: &FaultFs, compression: Compression, model: &Model, ctx: &
         for (n, item) in iter.enumerate() {
             match item {
                 Ok((k, v)) => {
-                    let (wk, wv) = expected
-                        .next()
-                        .unwrap_or_else(|| panic!("{ctx}: scan yields extra key {}", show(&k)));
-                    assert!(
-                        k.as_ref() == wk.as_slice() && v.as_ref() == wv.as_slice(),
-                        "{ctx}: scan (reverse: {reverse}) #{n}: got {} = {}, want {} = {}",
-                        show(&k),
-                        show(&v),
-                        show(wk),
-                        show(wv)
-                    );
+                    let want = expected.next();
+                    let right = want.is_some_and(|(wk, wv)| {
+                        k.as_ref() == wk.as_slice() && v.as_ref() == wv.as_slice()
+                    });
+                    if !right {
+                        out.wrong.push(format!(
+                            "scan (reverse: {reverse}) #{n}: got {} = {}, want {:?}",
+                            show(&k),
+                            show(&v),
+                            want.map(|(wk, wv)| (show(wk), show(wv)))
+                        ));
+                        ended_clean = false;
+                        break;
+                    }
                 }
                 Err(e) => {
                     out.errors.push(e);
@@ -163,11 +194,11 @@ fn read_everything(fs: &FaultFs, compression: Compression, model: &Model, ctx: &
                 }
             }
         }
-        if ended_clean {
-            assert!(
-                expected.next().is_none(),
-                "{ctx}: scan (reverse: {reverse}) ended early"
-            );
+        if ended_clean && let Some((wk, _)) = expected.next() {
+            out.wrong.push(format!(
+                "scan (reverse: {reverse}) ended early, missing {}",
+                show(wk)
+            ));
         }
     }
     if let Err(e) = db.close() {
@@ -183,12 +214,46 @@ fn file_name(path: &Path) -> String {
         .into_owned()
 }
 
-/// Runs `check` with `path` replaced by `damaged`, then restores it.
+/// Every file of the database directory.
+type Image = BTreeMap<String, Vec<u8>>;
+
+fn save_image(fs: &FaultFs) -> Image {
+    dir_names(fs, dir())
+        .into_iter()
+        .map(|n| {
+            let bytes = fs.file_bytes(&dir().join(&n)).expect("file");
+            (n, bytes)
+        })
+        .collect()
+}
+
+/// Puts the directory back exactly as `image` (an open may have written a
+/// new manifest and WAL, or deleted files).
+fn restore_image(fs: &FaultFs, image: &Image) {
+    for name in dir_names(fs, dir()) {
+        if !image.contains_key(&name) {
+            fs.remove_file(&dir().join(&name)).expect("remove");
+        }
+    }
+    for (name, bytes) in image {
+        let path = dir().join(name);
+        if fs.exists(&path) {
+            fs.set_file_bytes(&path, bytes.clone()).expect("restore");
+        } else {
+            let mut f = fs.create(&path).expect("create");
+            f.append(bytes).expect("append");
+            f.sync().expect("sync");
+        }
+    }
+}
+
+/// Runs `check` with `path` replaced by `damaged`, then restores every file
+/// of the directory.
 fn with_damaged<R>(fs: &FaultFs, path: &Path, damaged: Vec<u8>, check: impl FnOnce() -> R) -> R {
-    let original = fs.file_bytes(path).expect("file exists");
+    let image = save_image(fs);
     fs.set_file_bytes(path, damaged).expect("damage");
     let r = check();
-    fs.set_file_bytes(path, original).expect("restore");
+    restore_image(fs, &image);
     r
 }
 
@@ -325,23 +390,44 @@ fn a_bit_flip_in_the_manifest_before_good_records_fails_the_open() {
     let recs = records(&bytes);
     assert_eq!(recs.len(), 4, "a snapshot and three flush edits: {recs:?}");
     // Every record but the last is followed by good records: damage there
-    // is corruption, not a torn tail. Hit header and payload bytes.
+    // is corruption, not a torn tail. Flip one bit of every byte: header
+    // (crc 0..4, length 4..6, type 6) and payload.
+    let mut problems = Vec::new();
+    let mut flips = 0;
     for (r, &(start, end)) in recs.iter().enumerate().take(recs.len() - 1) {
-        for offset in [start, start + 5, start + 7, (start + end) / 2, end - 1] {
-            let ctx = format!("{name} record {r} byte {offset}");
-            let out = with_damaged(&fs, &path, flipped(&bytes, offset, 2), || {
-                read_everything(&fs, compression, &model, &ctx)
+        for offset in start..end {
+            let ctx = format!(
+                "{name} record {r} (bytes {start}..{end}) byte +{}",
+                offset - start
+            );
+            let out = with_damaged(&fs, &path, flipped(&bytes, offset, offset as u8), || {
+                read_all_with(&fs, compression, &model, 8, &ctx)
             });
-            out.assert_corruption_in(&name, &ctx);
+            flips += 1;
+            if let Some(problem) = out.corruption_problem(&name) {
+                problems.push(format!("{ctx}: {problem}"));
+            }
         }
     }
+    eprintln!(
+        "{flips} manifest flips, {} not detected as corruption",
+        problems.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} of {flips} flips before good records were not reported as corruption:\n{}",
+        problems.len(),
+        problems[..problems.len().min(6)].join("\n")
+    );
     read_everything(&fs, compression, &model, "restored").assert_clean("restored");
 }
 
-/// The last manifest record records a flush whose WAL was then deleted:
-/// dropping it as a "torn tail" would silently lose that table's writes.
-/// A bit flip there must fail the open (or, if a recovery could prove the
-/// edit unacknowledged, still answer every read correctly).
+/// The last manifest record is the edit of the last flush, whose WAL was
+/// deleted once the edit was durable. Dropping that record as a "torn
+/// tail" would silently lose the table's writes (and deleting the table as
+/// an orphan would make the loss permanent). A bit flip there must fail the
+/// open, or at least every read must still answer correctly, and the table
+/// must stay on disk.
 #[test]
 fn a_bit_flip_in_the_last_manifest_record_never_loses_a_flushed_table() {
     let compression = Compression::default();
@@ -351,21 +437,40 @@ fn a_bit_flip_in_the_last_manifest_record_never_loses_a_flushed_table() {
     let bytes = fs.file_bytes(&path).expect("manifest");
     let &(start, end) = records(&bytes).last().expect("records");
     let tables_before = table_paths(&fs, dir());
-    let ctx = format!("{name} last record byte {}", (start + end) / 2);
-    let outcome = with_damaged(&fs, &path, flipped(&bytes, (start + end) / 2, 0), || {
-        read_everything(&fs, compression, &model, &ctx)
-    });
-    // Whatever the open decided, the table the damaged edit named must
-    // still be on disk: it holds the only copy of its writes.
-    assert_eq!(
-        table_paths(&fs, dir()),
-        tables_before,
-        "{ctx}: a table was deleted ({:?})",
-        outcome.errors
-    );
-    if !outcome.errors.is_empty() {
-        outcome.assert_corruption_in(&name, &ctx);
+    let mut problems = Vec::new();
+    for offset in start..end {
+        let ctx = format!(
+            "{name} last record (bytes {start}..{end}) byte +{}",
+            offset - start
+        );
+        let (outcome, tables_after) =
+            with_damaged(&fs, &path, flipped(&bytes, offset, offset as u8), || {
+                let outcome = read_all_with(&fs, compression, &model, 8, &ctx);
+                (outcome, table_paths(&fs, dir()))
+            });
+        if tables_after != tables_before {
+            problems.push(format!(
+                "{ctx}: tables deleted: {tables_before:?} -> {tables_after:?}"
+            ));
+        }
+        if !outcome.wrong.is_empty() {
+            problems.push(format!(
+                "{ctx}: wrong answers, e.g. {:?}",
+                outcome.wrong.first()
+            ));
+        } else if !outcome.errors.is_empty()
+            && let Some(problem) = outcome.corruption_problem(&name)
+        {
+            problems.push(format!("{ctx}: {problem}"));
+        }
     }
+    assert!(
+        problems.is_empty(),
+        "{} problems in {} flips of the last manifest record (first 6 shown):\n{}",
+        problems.len(),
+        end - start,
+        problems[..problems.len().min(6)].join("\n")
+    );
 }
 
 #[test]
@@ -397,7 +502,7 @@ fn damaged_current_fails_the_open_naming_it() {
 
 #[test]
 fn bit_flip_sweep_across_a_table_is_always_detected_outside_the_filter() {
-    let stride = env_num("RILLKV_FLIP_STRIDE", 13).max(1) as usize;
+    let stride = env_num("RILLKV_FLIP_STRIDE", 17).max(1) as usize;
     for compression in [Compression::None, Compression::Zstd { level: 3 }] {
         let (fs, model) = build(compression);
         let path = newest_table(&fs);
@@ -411,7 +516,7 @@ fn bit_flip_sweep_across_a_table_is_always_detected_outside_the_filter() {
             let bit = (offset / stride % 8) as u8;
             let ctx = format!("{compression:?} {name} byte {offset} bit {bit} ({region:?})");
             let out = with_damaged(&fs, &path, flipped(&bytes, offset, bit), || {
-                read_everything(&fs, compression, &model, &ctx)
+                read_all_with(&fs, compression, &model, 16, &ctx)
             });
             let entry = tally.entry(region).or_default();
             entry.0 += 1;
@@ -430,20 +535,5 @@ fn bit_flip_sweep_across_a_table_is_always_detected_outside_the_filter() {
             tally.len() >= 4,
             "the sweep reached every region: {tally:?}"
         );
-    }
-}
-
-#[test]
-fn zz_debug() {
-    let (fs, _model) = build(Compression::default());
-    let path = manifest(&fs);
-    let bytes = fs.file_bytes(&path).expect("manifest");
-    eprintln!("len {} recs {:?}", bytes.len(), records(&bytes));
-    eprintln!("{:?}", &bytes[..60]);
-    fs.set_file_bytes(&path, flipped(&bytes, 44, 2)).unwrap();
-    let db = Db::open(DIR, options(&fs, Compression::default()));
-    match db {
-        Ok(db) => { let s = db.stats(); eprintln!("opened: dropped {:?} tables {}", s.dropped_log_tails, s.runs.len()); }
-        Err(e) => eprintln!("err {e}"),
     }
 }

@@ -72,8 +72,6 @@ fn second_open_in_the_same_process_is_locked() {
     let db = Db::open(dir.path(), Options::default()).expect("open after close");
     assert_eq!(db.get("k").expect("get").as_deref(), Some(&b"v"[..]));
     assert_eq!(db.get("k2").expect("get").as_deref(), Some(&b"v2"[..]));
-    drop(db);
-    let db = Db::open(dir.path(), Options::default()).expect("open after drop");
     db.close().expect("close");
 }
 
@@ -117,5 +115,26 @@ fn open_from_another_process_is_locked_until_close() {
         db.get("child").expect("get").as_deref(),
         Some(&b"was here"[..])
     );
+    db.close().expect("close");
+}
+
+/// Dropping the last handle (without `close`) releases the directory: an
+/// open right after the drop succeeds, even when the writes just made keep
+/// background work (flushes) busy.
+#[test]
+fn dropping_the_last_handle_releases_the_lock() {
+    let fs = FaultFs::new();
+    let opts = || Options::default().memtable_size(4096).fs(fs.clone());
+    let value = "v".repeat(500);
+    for cycle in 0..30 {
+        let db = Db::open("/db", opts())
+            .unwrap_or_else(|e| panic!("cycle {cycle}: open right after the drop failed: {e}"));
+        for i in 0..20 {
+            db.put(format!("c{cycle}/k{i}"), &value).expect("put");
+        }
+        drop(db);
+    }
+    let db = Db::open("/db", opts()).expect("final open");
+    assert_eq!(common::collect(db.iter()).len(), 30 * 20);
     db.close().expect("close");
 }

@@ -88,7 +88,7 @@ fn bound() -> impl Strategy<Value = Bound<u8>> {
 fn op() -> impl Strategy<Value = Op> {
     let len = 0u16..400;
     prop_oneof![
-        30 => (0..KEYS, len.clone(), any::<bool>()).prop_map(|(key, len, s)| Op::Put { key, len, sync: s && len % 4 == 0 }),
+        30 => (0..KEYS, len.clone(), any::<bool>()).prop_map(|(key, len, s)| Op::Put { key, len, sync: s && len.is_multiple_of(4) }),
         8 => (0..KEYS, any::<bool>()).prop_map(|(key, s)| Op::Delete { key, sync: s }),
         10 => (prop::collection::vec((0..KEYS, prop::option::weighted(0.8, len)), 1..8), any::<bool>())
             .prop_map(|(entries, sync)| Op::Batch { entries, sync }),
@@ -263,10 +263,8 @@ impl Harness {
             Op::PowerLoss { mode, seed } => {
                 self.check_snapshots(&ctx);
                 self.snapshots.clear();
-                // Freeze the disk so the handle's drop changes nothing.
-                self.fs.fail_after_ops(0);
-                drop(self.db.take());
-                self.fs.crash(crash_mode(*mode, *seed));
+                let db = self.db.take().expect("db");
+                common::power_loss(&self.fs, db, crash_mode(*mode, *seed));
                 let db = Db::open(DIR, Self::opts(&self.fs))
                     .unwrap_or_else(|e| panic!("{ctx}: reopen after power loss: {e}"));
                 let state = common::read_all(&db);
@@ -348,7 +346,12 @@ fn cases() -> u32 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    // No regression files: a failure prints its minimal case to replay.
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn db_matches_btreemap_model(ops in prop::collection::vec(op(), 1..150)) {

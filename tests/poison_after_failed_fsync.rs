@@ -11,8 +11,10 @@ use rillkv::{Db, ErrorKind, Options, WriteBatch, WriteOptions};
 
 const DIR: &str = "/db";
 
+/// A memtable large enough that no flush runs: the only fsyncs and
+/// appends are the WAL's, so the injected fault hits the write path.
 fn opts(fs: &FaultFs) -> Options {
-    Options::default().memtable_size(4096).fs(fs.clone())
+    Options::default().fs(fs.clone())
 }
 
 fn synced(k: &str, v: &str) -> (WriteBatch, WriteOptions) {
@@ -21,7 +23,7 @@ fn synced(k: &str, v: &str) -> (WriteBatch, WriteOptions) {
     (b, WriteOptions::default().sync(true))
 }
 
-/// Writes enough to rotate a few times, all acknowledged; returns the model.
+/// Writes some puts, a few synced, all acknowledged; returns the model.
 fn fill(db: &Db) -> Model {
     let mut model = Model::new();
     for i in 0..60 {
@@ -126,9 +128,7 @@ fn failed_fsync_then_power_loss_keeps_synced_writes() {
         ErrorKind::Io
     );
     assert_poisoned(&db, &model);
-    fs.fail_after_ops(0);
-    drop(db);
-    fs.crash(CrashMode::DropUnsynced);
+    common::power_loss(&fs, db, CrashMode::DropUnsynced);
 
     let db = Db::open(DIR, opts(&fs)).expect("open after power loss");
     // Everything was synced before the failure, so nothing may be missing.

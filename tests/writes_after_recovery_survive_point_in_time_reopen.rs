@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{fault_image, records, wal_contents};
+use common::{dir_contents, fault_image, newest_nonempty_wal, records};
 use rillkv::fs::{CrashMode, FaultFs};
 use rillkv::{Db, Options, RecoveryMode, WriteBatch, WriteOptions};
 
@@ -34,11 +34,11 @@ fn torn_tail_image() -> FaultFs {
         put_synced(&db, format!("before{i}").as_bytes(), b"v");
     }
     db.close().expect("close");
-    let mut wals = wal_contents(&fs, Path::new(DIR));
-    let w = wals.iter().rposition(|(_, b)| !b.is_empty()).expect("wal");
-    let (start, end) = *records(&wals[w].1).last().expect("record");
-    wals[w].1.truncate((start + end) / 2);
-    fault_image(Path::new(DIR), &wals)
+    let mut files = dir_contents(&fs, Path::new(DIR));
+    let w = newest_nonempty_wal(&files);
+    let (start, end) = *records(&files[w].1).last().expect("record");
+    files[w].1.truncate((start + end) / 2);
+    fault_image(Path::new(DIR), &files)
 }
 
 fn check_after_keys(db: &Db, ctx: &str) {
@@ -90,9 +90,7 @@ fn synced_writes_after_a_point_in_time_open_survive_the_next_one() {
         );
     }
     // Even a power loss right now must keep the synced writes.
-    fs.fail_after_ops(0);
-    drop(db);
-    fs.crash(CrashMode::DropUnsynced);
+    common::power_loss(&fs, db, CrashMode::DropUnsynced);
 
     let db = Db::open(DIR, opts(&fs, RecoveryMode::PointInTime)).expect("second PointInTime open");
     check_after_keys(&db, "second PointInTime open");

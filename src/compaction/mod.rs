@@ -1,9 +1,21 @@
-//! Compaction: how flush and compaction rewrite a sorted stream of versions
-//! into fewer versions without changing what any reader can see.
+//! Compaction: the merge policy (what to merge), the K-way merge engine
+//! (how), and the collapsing step that both flush and compaction use to
+//! drop versions no reader can see.
 //!
-//! Today this holds the collapsing step shared by flush; the merge policy
-//! and the K-way merge engine join it here.
+//! The policy is a pure function of a [`TreeShape`] (a version's runs,
+//! tables, key ranges and sizes), so it can be simulated and tested
+//! without I/O; see `examples/compaction_sim.rs`.
 
 mod collapse;
+pub(crate) mod engine;
+mod key_range;
+pub(crate) mod policy;
+mod shape;
 
 pub(crate) use collapse::{Collapse, CollapseOptions};
+pub use key_range::{KeyRange, overlap_groups};
+pub use policy::{
+    CompactionJob, CompactionPolicy, CompactionReason, TieredPolicy, fan_in_for, full_job,
+    range_jobs, rounds_for,
+};
+pub use shape::{GroupRun, OverlapGroup, RunShape, TableShape, TreeShape};

@@ -80,6 +80,9 @@ fn flush_loop(weak: Weak<DbInner>, control: Arc<FlushControl>) {
         let Some(db) = weak.upgrade() else { return };
         if !db.current().sealed.is_empty() {
             let result = db.flush_oldest();
+            if result.is_ok() {
+                db.compaction.schedule();
+            }
             {
                 let mut st = control.state.lock();
                 match &result {

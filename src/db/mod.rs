@@ -3,6 +3,7 @@
 //! The write path lives in `write.rs` (group commit), the read path in
 //! `read.rs`, recovery in `recovery.rs`.
 
+mod compact;
 mod flush;
 mod read;
 mod recovery;
@@ -28,6 +29,7 @@ use crate::table::BlockCache;
 use crate::version::{Version, VersionSet};
 use crate::wal;
 
+use compact::CompactionControl;
 use flush::FlushControl;
 pub(crate) use recovery::RecoveryReport;
 use write::CommitQueue;
@@ -96,6 +98,8 @@ pub(crate) struct DbInner {
     pub(crate) block_cache: Option<Arc<BlockCache>>,
     pub(crate) flush: Arc<FlushControl>,
     flush_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    pub(crate) compaction: Arc<CompactionControl>,
+    compact_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Db {
@@ -115,9 +119,56 @@ impl Db {
         let inner = Arc::new(recovery::open(path.as_ref(), opts)?);
         let handle = flush::spawn(&inner)?;
         *inner.flush_thread.lock() = Some(handle);
-        // Recovered memtables are flushed in the background.
+        let handle = compact::spawn(&inner)?;
+        *inner.compact_thread.lock() = Some(handle);
+        // Recovered memtables are flushed, and the tree compacted, in the
+        // background.
         inner.flush.schedule();
+        inner.compaction.schedule();
         Ok(Db { inner })
+    }
+
+    /// Flushes the memtables, then compacts every table into one sorted
+    /// run, dropping every version no snapshot needs and every tombstone no
+    /// snapshot needs. Waits for a background compaction in progress first.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.flush()?;
+    /// db.delete(b"a")?;
+    /// db.compact()?;
+    /// assert_eq!(db.stats().runs.len(), 0, "the tombstone and the value are gone");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `Closed`, `Poisoned`, `Io` or `Corruption` from reading inputs or
+    /// writing outputs (nothing is lost: inputs stay until the result is
+    /// durable).
+    pub fn compact(&self) -> Result<()> {
+        self.inner.compact_all()
+    }
+
+    /// Flushes, then compacts every overlap group that holds keys in
+    /// `range` into one run each, and waits.
+    ///
+    /// # Errors
+    /// As [`Db::compact`].
+    pub fn compact_range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Result<()> {
+        use std::ops::Bound;
+        let lo = match range.start_bound() {
+            Bound::Included(k) | Bound::Excluded(k) => Bytes::copy_from_slice(k.as_ref()),
+            Bound::Unbounded => Bytes::new(),
+        };
+        let hi = match range.end_bound() {
+            Bound::Included(k) | Bound::Excluded(k) => Bytes::copy_from_slice(k.as_ref()),
+            Bound::Unbounded => return self.inner.compact_key_range_from(lo),
+        };
+        self.inner
+            .compact_key_range(crate::compaction::KeyRange::new(lo, hi))
     }
 
     /// Seals the active memtable and waits until every sealed memtable has
@@ -276,10 +327,13 @@ impl DbInner {
         // No writer starts after `closed` is set; wait for the one in flight.
         self.commit.wait_idle();
         self.flush.shutdown();
-        if let Some(handle) = self.flush_thread.lock().take() {
-            // The last handle may be dropped on the flush thread itself.
-            if handle.thread().id() != std::thread::current().id() && handle.join().is_err() {
-                tracing::error!("flush thread panicked");
+        self.compaction.shutdown();
+        for slot in [&self.flush_thread, &self.compact_thread] {
+            if let Some(handle) = slot.lock().take() {
+                // The last handle may be dropped on a background thread.
+                if handle.thread().id() != std::thread::current().id() && handle.join().is_err() {
+                    tracing::error!("a background thread panicked");
+                }
             }
         }
         let result = {

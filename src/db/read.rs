@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::DbInner;
 use crate::error::Result;
 use crate::key::{MAX_SEQNO, SeqNo, ValueKind};
+use crate::compaction::{CompactionPolicy, TieredPolicy};
 use crate::merge::resolve::{NewestFirst, merge_failed, no_operator};
 use crate::stats::{RunStats, Stats, TableStats};
 
@@ -160,6 +161,17 @@ impl DbInner {
                 })
                 .collect(),
             write_stalled: self.flush.is_stalled(),
+            write_stall_reason: if self.flush.is_stalled() {
+                Some("waiting for flush: max_sealed_memtables reached".to_owned())
+            } else {
+                self.compaction.stall_reason()
+            },
+            overlap_groups: sv.version.shape().overlap_groups().len() as u64,
+            max_depth: sv.version.max_depth() as u64,
+            pending_compaction_bytes: TieredPolicy
+                .pick(sv.version.shape(), &self.opts.compaction)
+                .map_or(0, |j| j.bytes()),
+            last_compaction_error: self.compaction.last_error(),
             block_cache_hits: cache.hits,
             block_cache_misses: cache.misses,
             block_cache_bytes: cache.used_bytes,

@@ -199,6 +199,8 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         block_cache,
         flush: Arc::default(),
         flush_thread: Mutex::new(None),
+        compaction: Arc::default(),
+        compact_thread: Mutex::new(None),
         opts,
     })
 }

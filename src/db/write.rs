@@ -134,6 +134,7 @@ impl DbInner {
         // group that gets the lock after that fsync is refused here.
         self.check_open()?;
         self.check_poison()?;
+        self.wait_for_compaction_room()?;
         if self.current().active.approximate_size() >= self.opts.memtable_size {
             self.rotate_memtable(&mut wal)?;
         }
@@ -188,9 +189,11 @@ impl DbInner {
         let payload = Bytes::from(payload);
         let body = payload.get(batch::HEADER_LEN..).unwrap_or_default();
         let mem = Arc::clone(&self.current().active);
+        let mut user_bytes = 0u64;
         for (i, entry) in BatchIter::new(body, count).enumerate() {
             // The payload was encoded just above; it always decodes.
             let entry = entry.map_err(Error::from)?;
+            user_bytes += (entry.key.len() + entry.value.len()) as u64;
             mem.insert(
                 payload.slice_ref(entry.key),
                 base + i as u64,
@@ -200,8 +203,7 @@ impl DbInner {
         }
         self.last_seqno
             .store(base + u64::from(count) - 1, Ordering::Release);
-        self.counters
-            .record_group(group.len(), count, payload.len());
+        self.counters.record_group(count, payload.len(), user_bytes);
         Ok(())
     }
 

@@ -248,6 +248,21 @@ impl Table {
         }
     }
 
+    /// The user key ending each data block, in order: sample points that
+    /// split the table into pieces of about one block each.
+    pub(crate) fn block_boundaries(&self) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        let mut it = self.index.iter();
+        it.seek_to_first();
+        while it.valid() {
+            if let Some((user_key, _)) = split_internal_key(it.key()) {
+                out.push(Bytes::copy_from_slice(user_key));
+            }
+            it.next();
+        }
+        out
+    }
+
     /// A cursor over the index block: last key of each data block → the
     /// block's handle.
     pub(super) fn index_iter(&self) -> BlockIter {

@@ -17,9 +17,9 @@ use std::sync::{Arc, OnceLock};
 pub(crate) use edit::{TableMeta, VersionEdit};
 pub(crate) use set::VersionSet;
 
+use crate::compaction::{KeyRange, RunShape, TableShape, TreeShape};
 use crate::error::{Error, Result};
 use crate::fs::Fs;
-use crate::key::SeqNo;
 use crate::table::{BlockCache, Table};
 
 /// A live table file: its manifest entry and, once first read, the opened
@@ -95,9 +95,10 @@ impl Drop for TableFile {
 /// A sorted run: tables with disjoint key ranges, sorted by key.
 #[derive(Clone)]
 pub(crate) struct Run {
+    /// Orders runs: for any user key, a run with a larger id holds newer
+    /// versions of it than a run with a smaller id.
     pub(crate) id: u64,
     pub(crate) tables: Vec<Arc<TableFile>>,
-    pub(crate) max_seqno: SeqNo,
 }
 
 impl Run {
@@ -113,13 +114,20 @@ impl Run {
 /// The live tables at one moment, as sorted runs newest first.
 ///
 /// # Invariants
-/// - Runs are ordered by `max_seqno` descending, and their sequence-number
-///   ranges do not overlap, so every version in a run is newer than every
-///   version of the same key in a later run.
+/// - Runs are ordered by id, descending. For every user key, the tables
+///   whose key range holds it (at most one per run) hold its versions
+///   newest first in that order. Flush keeps this by giving its table a new
+///   run with the largest id; compaction by merging runs consecutive among
+///   those holding its key range and adding the outputs to the newest input
+///   run (`DESIGN.md`, "Why run order stays right").
 /// - Tables inside a run have disjoint key ranges and are sorted by key.
 #[derive(Clone, Default)]
 pub(crate) struct Version {
     pub(crate) runs: Vec<Run>,
+    /// The policy's view of this version, computed once.
+    shape: Arc<TreeShape>,
+    /// The most tables a point read may probe (deepest overlap group).
+    max_depth: usize,
 }
 
 impl Version {
@@ -154,15 +162,42 @@ impl Version {
                     ));
                 }
             }
-            let max_seqno = tables.iter().map(|t| t.meta.max_seqno).max().unwrap_or(0);
-            runs.push(Run {
-                id,
-                tables,
-                max_seqno,
-            });
+            runs.push(Run { id, tables });
         }
-        runs.sort_by_key(|r| std::cmp::Reverse(r.max_seqno));
-        Ok(Version { runs })
+        runs.sort_by_key(|r| std::cmp::Reverse(r.id));
+        let shape = Arc::new(TreeShape::new(
+            runs.iter()
+                .map(|r| RunShape {
+                    id: r.id,
+                    tables: r
+                        .tables
+                        .iter()
+                        .map(|t| TableShape {
+                            number: t.meta.number,
+                            range: KeyRange::new(t.meta.smallest.clone(), t.meta.largest.clone()),
+                            size: t.meta.size,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        ));
+        let max_depth = shape.max_depth();
+        Ok(Version {
+            runs,
+            shape,
+            max_depth,
+        })
+    }
+
+    /// The most tables a point read may probe: the deepest overlap group's
+    /// number of runs. What backpressure calls "sorted runs".
+    pub(crate) fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
+    /// The policy's view: runs, tables, ranges, sizes.
+    pub(crate) fn shape(&self) -> &Arc<TreeShape> {
+        &self.shape
     }
 
     /// Every live table.

@@ -367,15 +367,44 @@ pub fn fault_image(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> rillkv::fs::Faul
     fs
 }
 
-/// Every `NNNNNN.wal` of `dir` with its bytes.
-pub fn wal_contents(fs: &rillkv::fs::FaultFs, dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    wal_files(fs, dir)
+/// Every file of `dir` (WALs, and whatever else the engine keeps: a
+/// manifest, tables...) with its bytes, except the `LOCK`, in name order.
+pub fn dir_contents(fs: &rillkv::fs::FaultFs, dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut names = fs.list_dir(dir).expect("list db dir");
+    names.sort();
+    names
         .into_iter()
-        .map(|p| {
-            let b = fs.file_bytes(&p).expect("wal bytes");
-            (p, b)
+        .filter(|n| n != "LOCK")
+        .filter_map(|n| {
+            let p = dir.join(n);
+            let b = fs.file_bytes(&p)?;
+            Some((p, b))
         })
         .collect()
+}
+
+/// Whether `path` names a WAL (`NNNNNN.wal`).
+pub fn is_wal(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".wal"))
+        .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The index in `files` of the newest WAL holding any bytes.
+pub fn newest_nonempty_wal(files: &[(PathBuf, Vec<u8>)]) -> usize {
+    files
+        .iter()
+        .rposition(|(p, b)| is_wal(p) && !b.is_empty())
+        .expect("a non-empty WAL")
+}
+
+/// The file name of `p`, for matching error messages.
+pub fn file_name(p: &Path) -> String {
+    p.file_name()
+        .expect("file name")
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The key of record `i` in the simple put workloads of the WAL tests.
@@ -397,4 +426,14 @@ pub fn rec_model(lens: &[usize], n: usize) -> Model {
         .enumerate()
         .map(|(i, &len)| (rec_key(i), rec_value(i, len)))
         .collect()
+}
+
+/// Simulates a power loss under an open database: freezes the disk so
+/// nothing more reaches it, shuts the handle down (its close fails on the
+/// frozen disk, but it waits for background work, so no thread of the old
+/// instance touches the files after the crash), then `crash(mode)`.
+pub fn power_loss(fs: &rillkv::fs::FaultFs, db: Db, mode: rillkv::fs::CrashMode) {
+    fs.fail_after_ops(0);
+    let _ = db.close(); // fails on the frozen disk; that is the point
+    fs.crash(mode);
 }

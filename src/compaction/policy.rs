@@ -1,0 +1,247 @@
+//! The merge policy: which tables to compact together, as a pure function
+//! of the tree's shape. No I/O; the simulator (`examples/compaction_sim.rs`)
+//! and the table-driven tests drive it directly. `DESIGN.md` ("Compaction")
+//! states what it aims for and why, with measured figures.
+//!
+//! # Rules (`TieredPolicy`)
+//! The tree is cut into **overlap groups** (tables whose key ranges overlap
+//! transitively). Only a group's runs can hold the same keys, so each group
+//! is judged on its own. Inside a group, its runs (newest first) are the
+//! unit: a job always merges a window of runs that are consecutive among
+//! the group's runs, which keeps every key's versions ordered by run id.
+//! Candidate jobs, by priority:
+//!
+//! 1. **File count** (read amplification): a group whose depth (runs with
+//!    tables in it, the most tables a point read may probe) reaches
+//!    `max_merge_files` merges its cheapest window: the one with the fewest
+//!    bytes per run removed.
+//! 2. **Overlap ratio** (space amplification): a group whose overlap ratio
+//!    (the fraction of its bytes outside its largest run) exceeds
+//!    `overlap_ratio_trigger` merges all its runs.
+//! 3. **Size tiers** (write amplification): starting at each run, a window
+//!    grows while the next older run is at most `tier_size_ratio` × the
+//!    window's bytes so far; a window of at least `min_merge_width` runs of
+//!    similar size is merged.
+//!
+//! Within a priority the cheapest job per run removed wins.
+
+use super::shape::{GroupRun, OverlapGroup, TreeShape};
+use crate::compaction::KeyRange;
+use crate::options::CompactionOptions;
+
+/// Why a job was picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CompactionReason {
+    /// A group's depth reached `max_merge_files`.
+    FileCount,
+    /// A group's overlap ratio exceeded `overlap_ratio_trigger`.
+    OverlapRatio,
+    /// Runs of similar size accumulated (`min_merge_width`).
+    SizeTiered,
+    /// `Db::compact` or `Db::compact_range`.
+    Manual,
+}
+
+impl std::fmt::Display for CompactionReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CompactionReason::FileCount => "file count",
+            CompactionReason::OverlapRatio => "overlap ratio",
+            CompactionReason::SizeTiered => "size tiered",
+            CompactionReason::Manual => "manual",
+        })
+    }
+}
+
+/// A compaction to run: a window of runs' parts inside one key range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactionJob {
+    /// Why.
+    pub reason: CompactionReason,
+    /// The input runs' parts, newest run first (consecutive among the runs
+    /// that hold keys in `range`).
+    pub inputs: Vec<GroupRun>,
+    /// The range covering every input table.
+    pub range: KeyRange,
+    /// The run the outputs join: the newest input run.
+    pub output_run: u64,
+    /// Whether no older version of the inputs' keys exists outside the job
+    /// (the oldest run of the range is an input): tombstones may be dropped
+    /// and operands full-merged.
+    pub bottom: bool,
+    /// Inputs merged at once, fitted to `max_memory`.
+    pub fan_in: usize,
+    /// Merge rounds: 1 when every input fits in one merge.
+    pub rounds: usize,
+}
+
+impl CompactionJob {
+    /// Bytes of input.
+    pub fn bytes(&self) -> u64 {
+        self.inputs.iter().map(|r| r.bytes).sum()
+    }
+
+    /// Input table numbers.
+    pub fn tables(&self) -> impl Iterator<Item = u64> + '_ {
+        self.inputs.iter().flat_map(|r| r.tables.iter().copied())
+    }
+}
+
+/// Decides what to compact. Implementations must be pure functions of
+/// their arguments.
+pub trait CompactionPolicy: Send + Sync + 'static {
+    /// The job to run next, or `None` when the tree needs no compaction.
+    fn pick(&self, shape: &TreeShape, opts: &CompactionOptions) -> Option<CompactionJob>;
+}
+
+/// The default policy: size-tiered merging inside overlap groups, with the
+/// seed's file-count and overlap-ratio triggers. See the module docs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TieredPolicy;
+
+/// Memory budgeted per merge input: the decompressed current block, the
+/// iterator and heap state, and read-ahead.
+pub const MEMORY_PER_INPUT: u64 = 256 << 10;
+/// Memory budgeted per merge for its output: block buffer, index and filter
+/// builders of the table being written, and the zstd context.
+pub const MEMORY_PER_OUTPUT: u64 = 4 << 20;
+
+/// The largest fan-in whose merges fit `max_memory` when `workers` run at
+/// once (seed Rec-1), clamped to `2..=max_fan_in`.
+pub fn fan_in_for(opts: &CompactionOptions) -> usize {
+    let workers = opts.merge_workers.max(1) as u64;
+    let per_worker = opts.max_memory / workers;
+    let fit = per_worker.saturating_sub(MEMORY_PER_OUTPUT) / MEMORY_PER_INPUT;
+    (fit as usize).clamp(2, opts.max_fan_in.max(2))
+}
+
+/// Rounds a merge of `inputs` runs needs at `fan_in`: one when they all
+/// fit (seed Rec-3); otherwise each earlier round merges the smallest runs
+/// first (Rec-4) until one final round remains.
+pub fn rounds_for(inputs: usize, fan_in: usize) -> usize {
+    let fan_in = fan_in.max(2);
+    let mut n = inputs.max(1);
+    let mut rounds = 1;
+    while n > fan_in {
+        let merges = (n - fan_in).div_ceil(fan_in - 1).min(n / fan_in).max(1);
+        n -= merges * (fan_in - 1);
+        rounds += 1;
+    }
+    rounds
+}
+
+/// Builds the job merging `group.runs[start..end]`.
+pub(crate) fn job_for(
+    group: &OverlapGroup,
+    start: usize,
+    end: usize,
+    reason: CompactionReason,
+    opts: &CompactionOptions,
+) -> Option<CompactionJob> {
+    let inputs: Vec<GroupRun> = group.runs.get(start..end)?.to_vec();
+    let output_run = inputs.first()?.id;
+    let fan_in = fan_in_for(opts);
+    Some(CompactionJob {
+        reason,
+        rounds: rounds_for(inputs.len(), fan_in),
+        range: group.range.clone(),
+        bottom: end == group.runs.len(),
+        output_run,
+        fan_in,
+        inputs,
+    })
+}
+
+/// Bytes rewritten per run removed: what the policy minimises.
+fn cost(job: &CompactionJob) -> f64 {
+    job.bytes() as f64 / (job.inputs.len().saturating_sub(1).max(1)) as f64
+}
+
+impl TieredPolicy {
+    /// Every triggered job, unsorted.
+    pub fn candidates(&self, shape: &TreeShape, opts: &CompactionOptions) -> Vec<CompactionJob> {
+        let mut jobs = Vec::new();
+        for group in shape.overlap_groups() {
+            let m = group.runs.len();
+            if m < 2 {
+                continue;
+            }
+            if m >= opts.max_merge_files {
+                let best = (0..m)
+                    .flat_map(|s| (s + 2..=m).map(move |e| (s, e)))
+                    .filter_map(|(s, e)| job_for(&group, s, e, CompactionReason::FileCount, opts))
+                    .min_by(|a, b| cost(a).total_cmp(&cost(b)));
+                jobs.extend(best);
+            }
+            if group.overlap_ratio() > opts.overlap_ratio_trigger {
+                jobs.extend(job_for(&group, 0, m, CompactionReason::OverlapRatio, opts));
+            }
+            for start in 0..m {
+                let mut sum = 0u64;
+                let mut end = start;
+                while let Some(run) = group.runs.get(end) {
+                    if end > start && run.bytes as f64 > opts.tier_size_ratio * sum as f64 {
+                        break;
+                    }
+                    sum += run.bytes;
+                    end += 1;
+                }
+                if end - start >= opts.min_merge_width.max(2) {
+                    jobs.extend(job_for(&group, start, end, CompactionReason::SizeTiered, opts));
+                }
+            }
+        }
+        jobs
+    }
+}
+
+impl CompactionPolicy for TieredPolicy {
+    fn pick(&self, shape: &TreeShape, opts: &CompactionOptions) -> Option<CompactionJob> {
+        self.candidates(shape, opts)
+            .into_iter()
+            .min_by(|a, b| a.reason.cmp(&b.reason).then(cost(a).total_cmp(&cost(b))))
+    }
+}
+
+/// One job per overlap group meeting `range`, merging all of the group's
+/// runs: `Db::compact_range`.
+pub fn range_jobs(shape: &TreeShape, range: &KeyRange, opts: &CompactionOptions) -> Vec<CompactionJob> {
+    shape
+        .overlap_groups()
+        .iter()
+        .filter(|g| range.overlaps(&g.range))
+        .filter_map(|g| job_for(g, 0, g.runs.len(), CompactionReason::Manual, opts))
+        .collect()
+}
+
+/// The job merging every table into one run: `Db::compact`. `None` for an
+/// empty tree.
+pub fn full_job(shape: &TreeShape, opts: &CompactionOptions) -> Option<CompactionJob> {
+    let mut range: Option<KeyRange> = None;
+    let inputs: Vec<GroupRun> = shape
+        .runs
+        .iter()
+        .filter(|r| !r.tables.is_empty())
+        .map(|r| {
+            for t in &r.tables {
+                range = Some(match range.take() {
+                    Some(x) => x.union(&t.range),
+                    None => t.range.clone(),
+                });
+            }
+            GroupRun {
+                id: r.id,
+                tables: r.tables.iter().map(|t| t.number).collect(),
+                bytes: r.tables.iter().map(|t| t.size).sum(),
+            }
+        })
+        .collect();
+    let group = OverlapGroup {
+        range: range?,
+        runs: inputs,
+    };
+    job_for(&group, 0, group.runs.len(), CompactionReason::Manual, opts)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,170 @@
+//! [`TreeShape`]: what the merge policy sees of a version — runs, tables,
+//! key ranges and sizes, no I/O handles — so the policy is a pure function
+//! that tests and the simulator can drive without files.
+
+use bytes::Bytes;
+
+use super::key_range::{KeyRange, overlap_groups};
+
+/// One table as the policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableShape {
+    /// File number.
+    pub number: u64,
+    /// Smallest and largest user key.
+    pub range: KeyRange,
+    /// Bytes on disk.
+    pub size: u64,
+}
+
+/// One sorted run: tables with disjoint key ranges.
+///
+/// Runs are ordered by `id`: for any user key, the tables that may hold it
+/// (at most one per run) hold newer versions the larger their run's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunShape {
+    /// The run's id; larger is newer.
+    pub id: u64,
+    /// Its tables, sorted by key.
+    pub tables: Vec<TableShape>,
+}
+
+/// The shape of the tree: its runs, newest (largest id) first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeShape {
+    /// Runs, newest first.
+    pub runs: Vec<RunShape>,
+}
+
+/// An overlap group: tables whose key ranges overlap transitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlapGroup {
+    /// The smallest range covering every table of the group.
+    pub range: KeyRange,
+    /// The group's part of each run that has tables in it, newest run
+    /// first: `(run id, table numbers, bytes)`.
+    pub runs: Vec<GroupRun>,
+}
+
+/// One run's part of an overlap group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRun {
+    /// The run's id.
+    pub id: u64,
+    /// Tables of the run inside the group, sorted by key.
+    pub tables: Vec<u64>,
+    /// Their total size.
+    pub bytes: u64,
+}
+
+impl OverlapGroup {
+    /// Total bytes of the group.
+    pub fn bytes(&self) -> u64 {
+        self.runs.iter().map(|r| r.bytes).sum()
+    }
+
+    /// Number of tables in the group.
+    pub fn tables(&self) -> usize {
+        self.runs.iter().map(|r| r.tables.len()).sum()
+    }
+
+    /// How many tables a point read in the group's range may probe: the
+    /// number of runs with tables in the group.
+    pub fn depth(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// The overlap ratio: the fraction of the group's bytes outside its
+    /// largest run, `1 - largest_run_bytes / group_bytes`. 0 for a group
+    /// with one run; it bounds the group's space amplification from
+    /// duplicates by `1 / (1 - ratio)`.
+    pub fn overlap_ratio(&self) -> f64 {
+        let total = self.bytes();
+        if total == 0 {
+            return 0.0;
+        }
+        let largest = self.runs.iter().map(|r| r.bytes).max().unwrap_or(0);
+        1.0 - largest as f64 / total as f64
+    }
+}
+
+impl TreeShape {
+    /// Builds a shape from `(run id, tables)` pairs in any order.
+    pub fn new(mut runs: Vec<RunShape>) -> Self {
+        runs.sort_by_key(|r| std::cmp::Reverse(r.id));
+        for r in &mut runs {
+            r.tables.sort_by(|a, b| a.range.min.cmp(&b.range.min));
+        }
+        TreeShape { runs }
+    }
+
+    /// The tree's overlap groups, in key order. O(N log N) in the number of
+    /// tables.
+    pub fn overlap_groups(&self) -> Vec<OverlapGroup> {
+        let tables: Vec<(usize, &TableShape)> = self
+            .runs
+            .iter()
+            .enumerate()
+            .flat_map(|(ri, r)| r.tables.iter().map(move |t| (ri, t)))
+            .collect();
+        let ranges: Vec<KeyRange> = tables.iter().map(|(_, t)| t.range.clone()).collect();
+        overlap_groups(&ranges)
+            .into_iter()
+            .map(|members| {
+                // Collect per run, keeping runs newest first.
+                let mut per_run: Vec<(usize, GroupRun)> = Vec::new();
+                let mut range: Option<KeyRange> = None;
+                for idx in members {
+                    let Some(&(ri, t)) = tables.get(idx) else { continue };
+                    range = Some(match range {
+                        Some(r) => r.union(&t.range),
+                        None => t.range.clone(),
+                    });
+                    match per_run.iter_mut().find(|(r, _)| *r == ri) {
+                        Some((_, g)) => {
+                            g.tables.push(t.number);
+                            g.bytes += t.size;
+                        }
+                        None => per_run.push((
+                            ri,
+                            GroupRun {
+                                id: self.runs.get(ri).map_or(0, |r| r.id),
+                                tables: vec![t.number],
+                                bytes: t.size,
+                            },
+                        )),
+                    }
+                }
+                per_run.sort_by_key(|(ri, _)| *ri);
+                OverlapGroup {
+                    range: range.unwrap_or_else(|| KeyRange::new(Bytes::new(), Bytes::new())),
+                    runs: per_run.into_iter().map(|(_, g)| g).collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// The deepest overlap group's depth: the most tables a point read may
+    /// probe. Backpressure counts "sorted runs" this way.
+    pub fn max_depth(&self) -> usize {
+        self.overlap_groups()
+            .iter()
+            .map(OverlapGroup::depth)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Total bytes of every table.
+    pub fn bytes(&self) -> u64 {
+        self.runs
+            .iter()
+            .flat_map(|r| &r.tables)
+            .map(|t| t.size)
+            .sum()
+    }
+
+    /// Number of tables.
+    pub fn table_count(&self) -> usize {
+        self.runs.iter().map(|r| r.tables.len()).sum()
+    }
+}

@@ -1,0 +1,334 @@
+//! The compactor: a background thread that runs the merge policy's jobs,
+//! `Db::compact`/`compact_range`, and the run-count backpressure.
+//!
+//! # Concurrency
+//! One job runs at a time (`CompactionControl::running` is held for the
+//! whole job, background or manual), so no table is ever in two jobs. A
+//! job's result is one manifest edit: outputs added to the job's output
+//! run, inputs removed. Inputs are deleted only when the last version that
+//! lists them is dropped (readers may still pin them).
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::{DbInner, SuperVersion};
+use crate::compaction::engine::{Engine, EngineInput};
+use crate::compaction::{
+    CollapseOptions, CompactionJob, CompactionPolicy, KeyRange, TieredPolicy, full_job, range_jobs,
+};
+use crate::error::{Error, Result};
+use crate::table::TableOptions;
+use crate::version::VersionEdit;
+
+/// Coordination between the compactor thread, manual compactions and
+/// stalled writers.
+#[derive(Default)]
+pub(crate) struct CompactionControl {
+    state: Mutex<CompactState>,
+    /// Wakes the compactor: a flush or compaction changed the tree.
+    work: Condvar,
+    /// Wakes stalled writers: a compaction finished or failed.
+    done: Condvar,
+    /// Held while a job runs.
+    pub(crate) running: Mutex<()>,
+}
+
+#[derive(Default)]
+struct CompactState {
+    shutdown: bool,
+    work_pending: bool,
+    /// The last background job's error, cleared by the next success.
+    last_error: Option<Error>,
+    /// Why writers are stalled now, if they are.
+    stall_reason: Option<String>,
+}
+
+impl CompactionControl {
+    pub(crate) fn schedule(&self) {
+        let mut st = self.state.lock();
+        st.work_pending = true;
+        self.work.notify_one();
+    }
+
+    pub(crate) fn shutdown(&self) {
+        let mut st = self.state.lock();
+        st.shutdown = true;
+        self.work.notify_all();
+        self.done.notify_all();
+    }
+
+    pub(crate) fn stall_reason(&self) -> Option<String> {
+        self.state.lock().stall_reason.clone()
+    }
+
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.state.lock().last_error.as_ref().map(ToString::to_string)
+    }
+}
+
+/// Starts the compactor thread (holding only a `Weak` to the database).
+pub(crate) fn spawn(db: &Arc<DbInner>) -> Result<JoinHandle<()>> {
+    let weak = Arc::downgrade(db);
+    let control = Arc::clone(&db.compaction);
+    std::thread::Builder::new()
+        .name("rillkv-compact".into())
+        .spawn(move || compact_loop(weak, control))
+        .map_err(|e| Error::io("spawn compaction thread for", &db.dir, e))
+}
+
+fn compact_loop(weak: Weak<DbInner>, control: Arc<CompactionControl>) {
+    loop {
+        let Some(db) = weak.upgrade() else { return };
+        let result = if db.opts.compaction.background && db.check_open().is_ok() {
+            db.compact_once()
+        } else {
+            Ok(false)
+        };
+        let did_work = matches!(result, Ok(true));
+        {
+            let mut st = control.state.lock();
+            match result {
+                Ok(_) => st.last_error = None,
+                Err(e) => {
+                    tracing::error!(error = %e, "background compaction failed; retrying in 1 s");
+                    st.last_error = Some(e);
+                }
+            }
+            control.done.notify_all();
+        }
+        drop(db);
+        let mut st = control.state.lock();
+        if st.shutdown {
+            return;
+        }
+        if did_work {
+            continue;
+        }
+        if st.last_error.is_some() {
+            control.work.wait_for(&mut st, Duration::from_secs(1));
+        } else if !st.work_pending {
+            control.work.wait(&mut st);
+        }
+        st.work_pending = false;
+        if st.shutdown {
+            return;
+        }
+    }
+}
+
+impl DbInner {
+    /// Runs the policy's next job, if any. Returns whether one ran.
+    fn compact_once(&self) -> Result<bool> {
+        let _running = self.compaction.running.lock();
+        let version = self.current().version.clone();
+        let Some(job) = TieredPolicy.pick(version.shape(), &self.opts.compaction) else {
+            return Ok(false);
+        };
+        self.run_job(&job)?;
+        Ok(true)
+    }
+
+    /// Flushes, then merges every table into one run.
+    pub(crate) fn compact_all(&self) -> Result<()> {
+        self.flush_and_wait()?;
+        let _running = self.compaction.running.lock();
+        let version = self.current().version.clone();
+        if let Some(job) = full_job(version.shape(), &self.opts.compaction) {
+            self.run_job(&job)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes, then merges every overlap group meeting `range`.
+    pub(crate) fn compact_key_range(&self, range: KeyRange) -> Result<()> {
+        self.flush_and_wait()?;
+        let _running = self.compaction.running.lock();
+        let version = self.current().version.clone();
+        for job in range_jobs(version.shape(), &range, &self.opts.compaction) {
+            self.run_job(&job)?;
+        }
+        Ok(())
+    }
+
+    /// Compacts every group holding keys at or after `from`.
+    pub(crate) fn compact_key_range_from(&self, from: bytes::Bytes) -> Result<()> {
+        let version = self.current().version.clone();
+        let max = version
+            .shape()
+            .runs
+            .iter()
+            .flat_map(|r| r.tables.iter().map(|t| t.range.max.clone()))
+            .max();
+        match max {
+            Some(max) if max >= from => self.compact_key_range(KeyRange::new(from, max)),
+            _ => self.flush_and_wait(),
+        }
+    }
+
+    /// Runs one job and installs its result.
+    /// REQUIRES: `compaction.running` held.
+    fn run_job(&self, job: &CompactionJob) -> Result<()> {
+        self.check_open()?;
+        let started = Instant::now();
+        let span = tracing::info_span!(
+            "compaction",
+            reason = %job.reason,
+            runs = job.inputs.len(),
+            tables = job.tables().count(),
+            bytes = job.bytes()
+        );
+        let _enter = span.enter();
+        let version = self.current().version.clone();
+        let mut inputs = Vec::with_capacity(job.inputs.len());
+        for part in &job.inputs {
+            let run = version
+                .runs
+                .iter()
+                .find(|r| r.id == part.id)
+                .ok_or_else(|| Error::invalid(format!("compaction input run {} is gone", part.id)))?;
+            let tables: Vec<_> = run
+                .tables
+                .iter()
+                .filter(|t| part.tables.contains(&t.meta.number))
+                .cloned()
+                .collect();
+            if tables.len() != part.tables.len() {
+                return Err(Error::invalid("compaction input tables changed"));
+            }
+            inputs.push(EngineInput {
+                tables,
+                bytes: part.bytes,
+            });
+        }
+        let c = &self.opts.compaction;
+        let engine = Engine {
+            dir: &self.dir,
+            fs: &self.fs,
+            next_file_number: &self.next_file_number,
+            table: TableOptions {
+                block_size: self.opts.block_size,
+                compression: self.opts.compression,
+                bloom_bits_per_key: self.opts.bloom_bits_per_key,
+            },
+            collapse: CollapseOptions {
+                snapshots: self.snapshots.sequence_numbers(),
+                bottom: job.bottom,
+                merge_operator: self.opts.merge_operator.clone(),
+                merge_batch_size: self.opts.merge_batch_size,
+            },
+            target_table_size: c.target_table_size,
+            workers: c.merge_workers,
+            fan_in: job.fan_in,
+            output_run: job.output_run,
+        };
+        let report = engine.run(inputs)?;
+        let edit = VersionEdit {
+            deleted: job.tables().collect(),
+            added: report.outputs.clone(),
+            ..VersionEdit::default()
+        };
+        let installed = self
+            .versions
+            .lock()
+            .log_and_apply(edit, &self.next_file_number);
+        let version = match installed {
+            Ok(v) => v,
+            Err(e) => {
+                for m in &report.outputs {
+                    let _ = self
+                        .fs
+                        .remove_file(&crate::filename::table_path(&self.dir, m.number));
+                }
+                self.poison(&e);
+                return Err(e);
+            }
+        };
+        {
+            let mut cur = self.super_version.write();
+            *cur = Arc::new(SuperVersion {
+                active: Arc::clone(&cur.active),
+                sealed: cur.sealed.clone(),
+                version,
+            });
+        }
+        let counters = &self.counters;
+        counters.compactions.fetch_add(1, Ordering::Relaxed);
+        counters
+            .compaction_bytes_read
+            .fetch_add(report.bytes_read, Ordering::Relaxed);
+        counters
+            .compaction_bytes_written
+            .fetch_add(report.bytes_written, Ordering::Relaxed);
+        counters
+            .table_bytes_written
+            .fetch_add(report.bytes_written, Ordering::Relaxed);
+        let micros = started.elapsed().as_micros() as u64;
+        counters.compaction_micros.fetch_add(micros, Ordering::Relaxed);
+        tracing::info!(
+            outputs = report.outputs.len(),
+            rounds = report.rounds,
+            sub_jobs = report.sub_jobs,
+            read = report.bytes_read,
+            written = report.bytes_written,
+            millis = micros / 1000,
+            "compaction finished"
+        );
+        self.compaction.schedule();
+        Ok(())
+    }
+
+    /// Slows or stops the commit leader while too many runs overlap.
+    /// REQUIRES: the WAL lock (called by the commit leader).
+    pub(crate) fn wait_for_compaction_room(&self) -> Result<()> {
+        let c = &self.opts.compaction;
+        if !c.background {
+            return Ok(());
+        }
+        let depth = self.current().version.max_depth();
+        if depth < c.slowdown_runs {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let control = &self.compaction;
+        let result = if depth < c.stop_runs {
+            self.counters.slowdowns.fetch_add(1, Ordering::Relaxed);
+            control.state.lock().stall_reason =
+                Some(format!("slowdown: {depth} overlapping runs (slowdown_runs {})", c.slowdown_runs));
+            control.schedule();
+            std::thread::sleep(Duration::from_millis(1));
+            Ok(())
+        } else {
+            self.counters.stalls.fetch_add(1, Ordering::Relaxed);
+            let reason = format!("stopped: {depth} overlapping runs (stop_runs {})", c.stop_runs);
+            tracing::warn!(reason, "write stall: waiting for compaction");
+            let mut st = control.state.lock();
+            st.stall_reason = Some(reason);
+            loop {
+                if st.shutdown {
+                    break Err(Error::closed());
+                }
+                if let Some(e) = &st.last_error {
+                    break Err(Error::new(
+                        crate::ErrorKind::Io,
+                        format!("writes are stopped and compaction is failing: {e}"),
+                    ));
+                }
+                if self.current().version.max_depth() < c.stop_runs {
+                    break Ok(());
+                }
+                st.work_pending = true;
+                control.work.notify_one();
+                control.done.wait_for(&mut st, Duration::from_millis(100));
+            }
+        };
+        control.state.lock().stall_reason = None;
+        self.counters
+            .stall_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        result
+    }
+}
