@@ -29,7 +29,8 @@ impl Counters {
     pub(crate) fn record_group(&self, entries: u32, wal_bytes: usize, user_bytes: u64) {
         self.writes.fetch_add(u64::from(entries), Ordering::Relaxed);
         self.write_groups.fetch_add(1, Ordering::Relaxed);
-        self.wal_bytes.fetch_add(wal_bytes as u64, Ordering::Relaxed);
+        self.wal_bytes
+            .fetch_add(wal_bytes as u64, Ordering::Relaxed);
         self.user_bytes.fetch_add(user_bytes, Ordering::Relaxed);
     }
 

@@ -59,10 +59,6 @@ impl Expected {
         &self.states[0]
     }
 
-    fn newest(&self) -> &Model {
-        self.states.last().expect("a state")
-    }
-
     /// Which state `got` is; panics with the first difference from the
     /// synced state if it is none of them.
     fn position(&self, got: &Model, ctx: &str) -> usize {

@@ -221,8 +221,7 @@ fn diagnose(state: &Model, states: &[Model], ops: &[Op], out: &Outcome) -> Strin
     }
     let lo = out.durable;
     let hi = (out.acked + usize::from(out.maybe_one_more)).min(ops.len());
-    for j in lo..=hi {
-        let want = &states[j];
+    for (j, want) in states.iter().enumerate().take(hi + 1).skip(lo) {
         let missing: Vec<_> = want
             .keys()
             .filter(|k| !state.contains_key(*k))

@@ -55,7 +55,7 @@ fn round(db: &Db, model: &mut Model, r: u32) {
         b.put(&k, &v);
         model.insert(k, v);
     }
-    if r % 3 == 0 {
+    if r.is_multiple_of(3) {
         b.delete(key(r * 5));
         model.remove(&key(r * 5));
     }

@@ -191,7 +191,11 @@ fn measure_reads(db: &Db, want: u64, what: &str) -> [usize; 3] {
          reverse {rev_peak} B; budget {} B; collecting all operands would take {all} B",
         budget()
     );
-    for (read, peak) in [("get", get_peak), ("forward", fwd_peak), ("reverse", rev_peak)] {
+    for (read, peak) in [
+        ("get", get_peak),
+        ("forward", fwd_peak),
+        ("reverse", rev_peak),
+    ] {
         assert!(
             peak < budget(),
             "{what}: {read} of {want} operands took {peak} B of extra heap, over the budget of \
@@ -211,7 +215,11 @@ fn operands_only_in_the_active_memtable_fold_in_bounded_memory() {
     load(&db, n, |_| {});
     let stats = db.stats();
     assert_eq!(stats.sealed_memtables, 0, "no memtable was sealed");
-    assert!(stats.runs.is_empty(), "nothing was flushed: {:?}", stats.runs);
+    assert!(
+        stats.runs.is_empty(),
+        "nothing was flushed: {:?}",
+        stats.runs
+    );
     measure_reads(&db, n, "active memtable");
     assert!(db.stats().counters.merge_operands_folded >= n);
     db.close().expect("close");

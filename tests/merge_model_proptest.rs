@@ -37,18 +37,37 @@ enum Write {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Put { key: u8, len: u16 },
-    Delete { key: u8 },
-    Merge { key: u8 },
-    Batch { entries: Vec<(u8, Write)> },
-    Get { key: u8 },
+    Put {
+        key: u8,
+        len: u16,
+    },
+    Delete {
+        key: u8,
+    },
+    Merge {
+        key: u8,
+    },
+    Batch {
+        entries: Vec<(u8, Write)>,
+    },
+    Get {
+        key: u8,
+    },
     Snapshot,
-    DropSnapshot { idx: usize },
+    DropSnapshot {
+        idx: usize,
+    },
     Flush,
     Reopen,
     Scan,
-    Range { lo: Bound<u8>, hi: Bound<u8>, rev: bool },
-    Zigzag { seed: u64 },
+    Range {
+        lo: Bound<u8>,
+        hi: Bound<u8>,
+        rev: bool,
+    },
+    Zigzag {
+        seed: u64,
+    },
 }
 
 fn key(k: u8) -> Vec<u8> {

@@ -239,7 +239,7 @@ fn million_keys_across_flushes_read_back_after_reopen() {
     // Some writes stay in the memtable (WAL) across the reopen.
     let tail: Vec<(u64, Option<u64>)> = (0..n)
         .step_by(97)
-        .map(|i| (i, if i % 2 == 0 { Some(99) } else { None }))
+        .map(|i| (i, if i.is_multiple_of(2) { Some(99) } else { None }))
         .collect();
     apply(&db, &mut model, &tail, 16);
 

@@ -64,7 +64,7 @@ enum Op {
 
 fn key(k: u8) -> Vec<u8> {
     // Two families so prefixes and ranges cut across them.
-    if k % 5 == 0 {
+    if k.is_multiple_of(5) {
         format!("a{k:02}").into_bytes()
     } else {
         format!("k{k:02}").into_bytes()

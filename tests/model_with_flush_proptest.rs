@@ -86,7 +86,7 @@ fn value(counter: u64, len: u16) -> Vec<u8> {
     let mut v = format!("#{counter}:").into_bytes();
     let mut rng = fastrand::Rng::with_seed(counter);
     while v.len() < usize::from(len) {
-        v.push(if counter % 2 == 0 {
+        v.push(if counter.is_multiple_of(2) {
             b'a' + (v.len() % 7) as u8
         } else {
             rng.u8(..)

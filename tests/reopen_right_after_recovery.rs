@@ -13,7 +13,9 @@ const CYCLES: usize = 20;
 fn expect_all(db: &Db, n: usize, ctx: &str) {
     for i in 0..n {
         assert_eq!(
-            db.get(format!("k{i:04}")).expect("get").map(|v| common::show(&v)),
+            db.get(format!("k{i:04}"))
+                .expect("get")
+                .map(|v| common::show(&v)),
             Some(format!("v{i}")),
             "{ctx}: write {i} lost"
         );
@@ -30,7 +32,8 @@ fn open_then_close_at_once_reopens_on_the_real_filesystem() {
             .unwrap_or_else(|e| panic!("cycle {cycle}: open after a clean close failed: {e}"));
         expect_all(&db, written, &format!("cycle {cycle}"));
         for _ in 0..3 {
-            db.put(format!("k{written:04}"), format!("v{written}")).expect("put");
+            db.put(format!("k{written:04}"), format!("v{written}"))
+                .expect("put");
             written += 1;
         }
         db.close().expect("close");
@@ -53,7 +56,8 @@ fn power_loss_right_after_recovery_reopens() {
         for i in 0..5 {
             let mut b = WriteBatch::new();
             b.put(format!("k{i:04}"), format!("v{i}"));
-            db.write_opt(b, &WriteOptions::default().sync(true)).expect("synced put");
+            db.write_opt(b, &WriteOptions::default().sync(true))
+                .expect("synced put");
         }
         // A power loss: the synced writes stay in the log.
         common::power_loss(&fs, db, CrashMode::DropUnsynced);

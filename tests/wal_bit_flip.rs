@@ -13,8 +13,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{
-    Model, assert_view_matches, dir_contents, fault_image, file_name, newest_nonempty_wal,
-    rec_key, rec_model, rec_value, records,
+    Model, assert_view_matches, dir_contents, fault_image, file_name, newest_nonempty_wal, rec_key,
+    rec_model, rec_value, records,
 };
 use rillkv::fs::FaultFs;
 use rillkv::{Db, ErrorKind, Options, RecoveryMode};
@@ -31,7 +31,9 @@ fn lens() -> Vec<usize> {
 
 fn write_records(lens: &[usize], memtable_size: usize) -> Files {
     let fs = FaultFs::new();
-    let opts = Options::default().memtable_size(memtable_size).fs(fs.clone());
+    let opts = Options::default()
+        .memtable_size(memtable_size)
+        .fs(fs.clone());
     let db = Db::open(DIR, opts).expect("open");
     for (i, &len) in lens.iter().enumerate() {
         db.put(rec_key(i), rec_value(i, len)).expect("put");
@@ -53,8 +55,14 @@ fn check(db: &Db, want: &Model, n: usize, ctx: &str) {
 fn assert_corruption(err: &rillkv::Error, wal: &Path, offset: Option<usize>, ctx: &str) {
     assert_eq!(err.kind(), ErrorKind::Corruption, "{ctx}: {err}");
     let msg = err.to_string();
-    assert!(msg.contains(&file_name(wal)), "{ctx}: message should name the WAL: {msg}");
-    assert!(msg.contains("offset"), "{ctx}: message should give the offset: {msg}");
+    assert!(
+        msg.contains(&file_name(wal)),
+        "{ctx}: message should name the WAL: {msg}"
+    );
+    assert!(
+        msg.contains("offset"),
+        "{ctx}: message should give the offset: {msg}"
+    );
     if let Some(off) = offset {
         assert!(
             msg.contains(&format!("offset {off}")),
@@ -70,19 +78,36 @@ fn put_index(data: &[u8], (start, end): (usize, usize)) -> usize {
     let payload = &data[start + common::HEADER..end];
     let klen = u32::from_le_bytes(payload[13..17].try_into().expect("4 bytes")) as usize;
     let key = std::str::from_utf8(&payload[17..17 + klen]).expect("utf8 key");
-    key.strip_prefix("key").and_then(|n| n.parse().ok()).expect("a rec_key")
+    key.strip_prefix("key")
+        .and_then(|n| n.parse().ok())
+        .expect("a rec_key")
 }
 
 /// Checks the three modes on an image (written with value lengths `lens`)
 /// whose WAL `wal` has a damaged record at `offset` holding put
 /// `first_lost`.
-fn check_flip(files: &Files, wal: &Path, offset: usize, lens: &[usize], first_lost: usize, ctx: &str) {
-    for mode in [RecoveryMode::TolerateCorruptedTail, RecoveryMode::AbsoluteConsistency] {
+fn check_flip(
+    files: &Files,
+    wal: &Path,
+    offset: usize,
+    lens: &[usize],
+    first_lost: usize,
+    ctx: &str,
+) {
+    for mode in [
+        RecoveryMode::TolerateCorruptedTail,
+        RecoveryMode::AbsoluteConsistency,
+    ] {
         let err = open(files, mode).expect_err("a flipped bit before good records fails the open");
         assert_corruption(&err, wal, Some(offset), &format!("{ctx}, {mode:?}"));
     }
     let db = open(files, RecoveryMode::PointInTime).expect("PointInTime opens");
-    assert_eq!(db.stats().dropped_log_tails.len(), 1, "{ctx}: {:?}", db.stats());
+    assert_eq!(
+        db.stats().dropped_log_tails.len(),
+        1,
+        "{ctx}: {:?}",
+        db.stats()
+    );
     let want = rec_model(lens, first_lost);
     check(&db, &want, lens.len(), &format!("{ctx}, PointInTime"));
     db.close().expect("close");
@@ -115,13 +140,24 @@ fn bit_flip_after_older_memtables_is_corruption() {
     let w = newest_nonempty_wal(&files);
     let (path, bytes) = files[w].clone();
     let recs = records(&bytes);
-    assert!(recs.len() >= 3, "the newest WAL should hold a few records: {}", recs.len());
+    assert!(
+        recs.len() >= 3,
+        "the newest WAL should hold a few records: {}",
+        recs.len()
+    );
     let victim = recs[1];
     let first_lost = put_index(&bytes, victim);
     assert!(first_lost > 0);
     let mut damaged = files.clone();
     damaged[w].1[victim.1 - 1] ^= 0x80;
-    check_flip(&damaged, &path, victim.0, &lens, first_lost, "newest of several");
+    check_flip(
+        &damaged,
+        &path,
+        victim.0,
+        &lens,
+        first_lost,
+        "newest of several",
+    );
 }
 
 #[test]
@@ -146,7 +182,12 @@ fn bit_flip_on_the_real_filesystem_is_corruption() {
     assert_corruption(&err, &path, Some(start), "real fs");
     let lenient = Options::default().recovery_mode(RecoveryMode::PointInTime);
     let db = Db::open(dir.path(), lenient).expect("PointInTime opens");
-    check(&db, &rec_model(&lens, VICTIM), lens.len(), "real fs PointInTime");
+    check(
+        &db,
+        &rec_model(&lens, VICTIM),
+        lens.len(),
+        "real fs PointInTime",
+    );
     db.close().expect("close");
 }
 

@@ -14,8 +14,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{
-    Model, assert_view_matches, dir_contents, fault_image, file_name, newest_nonempty_wal,
-    rec_key, rec_model, rec_value, records,
+    Model, assert_view_matches, dir_contents, fault_image, file_name, newest_nonempty_wal, rec_key,
+    rec_model, rec_value, records,
 };
 use rillkv::fs::FaultFs;
 use rillkv::{Db, ErrorKind, Options, RecoveryMode};
@@ -38,7 +38,9 @@ fn lens() -> Vec<usize> {
 /// Writes one put per record on FaultFs, closes, returns the directory.
 fn write_records(lens: &[usize], memtable_size: usize) -> Files {
     let fs = FaultFs::new();
-    let opts = Options::default().memtable_size(memtable_size).fs(fs.clone());
+    let opts = Options::default()
+        .memtable_size(memtable_size)
+        .fs(fs.clone());
     let db = Db::open(DIR, opts).expect("open");
     for (i, &len) in lens.iter().enumerate() {
         db.put(rec_key(i), rec_value(i, len)).expect("put");
@@ -61,12 +63,22 @@ fn check_prefix(db: &Db, n_records: usize, want: &Model, ctx: &str) {
 /// mode and checks the outcome: `want` in the lenient modes, `Corruption`
 /// in the strict one.
 fn check_torn(files: &Files, wal: &Path, n_records: usize, want: &Model, ctx: &str) {
-    for mode in [RecoveryMode::TolerateCorruptedTail, RecoveryMode::PointInTime] {
+    for mode in [
+        RecoveryMode::TolerateCorruptedTail,
+        RecoveryMode::PointInTime,
+    ] {
         let ctx = format!("{ctx}, {mode:?}");
         let db = open(files, mode).unwrap_or_else(|e| panic!("{ctx}: open failed: {e}"));
         let tails = db.stats().dropped_log_tails;
-        assert_eq!(tails.len(), 1, "{ctx}: one dropped tail expected: {tails:?}");
-        assert!(tails[0].contains(&file_name(wal)), "{ctx}: report should name the WAL: {tails:?}");
+        assert_eq!(
+            tails.len(),
+            1,
+            "{ctx}: one dropped tail expected: {tails:?}"
+        );
+        assert!(
+            tails[0].contains(&file_name(wal)),
+            "{ctx}: report should name the WAL: {tails:?}"
+        );
         check_prefix(&db, n_records, want, &ctx);
         db.close().expect("close");
     }
@@ -74,7 +86,10 @@ fn check_torn(files: &Files, wal: &Path, n_records: usize, want: &Model, ctx: &s
         .expect_err("AbsoluteConsistency must refuse a torn tail");
     assert_eq!(err.kind(), ErrorKind::Corruption, "{ctx}: {err}");
     let msg = err.to_string();
-    assert!(msg.contains(&file_name(wal)) && msg.contains("offset"), "{ctx}: {msg}");
+    assert!(
+        msg.contains(&file_name(wal)) && msg.contains("offset"),
+        "{ctx}: {msg}"
+    );
 }
 
 #[test]
@@ -123,8 +138,8 @@ fn cut_at_a_record_boundary_is_not_damage() {
         let mut cut = files.clone();
         cut[w].1.truncate(end);
         let ctx = format!("clean cut after record {n}");
-        let db = open(&cut, RecoveryMode::AbsoluteConsistency)
-            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        let db =
+            open(&cut, RecoveryMode::AbsoluteConsistency).unwrap_or_else(|e| panic!("{ctx}: {e}"));
         assert!(db.stats().dropped_log_tails.is_empty(), "{ctx}");
         check_prefix(&db, lens.len(), &rec_model(&lens, n + 1), &ctx);
         db.close().expect("close");
@@ -165,7 +180,13 @@ fn torn_tail_of_the_newest_wal_keeps_every_older_write() {
     let mut damaged = files.clone();
     damaged[w].1.truncate((last_start + last_end) / 2);
     let want = rec_model(&lens, lens.len() - 1);
-    check_torn(&damaged, &files[w].0, lens.len(), &want, "newest of several");
+    check_torn(
+        &damaged,
+        &files[w].0,
+        lens.len(),
+        &want,
+        "newest of several",
+    );
 }
 
 #[test]
@@ -184,7 +205,10 @@ fn torn_tail_on_the_real_filesystem() {
         .expect("non-empty WAL");
     let bytes = std::fs::read(&path).expect("read wal");
     let (last_start, _) = *records(&bytes).last().expect("records");
-    let f = std::fs::OpenOptions::new().write(true).open(&path).expect("open wal");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open wal");
     f.set_len(last_start as u64 + 100).expect("truncate");
     f.sync_all().expect("sync");
     drop(f);
@@ -193,12 +217,20 @@ fn torn_tail_on_the_real_filesystem() {
     let err = Db::open(dir.path(), strict).expect_err("AbsoluteConsistency refuses the torn tail");
     assert_eq!(err.kind(), ErrorKind::Corruption, "{err}");
     let msg = err.to_string();
-    assert!(msg.contains(&file_name(&path)) && msg.contains("offset"), "{msg}");
+    assert!(
+        msg.contains(&file_name(&path)) && msg.contains("offset"),
+        "{msg}"
+    );
 
     let db = Db::open(dir.path(), Options::default()).expect("open with torn tail");
     let tails = db.stats().dropped_log_tails;
     assert_eq!(tails.len(), 1, "{tails:?}");
     assert!(tails[0].contains(&file_name(&path)), "{tails:?}");
-    check_prefix(&db, lens.len(), &rec_model(&lens, lens.len() - 1), "real fs torn tail");
+    check_prefix(
+        &db,
+        lens.len(),
+        &rec_model(&lens, lens.len() - 1),
+        "real fs torn tail",
+    );
     db.close().expect("close");
 }

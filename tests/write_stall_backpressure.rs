@@ -98,7 +98,7 @@ fn concurrent_writers_stall_and_all_finish_with_one_sealed_memtable() {
                         assert!(n <= 50);
                     }
                     ops += 1;
-                    thread::sleep(Duration::from_micros(200));
+                    thread::sleep(Duration::from_micros(if h == 0 { 2000 } else { 200 }));
                 }
                 ops
             })
@@ -123,7 +123,7 @@ fn concurrent_writers_stall_and_all_finish_with_one_sealed_memtable() {
                         }
                         // Synced writes, every tenth.
                         1 => {
-                            let sync = i % 10 == 0;
+                            let sync = i.is_multiple_of(10);
                             let mut b = WriteBatch::new();
                             b.put(key(t, i), value(t, i));
                             db.write_opt(b, &WriteOptions::default().sync(sync))

@@ -187,7 +187,13 @@ impl TieredPolicy {
                     end += 1;
                 }
                 if end - start >= opts.min_merge_width.max(2) {
-                    jobs.extend(job_for(&group, start, end, CompactionReason::SizeTiered, opts));
+                    jobs.extend(job_for(
+                        &group,
+                        start,
+                        end,
+                        CompactionReason::SizeTiered,
+                        opts,
+                    ));
                 }
             }
         }
@@ -205,7 +211,11 @@ impl CompactionPolicy for TieredPolicy {
 
 /// One job per overlap group meeting `range`, merging all of the group's
 /// runs: `Db::compact_range`.
-pub fn range_jobs(shape: &TreeShape, range: &KeyRange, opts: &CompactionOptions) -> Vec<CompactionJob> {
+pub fn range_jobs(
+    shape: &TreeShape,
+    range: &KeyRange,
+    opts: &CompactionOptions,
+) -> Vec<CompactionJob> {
     shape
         .overlap_groups()
         .iter()

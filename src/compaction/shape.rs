@@ -115,7 +115,9 @@ impl TreeShape {
                 let mut per_run: Vec<(usize, GroupRun)> = Vec::new();
                 let mut range: Option<KeyRange> = None;
                 for idx in members {
-                    let Some(&(ri, t)) = tables.get(idx) else { continue };
+                    let Some(&(ri, t)) = tables.get(idx) else {
+                        continue;
+                    };
                     range = Some(match range {
                         Some(r) => r.union(&t.range),
                         None => t.range.clone(),

@@ -66,7 +66,11 @@ impl CompactionControl {
     }
 
     pub(crate) fn last_error(&self) -> Option<String> {
-        self.state.lock().last_error.as_ref().map(ToString::to_string)
+        self.state
+            .lock()
+            .last_error
+            .as_ref()
+            .map(ToString::to_string)
     }
 }
 
@@ -189,7 +193,9 @@ impl DbInner {
                 .runs
                 .iter()
                 .find(|r| r.id == part.id)
-                .ok_or_else(|| Error::invalid(format!("compaction input run {} is gone", part.id)))?;
+                .ok_or_else(|| {
+                    Error::invalid(format!("compaction input run {} is gone", part.id))
+                })?;
             let tables: Vec<_> = run
                 .tables
                 .iter()
@@ -231,10 +237,10 @@ impl DbInner {
             added: report.outputs.clone(),
             ..VersionEdit::default()
         };
-        let installed = self
-            .versions
-            .lock()
-            .log_and_apply(edit, &self.next_file_number);
+        let installed =
+            self.versions
+                .lock()
+                .log_and_apply(edit, &self.next_file_number, Vec::new());
         let version = match installed {
             Ok(v) => v,
             Err(e) => {
@@ -267,7 +273,9 @@ impl DbInner {
             .table_bytes_written
             .fetch_add(report.bytes_written, Ordering::Relaxed);
         let micros = started.elapsed().as_micros() as u64;
-        counters.compaction_micros.fetch_add(micros, Ordering::Relaxed);
+        counters
+            .compaction_micros
+            .fetch_add(micros, Ordering::Relaxed);
         tracing::info!(
             outputs = report.outputs.len(),
             rounds = report.rounds,
@@ -296,14 +304,19 @@ impl DbInner {
         let control = &self.compaction;
         let result = if depth < c.stop_runs {
             self.counters.slowdowns.fetch_add(1, Ordering::Relaxed);
-            control.state.lock().stall_reason =
-                Some(format!("slowdown: {depth} overlapping runs (slowdown_runs {})", c.slowdown_runs));
+            control.state.lock().stall_reason = Some(format!(
+                "slowdown: {depth} overlapping runs (slowdown_runs {})",
+                c.slowdown_runs
+            ));
             control.schedule();
             std::thread::sleep(Duration::from_millis(1));
             Ok(())
         } else {
             self.counters.stalls.fetch_add(1, Ordering::Relaxed);
-            let reason = format!("stopped: {depth} overlapping runs (stop_runs {})", c.stop_runs);
+            let reason = format!(
+                "stopped: {depth} overlapping runs (stop_runs {})",
+                c.stop_runs
+            );
             tracing::warn!(reason, "write stall: waiting for compaction");
             let mut st = control.state.lock();
             st.stall_reason = Some(reason);

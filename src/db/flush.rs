@@ -134,10 +134,11 @@ impl DbInner {
             added: meta.into_iter().collect(),
             ..VersionEdit::default()
         };
-        let version = self
-            .versions
-            .lock()
-            .log_and_apply(edit, &self.next_file_number)?;
+        let wal = filename::wal_path(&self.dir, mem.wal_number());
+        let version =
+            self.versions
+                .lock()
+                .log_and_apply(edit, &self.next_file_number, vec![wal])?;
         {
             let mut cur = self.super_version.write();
             let sealed = cur
@@ -151,10 +152,6 @@ impl DbInner {
                 sealed,
                 version,
             });
-        }
-        let wal = filename::wal_path(&self.dir, mem.wal_number());
-        if let Err(e) = self.fs.remove_file(&wal) {
-            tracing::warn!(file = %wal.display(), error = %e, "could not delete flushed WAL; it is removed at next open");
         }
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
         tracing::info!(

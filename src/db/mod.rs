@@ -157,7 +157,10 @@ impl Db {
     ///
     /// # Errors
     /// As [`Db::compact`].
-    pub fn compact_range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> Result<()> {
+    pub fn compact_range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(
+        &self,
+        range: R,
+    ) -> Result<()> {
         use std::ops::Bound;
         let lo = match range.start_bound() {
             Bound::Included(k) | Bound::Excluded(k) => Bytes::copy_from_slice(k.as_ref()),

@@ -5,9 +5,9 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::DbInner;
+use crate::compaction::{CompactionPolicy, TieredPolicy};
 use crate::error::Result;
 use crate::key::{MAX_SEQNO, SeqNo, ValueKind};
-use crate::compaction::{CompactionPolicy, TieredPolicy};
 use crate::merge::resolve::{NewestFirst, merge_failed, no_operator};
 use crate::stats::{RunStats, Stats, TableStats};
 

@@ -92,6 +92,21 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         None => (Version::default(), 0, 0, None, 1),
     };
     let merge_operator = check_merge_operator(dir, merge_operator, &opts)?;
+    // The manifest must never name a missing table.
+    for t in version.tables() {
+        let path = filename::table_path(dir, t.meta.number);
+        if !fs.exists(&path) {
+            let current = dir.join(filename::CURRENT);
+            return Err(Error::corruption(
+                &current,
+                0,
+                format!(
+                    "the manifest names table {} which is missing; restore it from a backup",
+                    path.display()
+                ),
+            ));
+        }
+    }
     // Never reuse a number a file in the directory already has.
     let max_seen = kinds
         .iter()

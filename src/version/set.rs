@@ -12,6 +12,12 @@
 //! - After a failed manifest write the set is *broken*: it never appends
 //!   again (the manifest may end in a torn record) until the database is
 //!   reopened.
+//! - **Deletion lags one edit.** The files an edit makes obsolete (input
+//!   tables, flushed WALs) are deleted only once the *next* edit is durable
+//!   (or at the next open, after the new manifest is written). Recovery
+//!   drops a damaged last record as a torn tail; because nothing that record
+//!   made obsolete was deleted yet, dropping it — torn by a crash or
+//!   flipped by bit rot — never loses data.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -52,6 +58,12 @@ pub(crate) struct VersionSet {
     last_seqno: SeqNo,
     merge_operator: Option<String>,
     broken: bool,
+    /// Tables the last edit removed: made obsolete (deleted once no version
+    /// uses them) after the next edit is durable.
+    deferred_tables: Vec<Arc<TableFile>>,
+    /// Other files (WALs) the last edit made obsolete, deleted after the
+    /// next edit is durable.
+    deferred_files: Vec<PathBuf>,
 }
 
 /// Encodes `CURRENT`'s content: the manifest's name, a space, and the crc32
@@ -224,6 +236,8 @@ impl VersionSet {
             last_seqno,
             merge_operator,
             broken: false,
+            deferred_tables: Vec::new(),
+            deferred_files: Vec::new(),
         };
         set.write_snapshot(next_file_number)?;
         set.install_current()?;
@@ -280,6 +294,7 @@ impl VersionSet {
 
     /// Durably applies `edit` and installs the resulting version.
     /// `next_file_number` allocates a number when the manifest is rolled.
+    /// `obsolete_files` (flushed WALs) are deleted after the next edit.
     ///
     /// # Errors
     /// `Io` if the manifest cannot be written (the set is then broken);
@@ -288,6 +303,7 @@ impl VersionSet {
         &mut self,
         mut edit: VersionEdit,
         next_file_number: &std::sync::atomic::AtomicU64,
+        obsolete_files: Vec<PathBuf>,
     ) -> Result<Arc<Version>> {
         use std::sync::atomic::Ordering;
         if self.broken {
@@ -326,11 +342,24 @@ impl VersionSet {
         if let Some(s) = edit.last_seqno {
             self.last_seqno = self.last_seqno.max(s);
         }
-        for t in self.current.tables() {
-            if edit.deleted.contains(&t.meta.number) {
-                t.mark_obsolete();
+        // This edit is durable: act on the previous edit's deletions, and
+        // hold back this one's until the next edit.
+        for t in std::mem::take(&mut self.deferred_tables) {
+            t.mark_obsolete();
+        }
+        for path in std::mem::replace(&mut self.deferred_files, obsolete_files) {
+            match self.fs.remove_file(&path) {
+                Ok(()) => tracing::debug!(file = %path.display(), "deleted obsolete file"),
+                Err(e) => tracing::warn!(file = %path.display(), error = %e,
+                    "could not delete obsolete file; it is removed at next open"),
             }
         }
+        self.deferred_tables = self
+            .current
+            .tables()
+            .filter(|t| edit.deleted.contains(&t.meta.number))
+            .cloned()
+            .collect();
         self.current = Arc::new(version);
         Ok(self.current())
     }

@@ -57,8 +57,11 @@ pub fn collect_rev(iter: DbIter) -> Pairs {
 
 /// Drains any item stream, keeping errors as their kinds.
 pub fn collect_items(iter: impl Iterator<Item = rillkv::Result<(Bytes, Bytes)>>) -> Vec<Item> {
-    iter.map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(|e| e.kind()))
-        .collect()
+    iter.map(|r| {
+        r.map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .map_err(|e| e.kind())
+    })
+    .collect()
 }
 
 /// Drains an iterator from both ends, picking the end at random from `seed`,
