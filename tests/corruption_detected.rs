@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use common::{Model, env_num, records, show};
 use common_tables::{Region, dir_names, flipped, manifest_names, table_layout, table_paths};
 use rillkv::fs::{FaultFs, Fs};
-use rillkv::{Compression, Db, Error, ErrorKind, Options};
+use rillkv::{CompactionOptions, Compression, Db, Error, ErrorKind, Options};
 
 const DIR: &str = "/db";
 
@@ -30,11 +30,14 @@ fn dir() -> &'static Path {
 }
 
 fn options(fs: &FaultFs, compression: Compression) -> Options {
+    // No background compaction: the layout under test (three flushed
+    // tables, a manifest of four records) stays fixed.
     Options::default()
         .fs(fs.clone())
         .memtable_size(1 << 20)
         .block_size(1024)
         .compression(compression)
+        .compaction(CompactionOptions::default().background(false))
 }
 
 fn key(i: u32) -> Vec<u8> {
@@ -422,12 +425,11 @@ fn a_bit_flip_in_the_manifest_before_good_records_fails_the_open() {
     read_everything(&fs, compression, &model, "restored").assert_clean("restored");
 }
 
-/// The last manifest record is the edit of the last flush, whose WAL was
-/// deleted once the edit was durable. Dropping that record as a "torn
-/// tail" would silently lose the table's writes (and deleting the table as
-/// an orphan would make the loss permanent). A bit flip there must fail the
-/// open, or at least every read must still answer correctly, and the table
-/// must stay on disk.
+/// The last manifest record is the edit of the last flush. A damaged last
+/// record cannot be told from a torn one, so recovery may drop it — but
+/// only if that loses nothing: the flushed WAL must still be there to
+/// replay. Every flip there must fail the open with `Corruption` naming the
+/// manifest, or leave every read answering correctly.
 #[test]
 fn a_bit_flip_in_the_last_manifest_record_never_loses_a_flushed_table() {
     let compression = Compression::default();
@@ -436,34 +438,31 @@ fn a_bit_flip_in_the_last_manifest_record_never_loses_a_flushed_table() {
     let name = file_name(&path);
     let bytes = fs.file_bytes(&path).expect("manifest");
     let &(start, end) = records(&bytes).last().expect("records");
-    let tables_before = table_paths(&fs, dir());
     let mut problems = Vec::new();
+    let mut dropped = 0;
     for offset in start..end {
         let ctx = format!(
             "{name} last record (bytes {start}..{end}) byte +{}",
             offset - start
         );
-        let (outcome, tables_after) =
-            with_damaged(&fs, &path, flipped(&bytes, offset, offset as u8), || {
-                let outcome = read_all_with(&fs, compression, &model, 8, &ctx);
-                (outcome, table_paths(&fs, dir()))
-            });
-        if tables_after != tables_before {
-            problems.push(format!(
-                "{ctx}: tables deleted: {tables_before:?} -> {tables_after:?}"
-            ));
-        }
+        let outcome = with_damaged(&fs, &path, flipped(&bytes, offset, offset as u8), || {
+            read_all_with(&fs, compression, &model, 8, &ctx)
+        });
         if !outcome.wrong.is_empty() {
             problems.push(format!(
                 "{ctx}: wrong answers, e.g. {:?}",
                 outcome.wrong.first()
             ));
-        } else if !outcome.errors.is_empty()
-            && let Some(problem) = outcome.corruption_problem(&name)
-        {
+        } else if outcome.errors.is_empty() {
+            dropped += 1;
+        } else if let Some(problem) = outcome.corruption_problem(&name) {
             problems.push(format!("{ctx}: {problem}"));
         }
     }
+    eprintln!(
+        "{} flips of the last manifest record: {dropped} dropped as a tail without loss",
+        end - start
+    );
     assert!(
         problems.is_empty(),
         "{} problems in {} flips of the last manifest record (first 6 shown):\n{}",

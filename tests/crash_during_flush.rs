@@ -23,7 +23,7 @@ use std::path::Path;
 use common::{Model, env_num, read_all, show};
 use common_tables::{assert_no_orphan_tables, manifest_names, table_count, temp_names};
 use rillkv::fs::{CrashMode, FaultFs};
-use rillkv::{Db, Options, WriteBatch, WriteOptions};
+use rillkv::{CompactionOptions, Db, Options, WriteBatch, WriteOptions};
 
 const DIR: &str = "/db";
 
@@ -33,11 +33,13 @@ fn dir() -> &'static Path {
 
 fn options(fs: &FaultFs) -> Options {
     // Big enough that only explicit flushes seal a memtable; small blocks
-    // so that a table takes many appends.
+    // so that a table takes many appends; no background compaction, so that
+    // the operations counted are the flush's alone.
     Options::default()
         .fs(fs.clone())
         .memtable_size(256 << 10)
         .block_size(1024)
+        .compaction(CompactionOptions::default().background(false))
 }
 
 fn key(i: u32) -> Vec<u8> {

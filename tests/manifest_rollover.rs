@@ -16,7 +16,7 @@ use common_tables::{
     assert_no_orphan_tables, live_table_numbers, manifest_names, table_count, temp_names,
 };
 use rillkv::fs::{CrashMode, FaultFs, Fs, StdFs};
-use rillkv::{Db, Options, WriteBatch, WriteOptions};
+use rillkv::{CompactionOptions, Db, Options, WriteBatch, WriteOptions};
 
 fn key(i: u32) -> Vec<u8> {
     format!("key-{i:05}").into_bytes()
@@ -68,7 +68,13 @@ fn round(db: &Db, model: &mut Model, r: u32) {
 fn many_flushes_roll_the_manifest_and_keep_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path();
-    let opts = || Options::default().max_manifest_size(1024);
+    // Background compaction would merge the tables (and its edits would
+    // roll the manifest too); this scenario keeps one table per flush.
+    let opts = || {
+        Options::default()
+            .max_manifest_size(1024)
+            .compaction(CompactionOptions::default().background(false))
+    };
     let db = Db::open(path, opts()).expect("open");
     let mut model = Model::new();
     let mut manifests = BTreeSet::new();
@@ -136,7 +142,10 @@ fn many_flushes_roll_the_manifest_and_keep_one() {
 const DIR: &str = "/db";
 
 fn fault_options(fs: &FaultFs) -> Options {
-    Options::default().fs(fs.clone()).max_manifest_size(1024)
+    Options::default()
+        .fs(fs.clone())
+        .max_manifest_size(1024)
+        .compaction(CompactionOptions::default().background(false))
 }
 
 /// A database whose manifest is past its limit: its next flush rolls it.

@@ -1,14 +1,16 @@
-//! With tables in play — explicit and background flushes, compressed or
-//! plain blocks, with or without bloom filters — the database behaves like
-//! a `BTreeMap` under random puts, deletes, batches, snapshots, flushes,
-//! reopens and scans (forward, backward, ranges, prefixes, and iterators
-//! that span a flush).
+//! With tables in play — explicit and background flushes, compactions
+//! (explicit, of a key range, or in the background), compressed or plain
+//! blocks, with or without bloom filters — the database behaves like a
+//! `BTreeMap` under random puts, deletes, batches, snapshots, flushes,
+//! compactions, reopens and scans (forward, backward, ranges, prefixes, and
+//! iterators that span a flush and a compaction).
 //!
 //! Runs on `FaultFs` with a 4 KiB memtable so that most data lives in many
 //! small tables; values up to 700 bytes, half of them incompressible, so
 //! that zstd tables mix compressed and stored blocks. Snapshots keep
-//! reading the model frozen when they were taken. After each case the
-//! directory holds exactly the tables the version lists.
+//! reading the model frozen when they were taken. After each case (without
+//! background compaction) and a reopen, the directory holds exactly the
+//! tables the version lists.
 //!
 //! 48 cases by default; `PROPTEST_CASES` overrides.
 
@@ -25,7 +27,7 @@ use common::{
 use common_tables::assert_no_orphan_tables;
 use proptest::prelude::*;
 use rillkv::fs::FaultFs;
-use rillkv::{Compression, Db, Options, Snapshot, WriteBatch};
+use rillkv::{CompactionOptions, Compression, Db, Options, Snapshot, WriteBatch};
 
 const DIR: &str = "/db";
 const KEYS: u16 = 160;
@@ -52,6 +54,11 @@ enum Op {
         idx: usize,
     },
     Flush,
+    Compact,
+    CompactRange {
+        lo: Bound<u16>,
+        hi: Bound<u16>,
+    },
     Reopen,
     Scan {
         reverse: bool,
@@ -65,7 +72,7 @@ enum Op {
         len: usize,
     },
     /// Opens an iterator, takes `take` entries, flushes (after a write, so
-    /// there is something to flush), then drains it.
+    /// there is something to flush) and compacts, then drains it.
     IterAcrossFlush {
         take: usize,
         reverse: bool,
@@ -113,6 +120,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::Snapshot),
         1 => any::<usize>().prop_map(|idx| Op::DropSnapshot { idx }),
         3 => Just(Op::Flush),
+        1 => Just(Op::Compact),
+        1 => (bound(), bound()).prop_map(|(lo, hi)| Op::CompactRange { lo, hi }),
         1 => Just(Op::Reopen),
         2 => any::<bool>().prop_map(|reverse| Op::Scan { reverse }),
         2 => (bound(), bound()).prop_map(|(lo, hi)| Op::Range { lo, hi }),
@@ -127,6 +136,7 @@ struct Config {
     zstd: bool,
     block_size: usize,
     bloom_bits: u32,
+    background_compaction: bool,
 }
 
 fn config() -> impl Strategy<Value = Config> {
@@ -134,12 +144,16 @@ fn config() -> impl Strategy<Value = Config> {
         any::<bool>(),
         prop::sample::select(vec![1024usize, 2048, 4096]),
         prop::sample::select(vec![0u32, 4, 10]),
+        any::<bool>(),
     )
-        .prop_map(|(zstd, block_size, bloom_bits)| Config {
-            zstd,
-            block_size,
-            bloom_bits,
-        })
+        .prop_map(
+            |(zstd, block_size, bloom_bits, background_compaction)| Config {
+                zstd,
+                block_size,
+                bloom_bits,
+                background_compaction,
+            },
+        )
 }
 
 fn options(fs: &FaultFs, c: Config) -> Options {
@@ -153,6 +167,7 @@ fn options(fs: &FaultFs, c: Config) -> Options {
         } else {
             Compression::None
         })
+        .compaction(CompactionOptions::default().background(c.background_compaction))
 }
 
 fn user_bound(b: &Bound<u16>) -> Bound<Vec<u8>> {
@@ -234,6 +249,13 @@ fn run(config: Config, ops: Vec<Op>) {
                     "{ctx}: flush leaves no sealed memtable"
                 );
             }
+            Op::Compact => db.compact().expect("compact"),
+            Op::CompactRange { lo, hi } => {
+                let (lo, hi) = (user_bound(lo), user_bound(hi));
+                if !common::bounds_empty(&lo, &hi) {
+                    db.compact_range((lo, hi)).expect("compact_range");
+                }
+            }
             Op::Reopen => {
                 // Snapshots end with the database.
                 snaps.clear();
@@ -272,6 +294,7 @@ fn run(config: Config, ops: Vec<Op>) {
                 db.put(key(0), &v).expect("put");
                 model.insert(key(0), v);
                 db.flush().expect("flush");
+                db.compact().expect("compact");
                 if *reverse {
                     got.extend(pairs_of(it.by_ref().rev()));
                     got.reverse();
@@ -293,12 +316,22 @@ fn run(config: Config, ops: Vec<Op>) {
         assert_view_matches(snap, m, &probes, &format!("end: snapshot {i}"));
     }
     assert_view_matches(&db, &model, &probes, "end");
-    db.flush().expect("final flush");
-    assert_no_orphan_tables(&db, &fs, Path::new(DIR), "end");
     snaps.clear();
     db.close().expect("close");
     let db = Db::open(DIR, options(&fs, config)).expect("final reopen");
     assert_view_matches(&db, &model, &probes, "after final reopen");
+    if !config.background_compaction {
+        // The open deleted every file the manifest does not need; the
+        // flush of the recovered memtable adds a listed table.
+        db.flush().expect("final flush");
+        assert_no_orphan_tables(&db, &fs, Path::new(DIR), "after final reopen");
+    }
+    db.compact().expect("final compact");
+    assert_view_matches(&db, &model, &probes, "after final compaction");
+    assert!(
+        db.stats().runs.len() <= 1,
+        "a full compaction leaves one run"
+    );
     db.close().expect("close");
 }
 

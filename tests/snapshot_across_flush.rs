@@ -1,9 +1,11 @@
-//! Snapshots and iterators keep their point-in-time view across flushes:
-//! a snapshot taken before a flush reads exactly its version afterwards
-//! (the flush keeps every version a live snapshot can see, and only
-//! those), and an iterator opened before a flush — consumed partly before
-//! it, partly after — yields exactly the state at its creation, while the
-//! flushed memtable's WAL is deleted and tables appear underneath it.
+//! Snapshots and iterators keep their point-in-time view across flushes
+//! and compactions: a snapshot taken before a flush reads exactly its
+//! version afterwards (the flush keeps every version a live snapshot can
+//! see, and only those), and an iterator opened before a flush — consumed
+//! partly before it, partly after — yields exactly the state at its
+//! creation, while the flushed memtable's WAL is deleted and tables appear
+//! underneath it. Tables a compaction replaced stay on disk while an
+//! iterator still reads them and are deleted once it is dropped.
 
 mod common;
 mod common_tables;
@@ -12,13 +14,18 @@ use std::ops::Bound;
 use std::path::Path;
 
 use common::{Model, Pairs, View, assert_pairs_eq, assert_range_matches, assert_view_matches};
-use common_tables::{assert_no_orphan_tables, table_count, wal_numbers_in_dir};
+use common_tables::{
+    assert_no_orphan_tables, table_count, table_numbers_in_dir, wal_numbers_in_dir,
+};
 use rillkv::fs::StdFs;
-use rillkv::{Db, ErrorKind, Options, Snapshot, WriteBatch};
+use rillkv::{CompactionOptions, Db, ErrorKind, Options, Snapshot, WriteBatch};
 
-/// A memtable big enough that only explicit `flush` calls flush.
+/// A memtable big enough that only explicit `flush` calls flush, and no
+/// background compaction: tables change only when the test says so.
 fn options() -> Options {
-    Options::default().memtable_size(4 << 20)
+    Options::default()
+        .memtable_size(4 << 20)
+        .compaction(CompactionOptions::default().background(false))
 }
 
 fn key(i: u32) -> Vec<u8> {
@@ -111,6 +118,14 @@ fn snapshots_taken_before_flushes_read_their_version_after_them() {
     check(&s3, &m3, "s3 after flush 3");
     check(&db, &model, "db after flush 3");
 
+    // A full compaction keeps every version a live snapshot sees.
+    db.compact().expect("compact");
+    assert_eq!(db.stats().runs.len(), 1, "{}", db.stats());
+    check(&s1, &m1, "s1 after compaction");
+    check(&s2, &m2, "s2 after compaction");
+    check(&s3, &m3, "s3 after compaction");
+    check(&db, &model, "db after compaction");
+
     // Dropping a snapshot does not disturb the others.
     drop(s2);
     put(&db, &mut model, key(7), b"v5".to_vec());
@@ -118,14 +133,15 @@ fn snapshots_taken_before_flushes_read_their_version_after_them() {
     check(&s1, &m1, "s1 after s2 dropped");
     check(&s3, &m3, "s3 after s2 dropped");
     assert_eq!(db.stats().live_snapshots, 2);
+    db.compact().expect("compact without s2");
+    check(&s1, &m1, "s1 after a compaction without s2");
+    check(&s3, &m3, "s3 after a compaction without s2");
+    check(&db, &model, "db after a compaction without s2");
 
-    assert_no_orphan_tables(&db, &StdFs, dir.path(), "after four flushes");
+    // Flushed WALs are deleted one manifest edit later: at most one is
+    // left besides the active WAL.
     let wals = wal_numbers_in_dir(&StdFs, dir.path());
-    assert_eq!(
-        wals.len(),
-        1,
-        "flushed WALs are deleted, only the active one is left: {wals:?}"
-    );
+    assert!(wals.len() <= 2, "flushed WALs are deleted: {wals:?}");
 
     // Closing ends every snapshot; the data survives the reopen.
     let db2 = db.clone();
@@ -209,6 +225,22 @@ fn flush_keeps_exactly_the_versions_live_snapshots_can_see() {
         db.get(b"hot").expect("get").as_deref(),
         Some(&b"hot-20"[..])
     );
+    // With no snapshot left, a full compaction keeps one version per live
+    // key: `hot` and `cold`.
+    db.compact().expect("compact");
+    let entries: u64 = db
+        .stats()
+        .runs
+        .iter()
+        .flat_map(|r| &r.tables)
+        .map(|t| t.entries)
+        .sum();
+    assert_eq!(entries, 2, "{}", db.stats());
+    assert_eq!(
+        db.get(b"hot").expect("get").as_deref(),
+        Some(&b"hot-20"[..])
+    );
+    assert_eq!(db.get(b"cold").expect("get").as_deref(), Some(&b"c2"[..]));
     db.close().expect("close");
 }
 
@@ -246,6 +278,9 @@ fn iterators_opened_before_a_flush_keep_their_view() {
     }
     let frozen = model.clone();
     let wals_before = wal_numbers_in_dir(&StdFs, path);
+    // The tables the iterators below pin (their version's).
+    let pinned = table_numbers_in_dir(&StdFs, path);
+    assert_eq!(pinned.len(), 1);
 
     // Three iterators: partly consumed from the front, from both ends, and
     // not started (its streams are built lazily, after the flush).
@@ -278,11 +313,26 @@ fn iterators_opened_before_a_flush_keep_their_view() {
     put(&db, &mut model, key(5), b"after".to_vec());
     db.flush().expect("second flush while iterators are open");
     assert_eq!(table_count(&db), 3);
-    // The memtable the iterators read from is gone from the directory.
-    let wals_after = wal_numbers_in_dir(&StdFs, path);
+    // Compact the three tables into new ones, then make one more manifest
+    // edit (deletions lag one edit): every replaced table is obsolete, but
+    // the one in the iterators' version stays on disk while they live.
+    let replaced = table_numbers_in_dir(&StdFs, path);
+    db.compact().expect("compact while iterators are open");
+    put(&db, &mut model, key(6), b"after compaction".to_vec());
+    db.flush().expect("flush after compaction");
     assert!(
-        wals_before.is_disjoint(&wals_after),
-        "flushed WALs are deleted even while iterators pin their memtables: {wals_before:?} -> {wals_after:?}"
+        replaced.is_disjoint(&common_tables::live_table_numbers(&db)),
+        "the compaction replaced every table"
+    );
+    let on_disk = table_numbers_in_dir(&StdFs, path);
+    let unpinned: std::collections::BTreeSet<u64> = replaced.difference(&pinned).copied().collect();
+    assert!(
+        on_disk.is_superset(&pinned),
+        "the table open iterators read stays on disk: {pinned:?} vs {on_disk:?}"
+    );
+    assert!(
+        on_disk.is_disjoint(&unpinned),
+        "replaced tables nobody reads are deleted: {unpinned:?} vs {on_disk:?}"
     );
 
     // The iterators still see the state at their creation.
@@ -328,10 +378,16 @@ fn iterators_opened_before_a_flush_keep_their_view() {
         "iterator first advanced after flushes",
     );
 
-    // New iterators see the new state, and the directory holds exactly the
-    // live tables.
+    // New iterators see the new state. Once the old ones are dropped the
+    // replaced tables are deleted, and the directory holds exactly the live
+    // tables.
     check(&db, &model, "db after flushes");
     drop((fwd, both, lazy));
+    let on_disk = table_numbers_in_dir(&StdFs, path);
+    assert!(
+        pinned.is_disjoint(&on_disk),
+        "the pinned table is deleted once no iterator reads it: {pinned:?} vs {on_disk:?}"
+    );
     assert_no_orphan_tables(&db, &StdFs, path, "after iterators dropped");
     db.close().expect("close");
     let db = Db::open(path, options()).expect("reopen");
@@ -343,7 +399,8 @@ fn iterators_opened_before_a_flush_keep_their_view() {
 #[test]
 fn snapshot_iterators_read_across_memtable_and_tables_in_both_directions() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // A small memtable: background flushes happen while the snapshot lives.
+    // A small memtable and background compaction: flushes and compactions
+    // happen while the snapshots live.
     let db = Db::open(dir.path(), Options::default().memtable_size(16 << 10)).expect("open");
     let mut model = Model::new();
     let mut rng = fastrand::Rng::with_seed(7);
@@ -361,10 +418,16 @@ fn snapshot_iterators_read_across_memtable_and_tables_in_both_directions() {
         snaps.push((db.snapshot(), model.clone()));
     }
     db.flush().expect("flush");
-    assert!(table_count(&db) >= 4, "{}", db.stats());
+    let stats = db.stats();
+    assert!(stats.counters.flushes >= 4, "{stats}");
     for (i, (snap, m)) in snaps.iter().enumerate() {
         check(snap, m, &format!("snapshot {i}"));
     }
     check(&db, &model, "db");
+    db.compact().expect("compact");
+    for (i, (snap, m)) in snaps.iter().enumerate() {
+        check(snap, m, &format!("snapshot {i} after a full compaction"));
+    }
+    check(&db, &model, "db after a full compaction");
     db.close().expect("close");
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::{Model, env_num, read_all};
 use rillkv::fs::{CrashMode, FaultFs};
-use rillkv::{Db, Options, WriteBatch, WriteOptions};
+use rillkv::{CompactionOptions, Db, Options, WriteBatch, WriteOptions};
 
 /// Fails the test instead of hanging if `threads` do not all finish in
 /// time (a deadlock).
@@ -183,7 +183,12 @@ fn stalled_writers_wake_with_an_error_when_the_flush_fails() {
     let writers = 6usize;
     for failing_sync in [2u64, 5, 9] {
         let fs = FaultFs::new();
-        let opts = || options().fs(fs.clone());
+        // No background compaction: the failing fsync must be a flush's.
+        let opts = || {
+            options()
+                .fs(fs.clone())
+                .compaction(CompactionOptions::default().background(false))
+        };
         let db = Db::open("/db", opts()).expect("open");
         let started = Arc::new(AtomicU64::new(0));
         let threads: Vec<_> = (0..writers)

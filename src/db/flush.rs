@@ -8,6 +8,7 @@
 //! 3. install the new version and drop the memtable from the super version;
 //! 4. only then delete the memtable's WAL.
 
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -19,7 +20,10 @@ use super::{DbInner, SuperVersion};
 use crate::compaction::{Collapse, CollapseOptions};
 use crate::error::{Error, Result};
 use crate::filename;
+use crate::fs::Fs;
+use crate::key::SeqNo;
 use crate::memtable::{MemIter, MemTable};
+use crate::options::Options;
 use crate::table::{TableOptions, TableWriter};
 use crate::version::{TableMeta, VersionEdit};
 
@@ -163,64 +167,22 @@ impl DbInner {
         Ok(true)
     }
 
-    /// Writes `mem` as table `number`, fsyncing the file and the directory.
-    /// Returns `None` if nothing survived collapsing (cannot happen today:
-    /// the newest version of each key is always kept).
+    /// Writes `mem` as table `number` (see [`write_memtable`]).
     fn write_table(&self, mem: &Arc<MemTable>, number: u64) -> Result<Option<TableMeta>> {
-        let path = filename::table_path(&self.dir, number);
-        let file = self
-            .fs
-            .create(&path)
-            .map_err(|e| Error::io("create", &path, e))?;
-        let opts = TableOptions {
-            block_size: self.opts.block_size,
-            compression: self.opts.compression,
-            bloom_bits_per_key: self.opts.bloom_bits_per_key,
-        };
-        let mut writer = TableWriter::new(file, &path, &opts);
-        let entries = MemIter::new(
-            Arc::clone(mem),
-            std::ops::Bound::Unbounded,
-            std::ops::Bound::Unbounded,
-            false,
-        )
-        .map(Ok);
-        let mut smallest = None;
-        let mut largest = None;
-        let collapse = CollapseOptions {
-            snapshots: self.snapshots.sequence_numbers(),
-            bottom: false,
-            merge_operator: self.opts.merge_operator.clone(),
-            merge_batch_size: self.opts.merge_batch_size,
-        };
-        for entry in Collapse::new(entries, collapse) {
-            let (key, value) = entry?;
-            if smallest.is_none() {
-                smallest = Some(key.user_key.clone());
-            }
-            largest = Some(key.user_key.clone());
-            writer.add(&key, &value)?;
-        }
-        let (Some(smallest), Some(largest)) = (smallest, largest) else {
-            return Ok(None);
-        };
-        let written = writer.finish()?;
-        self.fs
-            .sync_dir(&self.dir)
-            .map_err(|e| Error::io("fsync directory", &self.dir, e))?;
-        self.counters
-            .table_bytes_written
-            .fetch_add(written.file_size, Ordering::Relaxed);
-        Ok(Some(TableMeta {
+        let meta = write_memtable(
+            &self.dir,
+            &self.fs,
+            &self.opts,
+            mem,
             number,
-            run: number,
-            size: written.file_size,
-            smallest,
-            largest,
-            min_seqno: written.properties.min_seqno,
-            max_seqno: written.properties.max_seqno,
-            entries: written.properties.entries,
-        }))
+            self.snapshots.sequence_numbers(),
+        )?;
+        if let Some(m) = &meta {
+            self.counters
+                .table_bytes_written
+                .fetch_add(m.size, Ordering::Relaxed);
+        }
+        Ok(meta)
     }
 
     /// Blocks the commit leader while too many memtables wait for flush.
@@ -296,4 +258,66 @@ impl DbInner {
             control.done.wait(&mut st);
         }
     }
+}
+
+/// Writes `mem` as table `number` in a new run of the same number, keeping
+/// what the `snapshots` need, and fsyncs the file and the directory.
+/// Returns `None` if nothing survived collapsing (cannot happen today: the
+/// newest version of each key is always kept).
+pub(crate) fn write_memtable(
+    dir: &Path,
+    fs: &Arc<dyn Fs>,
+    opts: &Options,
+    mem: &Arc<MemTable>,
+    number: u64,
+    snapshots: Vec<SeqNo>,
+) -> Result<Option<TableMeta>> {
+    let path = filename::table_path(dir, number);
+    let file = fs
+        .create(&path)
+        .map_err(|e| Error::io("create", &path, e))?;
+    let table_opts = TableOptions {
+        block_size: opts.block_size,
+        compression: opts.compression,
+        bloom_bits_per_key: opts.bloom_bits_per_key,
+    };
+    let mut writer = TableWriter::new(file, &path, &table_opts);
+    let entries = MemIter::new(
+        Arc::clone(mem),
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Unbounded,
+        false,
+    )
+    .map(Ok);
+    let collapse = CollapseOptions {
+        snapshots,
+        bottom: false,
+        merge_operator: opts.merge_operator.clone(),
+        merge_batch_size: opts.merge_batch_size,
+    };
+    let mut any = false;
+    for entry in Collapse::new(entries, collapse) {
+        let (key, value) = entry?;
+        writer.add(&key, &value)?;
+        any = true;
+    }
+    if !any {
+        drop(writer);
+        let _ = fs.remove_file(&path);
+        return Ok(None);
+    }
+    let written = writer.finish()?;
+    fs.sync_dir(dir)
+        .map_err(|e| Error::io("fsync directory", dir, e))?;
+    let p = written.properties;
+    Ok(Some(TableMeta {
+        number,
+        run: number,
+        size: written.file_size,
+        smallest: p.smallest_user_key,
+        largest: p.largest_user_key,
+        min_seqno: p.min_seqno,
+        max_seqno: p.max_seqno,
+        entries: p.entries,
+    }))
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use parking_lot::{Mutex, RwLock};
 
-use super::{DbInner, SuperVersion, WalState, write::CommitQueue};
+use super::{DbInner, SuperVersion, WalState, flush, write::CommitQueue};
 use crate::batch;
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
@@ -17,7 +17,7 @@ use crate::options::{Options, RecoveryMode};
 use crate::snapshot::SnapshotList;
 use crate::stats::Counters;
 use crate::table::BlockCache;
-use crate::version::{Version, VersionSet, set};
+use crate::version::{Version, VersionEdit, VersionSet, set};
 use crate::wal::{self, Damage};
 
 /// What recovery found, kept for [`Db::stats`](crate::Db::stats).
@@ -155,23 +155,45 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
                 .map_err(|e| Error::io("rename", &from, e))?;
         }
     }
-    sealed.reverse(); // newest first
+    // Replayed writes become tables now, so that no recovered log —
+    // possibly unsynced, possibly damaged at its tail — outlives this open:
+    // the next open, after a crash or not, never meets that damage again,
+    // and a synced write made after this open cannot outlive an earlier,
+    // replayed one.
+    let mut added = Vec::new();
+    for mem in &sealed {
+        let number = next_file;
+        next_file += 1;
+        if let Some(meta) = flush::write_memtable(dir, &fs, &opts, mem, number, Vec::new())? {
+            added.push(meta);
+        }
+    }
+    let version = version
+        .apply(
+            &VersionEdit {
+                added,
+                ..VersionEdit::default()
+            },
+            |m| set::make_table_file(dir, &fs, &block_cache, m),
+        )
+        .map_err(|why| Error::corruption(&dir.join(filename::CURRENT), 0, why))?;
 
-    // A fresh manifest holding the recovered state, then a fresh WAL.
+    // A fresh manifest holding the recovered state (every replayed WAL now
+    // below its log number), then a fresh WAL.
     let manifest_number = next_file;
+    let number = next_file + 1;
     let versions = VersionSet::create(
         dir,
         Arc::clone(&fs),
         block_cache.clone(),
         version,
-        log_number,
+        number,
         last_seqno,
         merge_operator,
         manifest_number,
         next_file + 2,
         opts.max_manifest_size,
     )?;
-    let number = next_file + 1;
     let path = filename::wal_path(dir, number);
     let file = fs
         .create(&path)
@@ -179,7 +201,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     fs.sync_dir(dir)
         .map_err(|e| Error::io("fsync directory", dir, e))?;
     let version = versions.current();
-    remove_obsolete_files(&*fs, dir, &kinds, &version, log_number, manifest_number);
+    remove_obsolete_files(&*fs, dir, &kinds, &version, number, manifest_number);
     tracing::info!(
         wal_files = report.wal_files,
         entries = report.entries,
@@ -195,7 +217,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         lock: Mutex::new(Some(lock)),
         super_version: RwLock::new(Arc::new(SuperVersion {
             active: Arc::new(MemTable::new(number)),
-            sealed,
+            sealed: Vec::new(),
             version,
         })),
         wal: Mutex::new(WalState {

@@ -205,24 +205,20 @@ fn classify_as_tail(data: &Bytes, offset: usize) -> bool {
         })
 }
 
-/// The start of the first complete, valid record beginning at a block
-/// boundary after `offset` (records resynchronise at block boundaries), or
-/// at a fragment boundary inside the damaged block when the damaged
-/// fragment's header was itself readable.
+/// The start of the first complete, valid record after `offset`: at any
+/// byte of the damaged block (a corrupted length field loses the fragment
+/// boundaries there), or at a later block boundary, where records
+/// resynchronise (continuation fragments of the damaged record skipped).
 fn first_valid_record_after(data: &Bytes, offset: usize) -> Option<usize> {
-    let mut candidates = Vec::new();
-    if let Some(next) = next_fragment_guess(data, offset) {
-        candidates.push(next);
+    let block_end = (offset - offset % BLOCK_SIZE + BLOCK_SIZE).min(data.len());
+    for p in offset + 1..block_end {
+        if plausible_record_start(data, p) && read_record(data, p).is_ok_and(|r| r.is_some()) {
+            return Some(p);
+        }
     }
     let mut block = offset - offset % BLOCK_SIZE + BLOCK_SIZE;
     while block < data.len() {
-        candidates.push(block);
-        block += BLOCK_SIZE;
-    }
-    for start in candidates {
-        // Walk fragments from `start`; skip continuation fragments of the
-        // damaged record until a record begins.
-        let mut pos = start;
+        let mut pos = block;
         loop {
             pos = skip_trailer(data, pos);
             if pos >= data.len() {
@@ -241,16 +237,21 @@ fn first_valid_record_after(data: &Bytes, offset: usize) -> Option<usize> {
                 Err(_) => break,
             }
         }
+        block += BLOCK_SIZE;
     }
     None
 }
 
-/// Where the fragment after a damaged one would start, if the damaged
-/// fragment's length field is plausible.
-fn next_fragment_guess(data: &[u8], offset: usize) -> Option<usize> {
-    let len_bytes = data.get(offset + 4..offset + 6)?;
-    let len = u16::from_le_bytes(len_bytes.try_into().ok()?) as usize;
-    let next = offset + HEADER_SIZE + len;
-    let block_end = offset - offset % BLOCK_SIZE + BLOCK_SIZE;
-    (len > 0 && next <= block_end && next < data.len()).then_some(next)
+/// A cheap filter before checksumming: a FULL or FIRST fragment header at
+/// `p` whose length fits its block.
+fn plausible_record_start(data: &[u8], p: usize) -> bool {
+    let block_left = BLOCK_SIZE - p % BLOCK_SIZE;
+    let Some(header) = data.get(p..p + HEADER_SIZE) else {
+        return false;
+    };
+    let (Some(&lo), Some(&hi), Some(&ty)) = (header.get(4), header.get(5), header.get(6)) else {
+        return false;
+    };
+    let len = usize::from(u16::from_le_bytes([lo, hi]));
+    matches!(ty, 1 | 2) && HEADER_SIZE + len <= block_left
 }

@@ -698,3 +698,71 @@ fn compare(want: &str, actual: &[(&str, String)]) -> Result<(), String> {
         Err(wrong.join("; "))
     }
 }
+
+/// The law checker itself catches broken jobs, so a policy that broke them
+/// would fail every testdata expectation that picks a job.
+#[test]
+fn laws_catch_broken_jobs() {
+    let t = |n: u64, a: &str, b: &str| TableShape {
+        number: n,
+        range: KeyRange::new(Bytes::from(a.to_owned()), Bytes::from(b.to_owned())),
+        size: 10,
+    };
+    let shape = TreeShape::new(vec![
+        RunShape {
+            id: 3,
+            tables: vec![t(3, "a", "z")],
+        },
+        RunShape {
+            id: 2,
+            tables: vec![t(2, "a", "z")],
+        },
+        RunShape {
+            id: 1,
+            tables: vec![t(1, "a", "z"), t(4, "zz", "zzz")],
+        },
+    ]);
+    let run = |id: u64, n: u64| GroupRun {
+        id,
+        tables: vec![n],
+        bytes: 10,
+    };
+    let good = CompactionJob {
+        reason: CompactionReason::SizeTiered,
+        inputs: vec![run(3, 3), run(2, 2)],
+        range: KeyRange::new("a", "z"),
+        output_run: 3,
+        bottom: false,
+        fan_in: 32,
+        rounds: 1,
+    };
+    assert_eq!(
+        job_law_violations(&shape, &good, true),
+        Vec::<String>::new()
+    );
+    let broken = |f: &dyn Fn(&mut CompactionJob)| {
+        let mut job = good.clone();
+        f(&mut job);
+        job_law_violations(&shape, &job, true)
+    };
+    // Skipping run 2 would put run 1's versions above run 2's.
+    assert!(!broken(&|j| j.inputs = vec![run(3, 3), run(1, 1)]).is_empty());
+    assert!(!broken(&|j| j.output_run = 2).is_empty());
+    assert!(!broken(&|j| j.bottom = true).is_empty());
+    assert!(!broken(&|j| j.range = KeyRange::new("b", "z")).is_empty());
+    assert!(!broken(&|j| j.inputs = vec![run(3, 3)]).is_empty());
+    assert!(!broken(&|j| j.inputs = vec![run(2, 2), run(3, 3)]).is_empty());
+    assert!(!broken(&|j| j.inputs[1].bytes = 11).is_empty());
+    assert!(!broken(&|j| j.inputs[1].tables = vec![9]).is_empty());
+    assert!(!broken(&|j| j.rounds = 2).is_empty());
+    // Run 1's table 4 lies outside the inputs: the job is still at the bottom.
+    let bottom = CompactionJob {
+        inputs: vec![run(3, 3), run(2, 2), run(1, 1)],
+        bottom: true,
+        ..good.clone()
+    };
+    assert_eq!(
+        job_law_violations(&shape, &bottom, true),
+        Vec::<String>::new()
+    );
+}
