@@ -81,12 +81,8 @@ fn tree(ranges: &[(u64, u64)]) -> TreeShape {
 fn bench_overlap_groups(c: &mut Criterion) {
     let mut group = c.benchmark_group("overlap_groups");
     // Flat sampling: the 100,000-table cases take tens of milliseconds an
-    // iteration, too slow for criterion's default linear sampling in 2 s.
-    group
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2));
+    // iteration, too slow for criterion's default linear sampling.
+    group.sampling_mode(SamplingMode::Flat);
     for n in SIZES {
         let raw = random_ranges(n, 42);
         let ranges: Vec<KeyRange> = raw.iter().copied().map(key_range).collect();
@@ -107,11 +103,7 @@ fn bench_pick(c: &mut Criterion) {
     let mut group = c.benchmark_group("tiered_pick");
     // Flat sampling: the 100,000-table cases take tens of milliseconds an
     // iteration, too slow for criterion's default linear sampling in 2 s.
-    group
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(2));
+    group.sampling_mode(SamplingMode::Flat);
     let n = 100_000;
     let shape = tree(&random_ranges(n, 7));
     let opts = CompactionOptions::default();
@@ -122,5 +114,20 @@ fn bench_pick(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_overlap_groups, bench_pick);
+/// Small samples, short times, no plots and fewer bootstrap resamples: the
+/// whole run stays well under a minute even on a busy two-core machine.
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1500))
+        .nresamples(10_000)
+        .without_plots()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = bench_overlap_groups, bench_pick
+}
 criterion_main!(benches);

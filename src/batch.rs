@@ -111,6 +111,11 @@ impl WriteBatch {
         self.count
     }
 
+    /// Whether any write of the batch is to `key`.
+    pub(crate) fn touches(&self, key: &[u8]) -> bool {
+        BatchIter::new(self.entries_bytes(), self.count).any(|e| e.is_ok_and(|e| e.key == key))
+    }
+
     /// Checks limits the encoding imposes.
     pub(crate) fn validate(&self, merge_allowed: bool) -> Result<()> {
         for entry in BatchIter::new(self.entries_bytes(), self.count) {

@@ -182,9 +182,10 @@ fn crash_point(image: &[(PathBuf, Vec<u8>)], base: &Model, n: u64, mode: CrashMo
     let result = db.compact();
     let used = fs.op_count() - before;
     let completed = result.is_ok() && used <= n;
-    // Drop the handle while the disk is frozen (its close cannot change
-    // the image), then lose power.
-    drop(db);
+    // Close while the disk is frozen (nothing it does reaches the image;
+    // `close` rather than `drop`, which could leave a background thread
+    // holding the last handle past the crash), then lose power.
+    let _ = db.close();
     fs.crash(mode);
     check_reopened(&fs, &model, &ctx);
     completed

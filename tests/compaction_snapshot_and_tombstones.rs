@@ -112,8 +112,10 @@ impl Tracker {
         total
     }
 
-    /// TEMP: only the oldest tombstone dropped.
-    fn trailing_only(&self, snapshots: &[u64]) -> u64 {
+    /// What a collapse that drops only each key's oldest entry when it is a
+    /// tombstone would leave (keeping tombstones stacked on it): printed to
+    /// tell that known deviation from other miscounts.
+    fn oldest_tombstone_only(&self, snapshots: &[u64]) -> u64 {
         let mut total = 0;
         for ops in self.history.values() {
             let mut stripes: BTreeMap<usize, Kind> = BTreeMap::new();
@@ -243,33 +245,43 @@ fn check_pinned(pinned: &[Pinned], ctx: &str) {
     }
 }
 
-fn check_entries(db: &Db, t: &Tracker, pinned: &[Pinned], ctx: &str) {
+/// Checks the entry count; a mismatch is recorded in `miscounts` (so the
+/// read checks of later phases still run) and fails the test at its end.
+fn check_entries(db: &Db, t: &Tracker, pinned: &[Pinned], miscounts: &mut Vec<String>, ctx: &str) {
     let positions: Vec<u64> = pinned.iter().map(|p| p.position).collect();
     let stats = db.stats();
     let expected = t.expected_entries(&positions);
-    assert_eq!(
-        stats.runs.len(),
-        usize::from(expected > 0),
-        "{ctx}: a full compaction leaves one run"
+    let got = total_entries(&stats);
+    assert!(
+        stats.runs.len() <= 1,
+        "{ctx}: a full compaction leaves one run, not {}",
+        stats.runs.len()
     );
-    assert_eq!(
-        total_entries(&stats),
-        expected,
-        "{ctx}: entries in the tables with snapshots at {positions:?} \
-         (live keys {}, keys ever written {}) trailing-only {}",
-        t.latest.len(),
-        t.history.len(),
-        t.trailing_only(&positions)
+    assert!(
+        got >= t.latest.len() as u64,
+        "{ctx}: fewer entries ({got}) than live keys ({})",
+        t.latest.len()
     );
+    if got != expected {
+        miscounts.push(format!(
+            "{ctx}: {got} entries in the tables, want {expected} with snapshots at \
+             {positions:?} (live keys {}, keys ever written {}; dropping only each key's \
+             oldest tombstone would leave {})",
+            t.latest.len(),
+            t.history.len(),
+            t.oldest_tombstone_only(&positions)
+        ));
+    }
 }
 
-fn scenario(seed: u64) {
+fn scenario(seed: u64) -> Vec<String> {
     let ctx = format!("seed {seed}");
     let fs = FaultFs::new();
     let db = Db::open(DIR, options(&fs)).expect("open");
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut t = Tracker::default();
     let mut pinned = Vec::new();
+    let mut miscounts = Vec::new();
 
     epoch(&db, &mut t, &mut rng, 3);
     pinned.push(pin(&db, &t));
@@ -289,20 +301,38 @@ fn scenario(seed: u64) {
     db.compact().expect("compact with two snapshots");
     check_pinned(&pinned, &format!("{ctx}: two snapshots, compacted"));
     assert_db_matches(&db, &t.latest, &probe_keys(), &format!("{ctx}: latest"));
-    check_entries(&db, &t, &pinned, &format!("{ctx}: two snapshots"));
+    check_entries(
+        &db,
+        &t,
+        &pinned,
+        &mut miscounts,
+        &format!("{ctx}: two snapshots"),
+    );
 
     // More writes on top, compacted again with both snapshots alive.
     epoch(&db, &mut t, &mut rng, 1);
     db.compact().expect("second compact");
     check_pinned(&pinned, &format!("{ctx}: two snapshots, compacted twice"));
-    check_entries(&db, &t, &pinned, &format!("{ctx}: two snapshots, twice"));
+    check_entries(
+        &db,
+        &t,
+        &pinned,
+        &mut miscounts,
+        &format!("{ctx}: two snapshots, twice"),
+    );
 
     // The newer snapshot goes: its stripe boundary disappears.
     pinned.pop();
     db.compact().expect("compact with one snapshot");
     check_pinned(&pinned, &format!("{ctx}: one snapshot"));
     assert_db_matches(&db, &t.latest, &probe_keys(), &format!("{ctx}: latest"));
-    check_entries(&db, &t, &pinned, &format!("{ctx}: one snapshot"));
+    check_entries(
+        &db,
+        &t,
+        &pinned,
+        &mut miscounts,
+        &format!("{ctx}: one snapshot"),
+    );
 
     // None left: only live keys remain, no tombstone.
     pinned.clear();
@@ -327,13 +357,44 @@ fn scenario(seed: u64) {
     assert_db_matches(&db, &t.latest, &probe_keys(), &format!("{ctx}: reopened"));
     assert_eq!(total_entries(&db.stats()), t.latest.len() as u64);
     db.close().expect("close");
+    miscounts
 }
 
 #[test]
 fn compaction_keeps_what_snapshots_need_and_then_drops_tombstones() {
-    for seed in 1..=4 {
-        scenario(seed);
-    }
+    let miscounts: Vec<String> = (1..=4).flat_map(scenario).collect();
+    assert!(
+        miscounts.is_empty(),
+        "a compaction under snapshots kept other than what they need:\n{}",
+        miscounts.join("\n")
+    );
+}
+
+/// The smallest case of the rule "a tombstone with nothing surviving below
+/// it is dropped at the bottom": a key deleted before a snapshot and again
+/// after it. Both tombstones hide nothing, so neither may stay.
+#[test]
+fn tombstones_stacked_across_snapshot_stripes_over_nothing_are_dropped() {
+    let fs = FaultFs::new();
+    let db = Db::open(DIR, options(&fs)).expect("open");
+    db.put(b"gone", b"v").expect("put");
+    db.put(b"kept", b"v").expect("put");
+    db.delete(b"gone").expect("delete");
+    let snap = db.snapshot();
+    db.delete(b"gone").expect("delete again");
+    db.compact().expect("compact");
+    assert_eq!(snap.get(b"gone").expect("get"), None);
+    assert_eq!(db.get(b"gone").expect("get"), None);
+    assert_eq!(snap.get(b"kept").expect("get").as_deref(), Some(&b"v"[..]));
+    let stats = db.stats();
+    assert_eq!(
+        total_entries(&stats),
+        1,
+        "only kept=v must remain; the tables hold {:?}",
+        stats.runs
+    );
+    drop(snap);
+    db.close().expect("close");
 }
 
 /// Deleting every key and compacting with no snapshot leaves no table.
@@ -362,7 +423,15 @@ fn deleting_everything_then_compacting_leaves_no_table() {
         std::slice::from_ref(&snap),
         "everything deleted under a snapshot",
     );
-    check_entries(&db, &t, std::slice::from_ref(&snap), "everything deleted");
+    let mut miscounts = Vec::new();
+    check_entries(
+        &db,
+        &t,
+        std::slice::from_ref(&snap),
+        &mut miscounts,
+        "everything deleted",
+    );
+    assert!(miscounts.is_empty(), "{miscounts:?}");
     assert_eq!(
         total_entries(&db.stats()),
         2 * (200 + COUNTERS),

@@ -5,12 +5,12 @@
 //! A flush seals the memtable (fsync the WAL, create the next one, fsync
 //! the directory), writes the table (create, appends, fsync, directory
 //! fsync), appends the edit to the manifest (append, fsync) and deletes the
-//! WAL. For every `n`, a fresh `FaultFs` lets `n` mutating operations of
+//! WAL the previous edit retired (deletions lag one edit). For every `n`, a fresh `FaultFs` lets `n` mutating operations of
 //! `Db::flush` succeed and freezes the disk after them; the handle is
 //! dropped, `crash(mode)` makes the image a reboot sees, and the image is
 //! reopened. The same is done for single failed writes and fsyncs (the
-//! process then restarts without a power loss, or with one), and for the
-//! flush of recovered memtables that follows an open.
+//! process then restarts without a power loss, or with one), and for an
+//! open that recovers a memtable and writes it to a table.
 //!
 //! Knob: `RILLKV_CRASH_SEEDS` (seeds for the partial-keep crash modes,
 //! default 2).
@@ -219,8 +219,8 @@ fn power_loss_at_every_step_of_a_flush_loses_no_synced_write() {
             if n >= total {
                 result.expect("the flush needs only `total` operations");
             } else if n + 1 < total {
-                // (The last step, deleting the flushed WAL, is best effort:
-                // a WAL left behind is deleted at the next open.)
+                // (The last step, deleting a retired WAL, is best effort: a
+                // WAL left behind is deleted at the next open.)
                 assert!(
                     result.is_err(),
                     "n = {n}: the frozen disk must fail the flush"
@@ -290,10 +290,10 @@ fn a_failed_write_or_fsync_during_flush_loses_nothing() {
     eprintln!("{failures} failed flushes recovered");
 }
 
-/// The recovered memtables of an open are flushed in the background. A
-/// power loss or a killed process at any step of that open and that flush
-/// (before the recovered writes are in a table) must leave a database that
-/// opens again with every write.
+/// An open replays the WAL and writes the recovered memtable to a table. A
+/// power loss or a killed process at any step of that open (and of the
+/// flush that follows it) must leave a database that opens again with
+/// every write.
 #[test]
 fn power_loss_while_flushing_recovered_memtables_loses_nothing() {
     let prepare = || {
@@ -302,8 +302,8 @@ fn power_loss_while_flushing_recovered_memtables_loses_nothing() {
         db.close().expect("close");
         (fs, expected)
     };
-    // Mutating operations of an open that recovers one memtable, plus the
-    // flush of that memtable.
+    // Mutating operations of an open that recovers one memtable (and of a
+    // flush right after it).
     let total = {
         let (fs, _) = prepare();
         let before = fs.op_count();
@@ -320,7 +320,7 @@ fn power_loss_while_flushing_recovered_memtables_loses_nothing() {
             let (fs, expected) = prepare();
             fs.fail_after_ops(n);
             if let Ok(db) = Db::open(DIR, options(&fs)) {
-                // Waits for the background flush of the recovered memtable.
+                // Flushes anything the open left in memtables.
                 let _ = db.flush();
                 drop(db);
             }

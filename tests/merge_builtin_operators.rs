@@ -13,26 +13,26 @@ use rillkv::merge::{Append, MergeOperator, U64Add, U64Max, U64Min};
 use rillkv::{Db, ErrorKind, Options, WriteBatch};
 
 fn open(dir: &std::path::Path, op: impl MergeOperator) -> Db {
-    Db::open(dir, Options::default().merge_operator(op)).unwrap()
+    Db::open(dir, Options::default().merge_operator(op)).expect("open")
 }
 
 /// Runs `check` on the memtable, after a flush, and after a reopen with
 /// `reopen`'s options.
 fn at_every_layer(db: Db, reopen: impl Fn() -> Db, check: impl Fn(&Db, &str)) {
     check(&db, "memtable");
-    db.flush().unwrap();
+    db.flush().expect("flush");
     check(&db, "table");
-    db.close().unwrap();
+    db.close().expect("close");
     let db = reopen();
     check(&db, "reopened");
-    db.compact().unwrap();
+    db.compact().expect("compact");
     check(&db, "compacted");
-    db.close().unwrap();
+    db.close().expect("close");
 }
 
 /// The value of `key` through get, a forward and a reverse scan.
 fn u64_everywhere(db: &Db, key: &str, ctx: &str) -> u64 {
-    let got = u64_get(db.get(key).unwrap());
+    let got = u64_get(db.get(key).expect("get"));
     for (name, pairs) in [
         ("forward", collect(db.prefix(key))),
         ("reverse", collect_rev(db.prefix(key))),
@@ -48,14 +48,14 @@ fn u64_everywhere(db: &Db, key: &str, ctx: &str) -> u64 {
 
 #[test]
 fn u64_max_keeps_the_largest() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     let db = open(dir.path(), U64Max);
     for v in [5u64, 90, 3, 90, 17] {
-        db.merge("max", le(v)).unwrap();
+        db.merge("max", le(v)).expect("merge");
     }
-    db.put("base", le(1000)).unwrap();
-    db.merge("base", le(7)).unwrap();
-    db.merge("zero", le(0)).unwrap();
+    db.put("base", le(1000)).expect("put");
+    db.merge("base", le(7)).expect("merge");
+    db.merge("zero", le(0)).expect("merge");
     at_every_layer(
         db,
         || open(dir.path(), U64Max),
@@ -69,14 +69,14 @@ fn u64_max_keeps_the_largest() {
 
 #[test]
 fn u64_min_keeps_the_smallest_and_a_missing_value_is_the_maximum() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     let db = open(dir.path(), U64Min);
     for v in [50u64, 9, 300, 9, 12] {
-        db.merge("min", le(v)).unwrap();
+        db.merge("min", le(v)).expect("merge");
     }
-    db.put("base", le(4)).unwrap();
-    db.merge("base", le(7)).unwrap();
-    db.merge("one", le(u64::MAX - 1)).unwrap();
+    db.put("base", le(4)).expect("put");
+    db.merge("base", le(7)).expect("merge");
+    db.merge("one", le(u64::MAX - 1)).expect("merge");
     at_every_layer(
         db,
         || open(dir.path(), U64Min),
@@ -90,14 +90,14 @@ fn u64_min_keeps_the_smallest_and_a_missing_value_is_the_maximum() {
 
 #[test]
 fn append_joins_operands_with_the_delimiter_in_write_order() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     let op = || Append::new("::");
     let db = open(dir.path(), op());
     for piece in ["c", "a", "b", "", "a"] {
-        db.merge("list", piece).unwrap();
+        db.merge("list", piece).expect("merge");
     }
-    db.put("based", "head").unwrap();
-    db.merge("based", "tail").unwrap();
+    db.put("based", "head").expect("put");
+    db.merge("based", "tail").expect("merge");
     at_every_layer(
         db,
         || open(dir.path(), op()),
@@ -111,7 +111,7 @@ fn append_joins_operands_with_the_delimiter_in_write_order() {
                 "{ctx}"
             );
             assert_eq!(
-                db.get("list").unwrap().as_deref(),
+                db.get("list").expect("get").as_deref(),
                 Some(&b"c::a::b::::a"[..]),
                 "{ctx}"
             );
@@ -128,18 +128,18 @@ fn append_joins_operands_with_the_delimiter_in_write_order() {
 
 #[test]
 fn merges_on_a_deleted_key_start_from_no_value() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     let db = open(dir.path(), U64Add);
-    db.put("k", le(1000)).unwrap();
-    db.put("flushed", le(1000)).unwrap();
-    db.flush().unwrap();
-    db.delete("flushed").unwrap();
-    db.flush().unwrap();
-    db.delete("k").unwrap();
-    db.merge("k", le(3)).unwrap();
-    db.merge("k", le(4)).unwrap();
-    db.merge("flushed", le(5)).unwrap();
-    db.merge("never", le(6)).unwrap();
+    db.put("k", le(1000)).expect("put");
+    db.put("flushed", le(1000)).expect("put");
+    db.flush().expect("flush");
+    db.delete("flushed").expect("delete");
+    db.flush().expect("flush");
+    db.delete("k").expect("delete");
+    db.merge("k", le(3)).expect("merge");
+    db.merge("k", le(4)).expect("merge");
+    db.merge("flushed", le(5)).expect("merge");
+    db.merge("never", le(6)).expect("merge");
     at_every_layer(
         db,
         || open(dir.path(), U64Add),
@@ -153,20 +153,20 @@ fn merges_on_a_deleted_key_start_from_no_value() {
 
 #[test]
 fn merges_after_a_put_apply_to_the_put_value() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     let db = open(dir.path(), U64Add);
-    db.put("k", le(10)).unwrap();
-    db.merge("k", le(5)).unwrap();
-    db.merge("k", le(1)).unwrap();
-    db.put("later", le(1)).unwrap();
-    db.flush().unwrap();
+    db.put("k", le(10)).expect("put");
+    db.merge("k", le(5)).expect("merge");
+    db.merge("k", le(1)).expect("merge");
+    db.put("later", le(1)).expect("put");
+    db.flush().expect("flush");
     // A put after merges replaces them all.
-    db.merge("later", le(1)).unwrap();
-    db.put("later", le(50)).unwrap();
-    db.merge("later", le(2)).unwrap();
+    db.merge("later", le(1)).expect("merge");
+    db.put("later", le(50)).expect("put");
+    db.merge("later", le(2)).expect("merge");
     // Wrapping addition.
-    db.put("wrap", le(u64::MAX)).unwrap();
-    db.merge("wrap", le(2)).unwrap();
+    db.put("wrap", le(u64::MAX)).expect("put");
+    db.merge("wrap", le(2)).expect("merge");
     at_every_layer(
         db,
         || open(dir.path(), U64Add),
@@ -180,11 +180,11 @@ fn merges_after_a_put_apply_to_the_put_value() {
 
 #[test]
 fn a_batch_applies_puts_deletes_and_merges_on_one_key_in_order() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     let op = || Append::new(",");
     let db = open(dir.path(), op());
-    db.put("a", "old").unwrap();
-    db.put("b", "old").unwrap();
+    db.put("a", "old").expect("put");
+    db.put("b", "old").expect("put");
     let mut batch = WriteBatch::new();
     // a: the merge before the put is hidden by it.
     batch.merge("a", "x").put("a", "p").merge("a", "y");
@@ -206,7 +206,7 @@ fn a_batch_applies_puts_deletes_and_merges_on_one_key_in_order() {
         .merge("e", "e1")
         .merge("d", "2")
         .merge("e", "e2");
-    db.write(batch).unwrap();
+    db.write(batch).expect("write");
     let want = vec![
         (b"a".to_vec(), b"p,y".to_vec()),
         (b"b".to_vec(), b"y,z".to_vec()),
@@ -222,24 +222,24 @@ fn a_batch_applies_puts_deletes_and_merges_on_one_key_in_order() {
             rev.reverse();
             assert_eq!(collect_rev(db.iter()), rev, "{ctx}");
             for (k, v) in &want {
-                assert_eq!(db.get(k).unwrap().as_deref(), Some(&v[..]), "{ctx}");
+                assert_eq!(db.get(k).expect("get").as_deref(), Some(&v[..]), "{ctx}");
             }
-            assert_eq!(db.get("c").unwrap(), None, "{ctx}");
+            assert_eq!(db.get("c").expect("get"), None, "{ctx}");
         },
     );
 }
 
 #[test]
 fn a_wrong_width_counter_operand_fails_reads_of_that_key_only() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     let db = open(dir.path(), U64Add);
-    db.merge("a", le(1)).unwrap();
-    db.merge("bad-op", le(1)).unwrap();
-    db.merge("bad-op", b"abc").unwrap(); // 3 bytes, accepted by the write
-    db.merge("bad-op", le(1)).unwrap();
-    db.put("bad-base", b"not a u64").unwrap();
-    db.merge("bad-base", le(1)).unwrap();
-    db.merge("z", le(2)).unwrap();
+    db.merge("a", le(1)).expect("merge");
+    db.merge("bad-op", le(1)).expect("merge");
+    db.merge("bad-op", b"abc").expect("merge"); // 3 bytes, accepted by the write
+    db.merge("bad-op", le(1)).expect("merge");
+    db.put("bad-base", b"not a u64").expect("put");
+    db.merge("bad-base", le(1)).expect("merge");
+    db.merge("z", le(2)).expect("merge");
     at_every_layer(
         db,
         || open(dir.path(), U64Add),
@@ -248,8 +248,8 @@ fn a_wrong_width_counter_operand_fails_reads_of_that_key_only() {
                 let err = db.get(key).expect_err("a wrong width fails the read");
                 assert_eq!(err.kind(), ErrorKind::MergeOperator, "{ctx}: {key}: {err}");
             }
-            assert_eq!(u64_get(db.get("a").unwrap()), 1, "{ctx}");
-            assert_eq!(u64_get(db.get("z").unwrap()), 2, "{ctx}");
+            assert_eq!(u64_get(db.get("a").expect("get")), 1, "{ctx}");
+            assert_eq!(u64_get(db.get("z").expect("get")), 2, "{ctx}");
             let err = Err(ErrorKind::MergeOperator);
             let forward = vec![
                 Ok((b"a".to_vec(), le(1).to_vec())),

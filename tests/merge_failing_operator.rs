@@ -69,24 +69,32 @@ fn operands() -> Vec<String> {
 /// a: merges only; b: merges including `bad`; c: a base then a merge;
 /// d: merges only, after b in key order.
 fn load(db: &Db) {
-    db.merge("a", "x").unwrap();
-    db.merge("a", "y").unwrap();
+    db.merge("a", "x").expect("merge");
+    db.merge("a", "y").expect("merge");
     for op in operands() {
-        db.merge("b", op).unwrap();
+        db.merge("b", op).expect("merge");
     }
-    db.put("c", "base").unwrap();
-    db.merge("c", "z").unwrap();
-    db.merge("d", "w").unwrap();
+    db.put("c", "base").expect("put");
+    db.merge("c", "z").expect("merge");
+    db.merge("d", "w").expect("merge");
 }
 
 fn assert_others_fine(db: &Db, ctx: &str) {
-    assert_eq!(db.get("a").unwrap().as_deref(), Some(&b"x,y"[..]), "{ctx}");
     assert_eq!(
-        db.get("c").unwrap().as_deref(),
+        db.get("a").expect("get").as_deref(),
+        Some(&b"x,y"[..]),
+        "{ctx}"
+    );
+    assert_eq!(
+        db.get("c").expect("get").as_deref(),
         Some(&b"base,z"[..]),
         "{ctx}"
     );
-    assert_eq!(db.get("d").unwrap().as_deref(), Some(&b"w"[..]), "{ctx}");
+    assert_eq!(
+        db.get("d").expect("get").as_deref(),
+        Some(&b"w"[..]),
+        "{ctx}"
+    );
 }
 
 fn assert_iterators_skip_past_b(db: &Db, ctx: &str) {
@@ -122,51 +130,51 @@ fn assert_iterators_skip_past_b(db: &Db, ctx: &str) {
 /// Reopens `dir` with the tolerant operator and checks every operand of
 /// `b` is there, in order.
 fn assert_nothing_lost(dir: &Path, ctx: &str) {
-    let db = Db::open(dir, tolerant_opts()).unwrap();
+    let db = Db::open(dir, tolerant_opts()).expect("open");
     let want = operands().join(",");
     assert_eq!(
-        db.get("b").unwrap().as_deref(),
+        db.get("b").expect("get").as_deref(),
         Some(want.as_bytes()),
         "{ctx}"
     );
     assert_others_fine(&db, ctx);
-    db.close().unwrap();
+    db.close().expect("close");
 }
 
 #[test]
 fn get_fails_only_for_the_key_whose_operand_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), opts()).unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), opts()).expect("open");
     load(&db);
     assert_eq!(get_kind(&db, "b"), ErrorKind::MergeOperator);
     assert_others_fine(&db, "memtable");
     let snap = db.snapshot();
     assert_eq!(snap.get("b").unwrap_err().kind(), ErrorKind::MergeOperator);
-    db.close().unwrap();
+    db.close().expect("close");
 }
 
 #[test]
 fn iterators_yield_the_error_for_that_key_and_go_on_both_ways() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), opts()).unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), opts()).expect("open");
     load(&db);
     assert_iterators_skip_past_b(&db, "memtable");
-    db.flush().unwrap();
+    db.flush().expect("flush");
     assert_iterators_skip_past_b(&db, "after flush");
     // Operands of b on both sides of a table boundary.
-    db.merge("b", "o10").unwrap();
+    db.merge("b", "o10").expect("merge");
     assert_eq!(get_kind(&db, "b"), ErrorKind::MergeOperator);
     let items = collect_items(db.iter());
     assert_eq!(items.len(), 4);
     assert_eq!(items[1], Err(ErrorKind::MergeOperator));
     assert_eq!(items[3], ok("d", "w"));
-    db.close().unwrap();
+    db.close().expect("close");
 }
 
 #[test]
 fn flush_and_compaction_keep_operands_they_cannot_merge() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), opts()).unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), opts()).expect("open");
     load(&db);
     db.flush()
         .expect("a flush meeting a refused operand succeeds");
@@ -176,26 +184,26 @@ fn flush_and_compaction_keep_operands_they_cannot_merge() {
         .expect("a compaction meeting a refused operand succeeds");
     assert_eq!(get_kind(&db, "b"), ErrorKind::MergeOperator);
     assert_others_fine(&db, "after compaction");
-    db.close().unwrap();
+    db.close().expect("close");
     assert_nothing_lost(dir.path(), "flushed and compacted");
 }
 
 #[test]
 fn flush_keeps_refused_operands_above_a_base_and_across_snapshots() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), opts()).unwrap();
-    db.put("b", "base").unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), opts()).expect("open");
+    db.put("b", "base").expect("put");
     let mut snaps = Vec::new();
     for (i, op) in operands().into_iter().enumerate() {
-        db.merge("b", op).unwrap();
+        db.merge("b", op).expect("merge");
         if i == 3 || i == 7 {
             snaps.push(db.snapshot());
         }
     }
-    db.flush().unwrap();
+    db.flush().expect("flush");
     // Before `bad` the snapshot reads fine; after it, the merge fails.
     assert_eq!(
-        snaps[0].get("b").unwrap().as_deref(),
+        snaps[0].get("b").expect("get").as_deref(),
         Some(&b"base,o0,o1,o2,o3"[..])
     );
     assert_eq!(
@@ -203,31 +211,34 @@ fn flush_keeps_refused_operands_above_a_base_and_across_snapshots() {
         ErrorKind::MergeOperator
     );
     assert_eq!(get_kind(&db, "b"), ErrorKind::MergeOperator);
-    db.compact().unwrap();
+    db.compact().expect("compact");
     assert_eq!(
-        snaps[0].get("b").unwrap().as_deref(),
+        snaps[0].get("b").expect("get").as_deref(),
         Some(&b"base,o0,o1,o2,o3"[..])
     );
     drop(snaps);
-    db.compact().unwrap();
-    db.close().unwrap();
-    let db = Db::open(dir.path(), tolerant_opts()).unwrap();
+    db.compact().expect("compact");
+    db.close().expect("close");
+    let db = Db::open(dir.path(), tolerant_opts()).expect("open");
     let want = format!("base,{}", operands().join(","));
-    assert_eq!(db.get("b").unwrap().as_deref(), Some(want.as_bytes()));
-    db.close().unwrap();
+    assert_eq!(db.get("b").expect("get").as_deref(), Some(want.as_bytes()));
+    db.close().expect("close");
 }
 
 #[test]
 fn a_put_over_the_key_makes_it_readable_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), opts()).unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), opts()).expect("open");
     load(&db);
-    db.flush().unwrap();
+    db.flush().expect("flush");
     assert_eq!(get_kind(&db, "b"), ErrorKind::MergeOperator);
-    db.put("b", "fresh").unwrap();
-    assert_eq!(db.get("b").unwrap().as_deref(), Some(&b"fresh"[..]));
-    db.merge("b", "more").unwrap();
-    assert_eq!(db.get("b").unwrap().as_deref(), Some(&b"fresh,more"[..]));
+    db.put("b", "fresh").expect("put");
+    assert_eq!(db.get("b").expect("get").as_deref(), Some(&b"fresh"[..]));
+    db.merge("b", "more").expect("merge");
+    assert_eq!(
+        db.get("b").expect("get").as_deref(),
+        Some(&b"fresh,more"[..])
+    );
     let want = vec![
         (b"a".to_vec(), b"x,y".to_vec()),
         (b"b".to_vec(), b"fresh,more".to_vec()),
@@ -238,32 +249,32 @@ fn a_put_over_the_key_makes_it_readable_again() {
     let mut rev = want.clone();
     rev.reverse();
     assert_eq!(merge_common::collect_rev(db.iter()), rev);
-    db.flush().unwrap();
-    db.compact().unwrap();
+    db.flush().expect("flush");
+    db.compact().expect("compact");
     assert_eq!(collect(db.iter()), want);
-    db.close().unwrap();
-    let db = Db::open(dir.path(), opts()).unwrap();
+    db.close().expect("close");
+    let db = Db::open(dir.path(), opts()).expect("open");
     assert_eq!(collect(db.iter()), want);
-    db.close().unwrap();
+    db.close().expect("close");
 }
 
 #[test]
 fn reopen_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), opts()).unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), opts()).expect("open");
     load(&db);
-    db.close().unwrap();
+    db.close().expect("close");
     // Replayed from the WAL.
-    let db = Db::open(dir.path(), opts()).unwrap();
+    let db = Db::open(dir.path(), opts()).expect("open");
     assert_eq!(get_kind(&db, "b"), ErrorKind::MergeOperator);
     assert_others_fine(&db, "after reopen");
     assert_iterators_skip_past_b(&db, "after reopen");
-    db.flush().unwrap();
-    db.close().unwrap();
+    db.flush().expect("flush");
+    db.close().expect("close");
     // Read from the table.
-    let db = Db::open(dir.path(), opts()).unwrap();
+    let db = Db::open(dir.path(), opts()).expect("open");
     assert_eq!(get_kind(&db, "b"), ErrorKind::MergeOperator);
     assert_iterators_skip_past_b(&db, "after flush and reopen");
-    db.close().unwrap();
+    db.close().expect("close");
     assert_nothing_lost(dir.path(), "after reopens");
 }

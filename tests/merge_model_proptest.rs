@@ -58,6 +58,7 @@ enum Op {
         idx: usize,
     },
     Flush,
+    Compact,
     Reopen,
     Scan,
     Range {
@@ -112,6 +113,7 @@ fn op() -> impl Strategy<Value = Op> {
         5 => Just(Op::Snapshot),
         2 => any::<usize>().prop_map(|idx| Op::DropSnapshot { idx }),
         4 => Just(Op::Flush),
+        2 => Just(Op::Compact),
         2 => Just(Op::Reopen),
         3 => Just(Op::Scan),
         4 => (bound(), bound(), any::<bool>()).prop_map(|(lo, hi, rev)| Op::Range { lo, hi, rev }),
@@ -307,6 +309,11 @@ impl Harness {
             Op::Flush => {
                 self.db().flush().expect("flush");
                 self.check_snapshots(&ctx);
+            }
+            Op::Compact => {
+                self.db().compact().expect("compact");
+                self.check_snapshots(&ctx);
+                assert_view(self.db(), &self.model, &ctx);
             }
             Op::Reopen => {
                 self.check_snapshots(&ctx);

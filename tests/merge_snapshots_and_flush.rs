@@ -50,7 +50,7 @@ fn pairs(m: &Model) -> Pairs {
 fn assert_snapshot(snap: &Snapshot, frozen: &Model, ctx: &str) {
     for k in [&b"hot"[..], b"warm", b"side"] {
         assert_eq!(
-            snap.get(k).unwrap().map(|v| v.to_vec()),
+            snap.get(k).expect("get").map(|v| v.to_vec()),
             frozen.get(k).cloned(),
             "{ctx}: get {}",
             String::from_utf8_lossy(k)
@@ -64,19 +64,19 @@ fn assert_snapshot(snap: &Snapshot, frozen: &Model, ctx: &str) {
 }
 
 fn snapshots_read_their_view(op: &Op) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     let opts = || {
         (op.opts)()
             .memtable_size(4096)
             .merge_batch_size(3)
             .merge_writeback_threshold(0)
     };
-    let db = Db::open(dir.path(), opts()).unwrap();
+    let db = Db::open(dir.path(), opts()).expect("open");
     let mut model = Model::new();
     let mut snaps: Vec<(Snapshot, Model)> = Vec::new();
     let merge = |db: &Db, model: &mut Model, key: &[u8], i: u64| {
         let operand = (op.operand)(i);
-        db.merge(key, &operand).unwrap();
+        db.merge(key, &operand).expect("merge");
         let v = (op.apply)(model.get(key).map(Vec::as_slice), &operand);
         model.insert(key.to_vec(), v);
     };
@@ -88,31 +88,31 @@ fn snapshots_read_their_view(op: &Op) {
         if i % 50 == 25 {
             // A base in the middle of the operands.
             let v = (op.operand)(1000 + i);
-            db.put("warm", &v).unwrap();
+            db.put("warm", &v).expect("put");
             model.insert(b"warm".to_vec(), v);
-            db.put("side", vec![b's'; 200]).unwrap();
+            db.put("side", vec![b's'; 200]).expect("put");
             model.insert(b"side".to_vec(), vec![b's'; 200]);
         }
         if i % 97 == 96 {
-            db.delete("warm").unwrap();
+            db.delete("warm").expect("delete");
             model.remove(&b"warm"[..]);
         }
         if i % 37 == 0 {
             snaps.push((db.snapshot(), model.clone()));
         }
         if i % 150 == 149 {
-            db.flush().unwrap();
+            db.flush().expect("flush");
             for (j, (s, m)) in snaps.iter().enumerate() {
                 assert_snapshot(s, m, &format!("step {i}, snapshot {j}"));
             }
         }
     }
-    db.flush().unwrap();
+    db.flush().expect("flush");
     assert!(db.stats().counters.flushes > 4, "memtables were flushed");
     for (j, (s, m)) in snaps.iter().enumerate() {
         assert_snapshot(s, m, &format!("after flush, snapshot {j}"));
     }
-    db.compact().unwrap();
+    db.compact().expect("compact");
     for (j, (s, m)) in snaps.iter().enumerate() {
         assert_snapshot(s, m, &format!("after compaction, snapshot {j}"));
     }
@@ -124,18 +124,18 @@ fn snapshots_read_their_view(op: &Op) {
             kept.push(s);
         }
     }
-    db.compact().unwrap();
+    db.compact().expect("compact");
     for (j, (s, m)) in kept.iter().enumerate() {
         assert_snapshot(s, m, &format!("after dropping half, snapshot {j}"));
     }
     assert_eq!(collect(db.iter()), pairs(&model));
     drop(kept);
-    db.compact().unwrap();
+    db.compact().expect("compact");
     assert_eq!(collect(db.iter()), pairs(&model));
-    db.close().unwrap();
-    let db = Db::open(dir.path(), opts()).unwrap();
+    db.close().expect("close");
+    let db = Db::open(dir.path(), opts()).expect("open");
     assert_eq!(collect(db.iter()), pairs(&model));
-    db.close().unwrap();
+    db.close().expect("close");
 }
 
 #[test]
@@ -165,28 +165,31 @@ fn table_entries(db: &Db) -> Vec<u64> {
 
 #[test]
 fn flush_keeps_one_operand_per_snapshot_stripe() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(
         dir.path(),
         quiet(Options::default().merge_operator(Append::new(","))),
     )
-    .unwrap();
-    db.merge("k", "a").unwrap();
-    db.merge("k", "b").unwrap();
+    .expect("open");
+    db.merge("k", "a").expect("merge");
+    db.merge("k", "b").expect("merge");
     let s1 = db.snapshot();
-    db.merge("k", "c").unwrap();
-    db.merge("k", "d").unwrap();
+    db.merge("k", "c").expect("merge");
+    db.merge("k", "d").expect("merge");
     let s2 = db.snapshot();
-    db.merge("k", "e").unwrap();
-    db.flush().unwrap();
+    db.merge("k", "e").expect("merge");
+    db.flush().expect("flush");
     assert_eq!(
         table_entries(&db),
         vec![3],
         "one partially merged operand per stripe"
     );
-    assert_eq!(s1.get("k").unwrap().as_deref(), Some(&b"a,b"[..]));
-    assert_eq!(s2.get("k").unwrap().as_deref(), Some(&b"a,b,c,d"[..]));
-    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"a,b,c,d,e"[..]));
+    assert_eq!(s1.get("k").expect("get").as_deref(), Some(&b"a,b"[..]));
+    assert_eq!(s2.get("k").expect("get").as_deref(), Some(&b"a,b,c,d"[..]));
+    assert_eq!(
+        db.get("k").expect("get").as_deref(),
+        Some(&b"a,b,c,d,e"[..])
+    );
     assert_eq!(collect(s1.iter()), vec![(b"k".to_vec(), b"a,b".to_vec())]);
     assert_eq!(
         collect_rev(s2.iter()),
@@ -194,21 +197,27 @@ fn flush_keeps_one_operand_per_snapshot_stripe() {
     );
     // Without s1 the two oldest stripes are one; compaction may merge them.
     drop(s1);
-    db.merge("k", "f").unwrap();
-    db.flush().unwrap();
-    db.compact().unwrap();
-    assert_eq!(s2.get("k").unwrap().as_deref(), Some(&b"a,b,c,d"[..]));
-    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"a,b,c,d,e,f"[..]));
+    db.merge("k", "f").expect("merge");
+    db.flush().expect("flush");
+    db.compact().expect("compact");
+    assert_eq!(s2.get("k").expect("get").as_deref(), Some(&b"a,b,c,d"[..]));
+    assert_eq!(
+        db.get("k").expect("get").as_deref(),
+        Some(&b"a,b,c,d,e,f"[..])
+    );
     drop(s2);
-    db.compact().unwrap();
-    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"a,b,c,d,e,f"[..]));
+    db.compact().expect("compact");
+    assert_eq!(
+        db.get("k").expect("get").as_deref(),
+        Some(&b"a,b,c,d,e,f"[..])
+    );
     assert_eq!(table_entries(&db), vec![1]);
-    db.close().unwrap();
+    db.close().expect("close");
 }
 
 #[test]
 fn operands_flushed_without_their_base_resolve_against_an_older_table() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     let opts = || {
         quiet(
             Options::default()
@@ -216,13 +225,13 @@ fn operands_flushed_without_their_base_resolve_against_an_older_table() {
                 .merge_batch_size(2),
         )
     };
-    let db = Db::open(dir.path(), opts()).unwrap();
-    db.put("k", "base").unwrap();
-    db.flush().unwrap();
+    let db = Db::open(dir.path(), opts()).expect("open");
+    db.put("k", "base").expect("put");
+    db.flush().expect("flush");
     for op in ["m1", "m2", "m3", "m4", "m5"] {
-        db.merge("k", op).unwrap();
+        db.merge("k", op).expect("merge");
     }
-    db.flush().unwrap();
+    db.flush().expect("flush");
     assert_eq!(
         table_entries(&db),
         vec![1, 1],
@@ -231,15 +240,15 @@ fn operands_flushed_without_their_base_resolve_against_an_older_table() {
     // Two more tables of operands, and some in the memtable.
     for batch in [["m6", "m7"], ["m8", "m9"]] {
         for op in batch {
-            db.merge("k", op).unwrap();
+            db.merge("k", op).expect("merge");
         }
-        db.flush().unwrap();
+        db.flush().expect("flush");
     }
-    db.merge("k", "m10").unwrap();
+    db.merge("k", "m10").expect("merge");
     let want = b"base,m1,m2,m3,m4,m5,m6,m7,m8,m9,m10".to_vec();
     let check = |db: &Db, ctx: &str| {
         assert_eq!(
-            db.get("k").unwrap().map(|v| v.to_vec()),
+            db.get("k").expect("get").map(|v| v.to_vec()),
             Some(want.clone()),
             "{ctx}"
         );
@@ -255,31 +264,31 @@ fn operands_flushed_without_their_base_resolve_against_an_older_table() {
         );
     };
     check(&db, "tables");
-    db.close().unwrap();
-    let db = Db::open(dir.path(), opts()).unwrap();
+    db.close().expect("close");
+    let db = Db::open(dir.path(), opts()).expect("open");
     check(&db, "reopened");
-    db.compact().unwrap();
+    db.compact().expect("compact");
     check(&db, "compacted");
-    db.close().unwrap();
+    db.close().expect("close");
 }
 
 #[test]
 fn counter_operands_flushed_without_their_base_add_to_an_older_base() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), quiet(Options::default().merge_operator(U64Add))).unwrap();
-    db.put("n", le(100)).unwrap();
-    db.put("gone", le(100)).unwrap();
-    db.flush().unwrap();
-    db.delete("gone").unwrap();
-    db.flush().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), quiet(Options::default().merge_operator(U64Add))).expect("open");
+    db.put("n", le(100)).expect("put");
+    db.put("gone", le(100)).expect("put");
+    db.flush().expect("flush");
+    db.delete("gone").expect("delete");
+    db.flush().expect("flush");
     for i in 1..=5u64 {
-        db.merge("n", le(i)).unwrap();
-        db.merge("gone", le(i)).unwrap();
+        db.merge("n", le(i)).expect("merge");
+        db.merge("gone", le(i)).expect("merge");
     }
-    db.flush().unwrap();
-    assert_eq!(u64_get(db.get("n").unwrap()), 115);
+    db.flush().expect("flush");
+    assert_eq!(u64_get(db.get("n").expect("get")), 115);
     // A tombstone in between is a missing base: the operands alone.
-    assert_eq!(u64_get(db.get("gone").unwrap()), 15);
+    assert_eq!(u64_get(db.get("gone").expect("get")), 15);
     let all = collect(db.iter());
     assert_eq!(
         all,
@@ -288,10 +297,10 @@ fn counter_operands_flushed_without_their_base_add_to_an_older_base() {
             (b"n".to_vec(), le(115).to_vec())
         ]
     );
-    db.compact().unwrap();
+    db.compact().expect("compact");
     assert_eq!(
         collect_rev(db.iter()),
         all.into_iter().rev().collect::<Vec<_>>()
     );
-    db.close().unwrap();
+    db.close().expect("close");
 }

@@ -5,7 +5,7 @@
 //! the final value equals the number of increments exactly, each reader
 //! sees the counter never go down, and write-backs did happen.
 //!
-//! 3 writers × 4,000 increments by default (a second or two in release);
+//! 3 writers × 10,000 increments by default (a second or two in release);
 //! `RILLKV_BIG=1` runs 3 × 100,000. The scenario runs on a large memtable
 //! (operands and write-backs in the active memtable) and on a 64 KiB one
 //! (flushes and compactions race with the reads and write-backs).
@@ -27,22 +27,19 @@ fn per_writer() -> u64 {
     if std::env::var_os("RILLKV_BIG").is_some_and(|v| v == "1") {
         100_000
     } else {
-        4_000
+        10_000
     }
 }
 
 fn hammer(memtable: usize) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
     let opts = || {
         Options::default()
             .merge_operator(U64Add)
             .merge_writeback_threshold(THRESHOLD)
             .memtable_size(memtable)
-            .compaction(
-                rillkv::CompactionOptions::default().background(std::env::var_os("BG").is_some()),
-            )
     };
-    let db = Db::open(dir.path(), opts()).unwrap();
+    let db = Db::open(dir.path(), opts()).expect("open");
     let per_writer = per_writer();
     let done = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..READERS)
@@ -53,7 +50,7 @@ fn hammer(memtable: usize) {
                 let mut last = 0u64;
                 let mut reads = 0u64;
                 while !done.load(Ordering::Acquire) {
-                    let now = db.get("hot").unwrap().map_or(0, |v| u64_get(Some(v)));
+                    let now = db.get("hot").expect("get").map_or(0, |v| u64_get(Some(v)));
                     assert!(now >= last, "the counter went down: {last} then {now}");
                     last = now;
                     reads += 1;
@@ -67,7 +64,7 @@ fn hammer(memtable: usize) {
             let db = db.clone();
             std::thread::spawn(move || {
                 for _ in 0..per_writer {
-                    db.merge("hot", le(1)).unwrap();
+                    db.merge("hot", le(1)).expect("merge");
                 }
             })
         })
@@ -83,7 +80,7 @@ fn hammer(memtable: usize) {
     let total = WRITERS * per_writer;
     let stats = db.stats();
     assert_eq!(
-        u64_get(db.get("hot").unwrap()),
+        u64_get(db.get("hot").expect("get")),
         total,
         "increments lost: {} write-backs during {reads} reads",
         stats.counters.merge_writebacks
@@ -92,10 +89,10 @@ fn hammer(memtable: usize) {
         stats.counters.merge_writebacks > 0,
         "reads wrote folded values back ({reads} reads)"
     );
-    db.close().unwrap();
-    let db = Db::open(dir.path(), opts()).unwrap();
-    assert_eq!(u64_get(db.get("hot").unwrap()), total, "after reopen");
-    db.close().unwrap();
+    db.close().expect("close");
+    let db = Db::open(dir.path(), opts()).expect("open");
+    assert_eq!(u64_get(db.get("hot").expect("get")), total, "after reopen");
+    db.close().expect("close");
 }
 
 #[test]

@@ -21,8 +21,9 @@
 //! operands that were not yet merged are written out unchanged (an already
 //! merged newer part stays one operand, which is equivalent by the law).
 //!
-//! At the bottom (no older version of any key can exist below the input) a
-//! tombstone that is the oldest surviving version of its key is dropped.
+//! At the bottom (no older version of any key can exist below the input)
+//! tombstones with no surviving older version of their key are dropped:
+//! "absent" needs no marker there, whatever snapshot reads it.
 //!
 //! # Law
 //! For every live snapshot and for the latest state, resolving any user key
@@ -77,9 +78,11 @@ pub(crate) struct Collapse<I> {
     /// The user key being processed and its previous version's seqno.
     current: Option<(Bytes, SeqNo)>,
     mode: Mode,
-    /// At the bottom: a tombstone held until we know whether an older
-    /// version of its key survives.
-    held: Option<Entry>,
+    /// At the bottom: tombstones held until we know whether an older
+    /// version of their key survives (at most one per stripe).
+    held: Vec<Entry>,
+    /// Entries released by the bottom logic, in order.
+    ready: VecDeque<Entry>,
     failed: bool,
 }
 
@@ -96,7 +99,8 @@ where
             out: VecDeque::new(),
             current: None,
             mode: Mode::Start,
-            held: None,
+            held: Vec::new(),
+            ready: VecDeque::new(),
             failed: false,
         }
     }
@@ -299,41 +303,37 @@ where
             self.failed = matches!(r, Some(Err(_)));
             return r;
         }
+        // At the bottom, tombstones are held until the key's next surviving
+        // version shows whether they hide anything: a Put or operand below
+        // keeps them all; the end of the key means only "absent" lies below,
+        // so every held tombstone is redundant and dropped.
         loop {
-            let next = match self.next_collapsed() {
-                Some(Ok(e)) => Some(e),
+            if let Some(e) = self.ready.pop_front() {
+                return Some(Ok(e));
+            }
+            let entry = match self.next_collapsed() {
+                Some(Ok(e)) => e,
                 Some(Err(e)) => {
                     self.failed = true;
                     return Some(Err(e));
                 }
-                None => None,
-            };
-            let Some(entry) = next else {
-                // A held tombstone at the end was the oldest of its key.
-                self.held = None;
-                return None;
-            };
-            // A held tombstone followed by an older version of its key must
-            // stay; followed by another key it was the oldest: drop it.
-            let held = self
-                .held
-                .take()
-                .filter(|(k, _)| k.user_key == entry.0.user_key);
-            let (emit_now, keep) = match held {
-                Some(h) => (Some(h), Some(entry)),
-                None => (None, Some(entry)),
-            };
-            if let Some(e) = keep {
-                if e.0.kind == ValueKind::Delete {
-                    self.held = Some(e);
-                } else if emit_now.is_none() {
-                    return Some(Ok(e));
-                } else {
-                    self.out.push_front(e);
+                None => {
+                    self.held.clear();
+                    return None;
                 }
+            };
+            if self
+                .held
+                .first()
+                .is_some_and(|(k, _)| k.user_key != entry.0.user_key)
+            {
+                self.held.clear();
             }
-            if let Some(h) = emit_now {
-                return Some(Ok(h));
+            if entry.0.kind == ValueKind::Delete {
+                self.held.push(entry);
+            } else {
+                self.ready.extend(self.held.drain(..));
+                self.ready.push_back(entry);
             }
         }
     }

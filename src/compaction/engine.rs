@@ -26,7 +26,7 @@
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 
@@ -58,7 +58,12 @@ pub(crate) struct Engine<'a> {
     pub(crate) fan_in: usize,
     /// The run the outputs join.
     pub(crate) output_run: u64,
+    /// Set when the database closes: the job stops with `Closed`.
+    pub(crate) cancel: &'a AtomicBool,
 }
+
+/// Entries between two looks at the cancel flag.
+const CANCEL_CHECK_EVERY: u32 = 4096;
 
 /// What a job did.
 #[derive(Debug, Default)]
@@ -185,9 +190,14 @@ impl Engine<'_> {
             .map_err(|e| Error::io("create", &path, e))?;
         let mut writer = TableWriter::new(file, &path, &self.table);
         let result = (|| {
+            let mut n = 0u32;
             for entry in merged {
                 let (key, value) = entry?;
                 writer.add(&key, &value)?;
+                n = n.wrapping_add(1);
+                if n % CANCEL_CHECK_EVERY == 0 {
+                    self.check_cancel()?;
+                }
             }
             writer.finish()
         })();
@@ -272,8 +282,13 @@ impl Engine<'_> {
         let mut outputs: Vec<TableMeta> = Vec::new();
         let mut current: Option<OpenOutput> = None;
         let result = (|| -> Result<()> {
+            let mut n = 0u32;
             for entry in stream {
                 let (key, value) = entry?;
+                n = n.wrapping_add(1);
+                if n % CANCEL_CHECK_EVERY == 0 {
+                    self.check_cancel()?;
+                }
                 let full = current.as_ref().is_some_and(|o| {
                     o.writer.estimated_size() >= self.target_table_size
                         && o.last_user_key.as_ref() != Some(&key.user_key)
@@ -301,6 +316,13 @@ impl Engine<'_> {
             return Err(e);
         }
         Ok(outputs)
+    }
+
+    fn check_cancel(&self) -> Result<()> {
+        if self.cancel.load(Ordering::Acquire) {
+            return Err(Error::closed());
+        }
+        Ok(())
     }
 
     fn open_output(&self) -> Result<OpenOutput> {

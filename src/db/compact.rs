@@ -8,7 +8,7 @@
 //! run, inputs removed. Inputs are deleted only when the last version that
 //! lists them is dropped (readers may still pin them).
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -35,6 +35,8 @@ pub(crate) struct CompactionControl {
     done: Condvar,
     /// Held while a job runs.
     pub(crate) running: Mutex<()>,
+    /// Set at close: a running job stops early (its outputs are deleted).
+    cancelled: AtomicBool,
 }
 
 #[derive(Default)]
@@ -52,6 +54,11 @@ impl CompactionControl {
         let mut st = self.state.lock();
         st.work_pending = true;
         self.work.notify_one();
+    }
+
+    /// Asks a running job to stop; nothing more starts.
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
     }
 
     pub(crate) fn shutdown(&self) {
@@ -230,6 +237,7 @@ impl DbInner {
             workers: c.merge_workers,
             fan_in: job.fan_in,
             output_run: job.output_run,
+            cancel: &self.compaction.cancelled,
         };
         let report = engine.run(inputs)?;
         let edit = VersionEdit {
@@ -244,11 +252,8 @@ impl DbInner {
         let version = match installed {
             Ok(v) => v,
             Err(e) => {
-                for m in &report.outputs {
-                    let _ = self
-                        .fs
-                        .remove_file(&crate::filename::table_path(&self.dir, m.number));
-                }
+                // The edit may have reached the disk: keep the outputs. If it
+                // did not, they are unreferenced and removed at next open.
                 self.poison(&e);
                 return Err(e);
             }

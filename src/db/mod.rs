@@ -49,6 +49,24 @@ use write::CommitQueue;
 #[derive(Clone)]
 pub struct Db {
     pub(crate) inner: Arc<DbInner>,
+    /// Shared by user-facing handles only (clones, snapshots, iterators),
+    /// never by background threads: when the last one drops, the database
+    /// closes at once and its lock is released.
+    _handle: Arc<HandleGuard>,
+}
+
+struct HandleGuard {
+    inner: Arc<DbInner>,
+}
+
+impl Drop for HandleGuard {
+    fn drop(&mut self) {
+        if !self.inner.closed.load(Ordering::Acquire)
+            && let Err(e) = self.inner.close()
+        {
+            tracing::warn!(error = %e, "best-effort close on drop failed");
+        }
+    }
 }
 
 impl std::fmt::Debug for Db {
@@ -125,7 +143,12 @@ impl Db {
         // background.
         inner.flush.schedule();
         inner.compaction.schedule();
-        Ok(Db { inner })
+        Ok(Db {
+            _handle: Arc::new(HandleGuard {
+                inner: Arc::clone(&inner),
+            }),
+            inner,
+        })
     }
 
     /// Flushes the memtables, then compacts every table into one sorted
@@ -324,6 +347,7 @@ impl DbInner {
     }
 
     fn close(&self) -> Result<()> {
+        self.compaction.cancel();
         if self.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::closed());
         }

@@ -37,9 +37,10 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     let fs = Arc::clone(&opts.fs);
     let span = tracing::info_span!("open", dir = %dir.display());
     let _enter = span.enter();
-    if !fs.exists(dir) && !opts.create_if_missing {
+    if !opts.create_if_missing && !fs.exists(&dir.join(filename::CURRENT)) {
         return Err(Error::invalid(format!(
-            "no database at {}; pass Options::create_if_missing(true) to create one",
+            "{} holds no database (no CURRENT file); pass Options::create_if_missing(true) to \
+             create one, or restore CURRENT",
             dir.display()
         )));
     }
@@ -66,12 +67,6 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     if (loaded.is_some() || has_wals) && opts.error_if_exists {
         return Err(Error::invalid(format!(
             "a database already exists at {} and error_if_exists is set",
-            dir.display()
-        )));
-    }
-    if loaded.is_none() && has_wals && !opts.create_if_missing {
-        return Err(Error::invalid(format!(
-            "{} has logs but no CURRENT file; restore CURRENT or open with create_if_missing",
             dir.display()
         )));
     }

@@ -145,10 +145,14 @@ impl DbInner {
                 // Leadership excludes other writers, so this check and the
                 // commit below are atomic with respect to writes to the key.
                 Some((key, read_seqno)) => {
-                    let unchanged = matches!(
-                        self.newest_seqno(key),
-                        Ok(newest) if newest.is_none_or(|s| s <= *read_seqno)
-                    );
+                    // Unchanged since the read: nothing newer committed,
+                    // and nothing earlier in this very group touches it.
+                    let in_group = batches.iter().any(|b| b.touches(key));
+                    let unchanged = !in_group
+                        && matches!(
+                            self.newest_seqno(key),
+                            Ok(newest) if newest.is_none_or(|s| s <= *read_seqno)
+                        );
                     if unchanged {
                         batches.push(&r.batch);
                         self.counters

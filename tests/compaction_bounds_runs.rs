@@ -1,0 +1,156 @@
+//! Background compaction keeps the tree shallow at a sane cost: after a
+//! load of random keys settles, no key range has more than
+//! `max_merge_files` runs, write amplification stays below 15 and space
+//! amplification is printed (and bounded); every key reads back. A load
+//! of increasing keys needs no compaction at all: every flush is a table
+//! of its own key range, so each overlap group is one run deep.
+//!
+//! 200 000 keys by default (64 KiB memtables, 1 MiB tables);
+//! `RILLKV_BOUNDS_KEYS` sets the count.
+
+mod compaction_common;
+
+use std::time::{Duration, Instant};
+
+use compaction_common::{env_num, total_table_bytes, wait_for_compactions};
+use rillkv::{CompactionOptions, Db, Options, Stats};
+
+const MAX_MERGE_FILES: usize = 6;
+
+fn options() -> Options {
+    Options::default().memtable_size(64 << 10).compaction(
+        CompactionOptions::default()
+            .background(true)
+            .max_merge_files(MAX_MERGE_FILES)
+            .target_table_size(1 << 20)
+            .max_memory(64 << 20)
+            .merge_workers(2),
+    )
+}
+
+fn key(i: u64) -> Vec<u8> {
+    format!("key{i:012}").into_bytes()
+}
+
+/// A 48-byte value, half of it compressible.
+fn value(i: u64) -> Vec<u8> {
+    let mut v = format!("value-{i:016}-").into_bytes();
+    let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    while v.len() < 48 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.push(x as u8);
+    }
+    v
+}
+
+fn report(what: &str, s: &Stats, elapsed: Duration) {
+    let c = &s.counters;
+    eprintln!(
+        "{what}: {:.1} s, {} writes, {} flushes, {} compactions (read {} KiB, wrote {} KiB), \
+         {} runs / {} tables, {} overlap groups, depth {}, write amplification {:.2}, \
+         {} slowdowns, {} stalls ({} ms)",
+        elapsed.as_secs_f64(),
+        c.writes,
+        c.flushes,
+        c.compactions,
+        c.compaction_bytes_read >> 10,
+        c.compaction_bytes_written >> 10,
+        s.runs.len(),
+        s.runs.iter().map(|r| r.tables.len()).sum::<usize>(),
+        s.overlap_groups,
+        s.max_depth,
+        c.write_amplification(),
+        c.slowdowns,
+        c.stalls,
+        c.stall_micros / 1000
+    );
+}
+
+#[test]
+fn random_keys_stay_within_max_merge_files_at_bounded_write_amplification() {
+    let n = env_num("RILLKV_BOUNDS_KEYS", 200_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), options()).expect("open");
+    let started = Instant::now();
+    // Every key once, in random order.
+    let mut rng = fastrand::Rng::with_seed(42);
+    let mut order: Vec<u64> = (0..n).collect();
+    rng.shuffle(&mut order);
+    for &i in &order {
+        db.put(key(i), value(i)).expect("put");
+    }
+    db.flush().expect("flush");
+    let settled = wait_for_compactions(&db, Duration::from_secs(60));
+    let s = db.stats();
+    report("random keys", &s, started.elapsed());
+    assert!(settled, "compaction did not settle in 60 s: {s}");
+    assert_eq!(s.last_compaction_error, None);
+    assert!(s.counters.compactions > 0, "random keys need compaction");
+    assert!(
+        s.max_depth as usize <= MAX_MERGE_FILES,
+        "depth {} > max_merge_files {MAX_MERGE_FILES}",
+        s.max_depth
+    );
+    let wa = s.counters.write_amplification();
+    assert!(wa > 1.0 && wa < 15.0, "write amplification {wa:.2}");
+
+    // Space amplification: the tables now ÷ the same data compacted into
+    // one run with nothing shadowed (every key was written once, so only
+    // the run structure can add bytes).
+    let before = total_table_bytes(&s);
+    db.compact().expect("compact");
+    let live = total_table_bytes(&db.stats());
+    let space_amp = before as f64 / live as f64;
+    eprintln!("space amplification {space_amp:.3} ({before} B in tables, {live} B live)");
+    assert!(
+        (0.9..2.0).contains(&space_amp),
+        "space amplification {space_amp:.3}"
+    );
+
+    for i in 0..n {
+        let got = db.get(key(i)).expect("get");
+        assert_eq!(got.as_deref(), Some(value(i).as_slice()), "key {i}");
+    }
+    let count = db.iter().map(|r| r.expect("scan")).count();
+    assert_eq!(count as u64, n, "a scan sees every key once");
+    db.close().expect("close");
+}
+
+#[test]
+fn increasing_keys_need_no_compaction() {
+    let n = env_num("RILLKV_BOUNDS_KEYS", 200_000) / 2;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), options()).expect("open");
+    let started = Instant::now();
+    for i in 0..n {
+        db.put(key(i), value(i)).expect("put");
+    }
+    db.flush().expect("flush");
+    let settled = wait_for_compactions(&db, Duration::from_secs(30));
+    let s = db.stats();
+    report("increasing keys", &s, started.elapsed());
+    assert!(settled, "nothing to compact, yet pending: {s}");
+    assert!(s.counters.flushes > 10, "many flushes");
+    assert_eq!(
+        s.counters.compactions, 0,
+        "disjoint tables need no compaction"
+    );
+    assert_eq!(s.max_depth, 1, "every key range is one run deep");
+    assert_eq!(
+        s.overlap_groups as usize,
+        s.runs.iter().map(|r| r.tables.len()).sum::<usize>(),
+        "every table is its own overlap group"
+    );
+    let wa = s.counters.write_amplification();
+    assert!(wa < 3.0, "write amplification {wa:.2}: WAL and flush only");
+    for i in (0..n).step_by(97) {
+        assert_eq!(
+            db.get(key(i)).expect("get").as_deref(),
+            Some(value(i).as_slice()),
+            "key {i}"
+        );
+    }
+    db.close().expect("close");
+}
