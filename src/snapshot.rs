@@ -22,6 +22,17 @@ impl SnapshotList {
         *self.pinned.lock().entry(seqno).or_insert(0) += 1;
     }
 
+    /// Reads the newest sequence number and pins it in one step under the
+    /// list's lock, so a flush or compaction that reads the list either
+    /// sees the pin or started before the number was read (and then holds
+    /// no version newer than it).
+    fn pin_latest(&self, last_seqno: &std::sync::atomic::AtomicU64) -> SeqNo {
+        let mut pinned = self.pinned.lock();
+        let seqno = last_seqno.load(std::sync::atomic::Ordering::Acquire);
+        *pinned.entry(seqno).or_insert(0) += 1;
+        seqno
+    }
+
     fn release(&self, seqno: SeqNo) {
         let mut pinned = self.pinned.lock();
         if let Some(n) = pinned.get_mut(&seqno) {
@@ -51,8 +62,15 @@ pub(crate) struct SeqPin {
 }
 
 impl SeqPin {
+    /// Pins an already-pinned or older sequence number again.
     pub(crate) fn new(db: Db, seqno: SeqNo) -> Self {
         db.inner.snapshots.register(seqno);
+        SeqPin { db, seqno }
+    }
+
+    /// Pins the newest sequence number.
+    pub(crate) fn latest(db: Db) -> Self {
+        let seqno = db.inner.snapshots.pin_latest(&db.inner.last_seqno);
         SeqPin { db, seqno }
     }
 }
@@ -94,9 +112,8 @@ impl std::fmt::Debug for Snapshot {
 
 impl Snapshot {
     pub(crate) fn new(db: Db) -> Self {
-        let seqno = db.inner.last_seqno();
         Snapshot {
-            pin: SeqPin::new(db, seqno),
+            pin: SeqPin::latest(db),
         }
     }
 
@@ -124,11 +141,11 @@ impl Snapshot {
 
     /// Iterates keys within `range` as of this snapshot.
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> DbIter {
-        DbIter::new(self.pin.db.clone(), self.pin.seqno, range)
+        DbIter::new(self.pin.db.clone(), Some(self.pin.seqno), range)
     }
 
     /// Iterates keys starting with `prefix` as of this snapshot.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter {
-        DbIter::with_prefix(self.pin.db.clone(), self.pin.seqno, prefix.as_ref())
+        DbIter::with_prefix(self.pin.db.clone(), Some(self.pin.seqno), prefix.as_ref())
     }
 }

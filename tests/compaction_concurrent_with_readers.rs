@@ -254,8 +254,8 @@ impl Pinned {
 fn writer(db: Db, w: usize, p: Arc<Published>, stop: Arc<AtomicBool>, seed: u64) -> (Model, u64) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut model = Model::new();
-    let mut gens = vec![0u64; KEYS];
-    let mut counter_gens = vec![0u64; COUNTERS];
+    let mut gens = [0u64; KEYS];
+    let mut counter_gens = [0u64; COUNTERS];
     let mut pinned = Some(Pinned::open(&db, w, &model, false));
     let mut most_compactions_pinned = 0;
     let mut n = 0u64;

@@ -6,6 +6,9 @@
 //! creation, while the flushed memtable's WAL is deleted and tables appear
 //! underneath it. Tables a compaction replaced stay on disk while an
 //! iterator still reads them and are deleted once it is dropped.
+//!
+//! Knob: `RILLKV_SNAPSHOT_RACE_MILLIS` (how long snapshots race a writer
+//! and background flushes, default 1500).
 
 mod common;
 mod common_tables;

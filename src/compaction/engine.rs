@@ -195,7 +195,7 @@ impl Engine<'_> {
                 let (key, value) = entry?;
                 writer.add(&key, &value)?;
                 n = n.wrapping_add(1);
-                if n % CANCEL_CHECK_EVERY == 0 {
+                if n.is_multiple_of(CANCEL_CHECK_EVERY) {
                     self.check_cancel()?;
                 }
             }
@@ -286,7 +286,7 @@ impl Engine<'_> {
             for entry in stream {
                 let (key, value) = entry?;
                 n = n.wrapping_add(1);
-                if n % CANCEL_CHECK_EVERY == 0 {
+                if n.is_multiple_of(CANCEL_CHECK_EVERY) {
                     self.check_cancel()?;
                 }
                 let full = current.as_ref().is_some_and(|o| {
@@ -366,7 +366,7 @@ impl Engine<'_> {
         }
     }
 
-    fn remove_path(&self, path: &PathBuf) {
+    fn remove_path(&self, path: &Path) {
         if let Err(e) = self.fs.remove_file(path) {
             tracing::warn!(file = %path.display(), error = %e, "could not remove a compaction output; it is removed at next open");
         }

@@ -119,7 +119,7 @@ mod tests {
             prop_assert_eq!(all, (0..ranges.len()).collect::<Vec<_>>());
             // Same group iff connected through overlaps (union-find, O(N^2)).
             let mut parent: Vec<usize> = (0..ranges.len()).collect();
-            fn find(p: &mut Vec<usize>, x: usize) -> usize {
+            fn find(p: &mut [usize], x: usize) -> usize {
                 let mut x = x;
                 while p[x] != x { x = p[x]; }
                 x

@@ -302,14 +302,12 @@ impl Db {
     /// # Ok(()) }
     /// ```
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> DbIter {
-        let seqno = self.inner.last_seqno.load(Ordering::Acquire);
-        DbIter::new(self.clone(), seqno, range)
+        DbIter::new(self.clone(), None, range)
     }
 
     /// Iterates the keys that start with `prefix`.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter {
-        let seqno = self.inner.last_seqno.load(Ordering::Acquire);
-        DbIter::with_prefix(self.clone(), seqno, prefix.as_ref())
+        DbIter::with_prefix(self.clone(), None, prefix.as_ref())
     }
 
     /// A snapshot of the database's counters and shape.

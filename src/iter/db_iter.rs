@@ -95,23 +95,35 @@ pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Bytes> {
 }
 
 impl DbIter {
-    pub(crate) fn new<K: AsRef<[u8]>, R: RangeBounds<K>>(db: Db, seqno: SeqNo, range: R) -> Self {
+    /// An iterator at `seqno` (a snapshot's), or at the newest sequence
+    /// number for `None`.
+    pub(crate) fn new<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        db: Db,
+        seqno: Option<SeqNo>,
+        range: R,
+    ) -> Self {
         let lower = to_owned_bound(range.start_bound());
         let upper = to_owned_bound(range.end_bound());
         DbIter::with_bounds(db, seqno, lower, upper)
     }
 
-    pub(crate) fn with_prefix(db: Db, seqno: SeqNo, prefix: &[u8]) -> Self {
+    pub(crate) fn with_prefix(db: Db, seqno: Option<SeqNo>, prefix: &[u8]) -> Self {
         let lower = Bound::Included(Bytes::copy_from_slice(prefix));
         let upper = prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
         DbIter::with_bounds(db, seqno, lower, upper)
     }
 
-    fn with_bounds(db: Db, seqno: SeqNo, lower: Bound<Bytes>, upper: Bound<Bytes>) -> Self {
-        let sv = db.inner.current();
+    fn with_bounds(db: Db, seqno: Option<SeqNo>, lower: Bound<Bytes>, upper: Bound<Bytes>) -> Self {
         let pending_error = db.inner.check_open().err();
+        // Pin first, then take the super version: it holds every version
+        // the pinned sequence number can see.
+        let pin = match seqno {
+            Some(s) => SeqPin::new(db, s),
+            None => SeqPin::latest(db),
+        };
+        let sv = pin.db.inner.current();
         DbIter {
-            pin: SeqPin::new(db, seqno),
+            pin,
             sv,
             lower,
             upper,
