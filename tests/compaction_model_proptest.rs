@@ -3,12 +3,13 @@
 //! the database behaves like a `BTreeMap` under random puts, deletes,
 //! `U64Add` merges, batches, snapshots, flushes, reopens, power losses
 //! and reads (gets, scans forward, backward and from both ends, ranges,
-//! iterators held across a compaction).
+//! iterators held across a compaction), and compactions that hit a failed
+//! fsync or append.
 //!
 //! Runs on `FaultFs` with a 4 KiB memtable, 64 KiB output tables, fan-in
 //! 2 to 4 in 8 MiB and one or two merge workers, and aggressive triggers
 //! (`min_merge_width` 2, `max_merge_files` 3) so that the background
-//! compactor is busy most of the time. A power loss freezes the disk, drops
+//! compactor is busy most of the time. A power loss freezes the disk, closes
 //! the handle and crashes the filesystem; the reopened database must hold
 //! the state after some prefix of the acknowledged writes that includes
 //! every synced one (the last synced write, flush or compaction). Snapshots
@@ -105,6 +106,13 @@ enum Op {
         hi: Option<u16>,
     },
     WaitForBackground,
+    /// Flushes, then fails the `nth` fsync (or append) from there while
+    /// `compact` runs (or a background job, whichever reaches it), then
+    /// reopens: nothing may be lost, and the reopen must succeed.
+    FaultyCompact {
+        sync: bool,
+        nth: u64,
+    },
     Reopen,
     Crash {
         keep_prefix: bool,
@@ -159,6 +167,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..BOUND_KEYS, prop::option::weighted(0.8, 0..BOUND_KEYS))
             .prop_map(|(lo, hi)| Op::CompactRange { lo, hi }),
         1 => Just(Op::WaitForBackground),
+        1 => (any::<bool>(), 1u64..40).prop_map(|(sync, nth)| Op::FaultyCompact { sync, nth }),
         1 => Just(Op::Reopen),
         1 => (any::<bool>(), any::<u64>()).prop_map(|(keep_prefix, seed)| Op::Crash { keep_prefix, seed }),
         2 => (0u8..3).prop_map(|how| Op::Scan { how }),
@@ -445,6 +454,29 @@ fn run(c: Config, ops: &[Op]) {
                 // Not asserted: with 2 s the tree normally settles, but a
                 // slow machine may not; the point is to let jobs finish.
                 wait_for_compactions(&db, Duration::from_secs(2));
+            }
+            Op::FaultyCompact { sync, nth } => {
+                db.flush().expect("flush");
+                t.mark_durable();
+                if *sync {
+                    fs.fail_nth_sync(*nth);
+                } else {
+                    fs.fail_nth_write(*nth);
+                }
+                let result = db.compact();
+                fs.clear_faults();
+                assert_db_matches(
+                    &db,
+                    &t.model,
+                    &probes(),
+                    &format!("{ctx}: after compact returned {result:?}"),
+                );
+                // A failed manifest write poisons writes: reopen.
+                snaps.clear();
+                let _ = db.close();
+                db = Db::open(DIR, options(&fs, c, true))
+                    .unwrap_or_else(|e| panic!("{ctx}: reopen after {result:?}: {e}"));
+                assert_pairs_eq(&collect(db.iter()), &pairs(&t.model), &ctx);
             }
             Op::Reopen => {
                 snaps.clear();

@@ -138,15 +138,14 @@ impl Engine<'_> {
         report: &mut EngineReport,
     ) -> Result<Vec<EngineInput>> {
         inputs.sort_by_key(|i| i.bytes);
-        let merges = (inputs.len() - fan_in)
-            .div_ceil(fan_in - 1)
-            .min(inputs.len() / fan_in)
-            .max(1);
-        let rest = inputs.split_off(merges * fan_in);
+        let widths = super::policy::round_widths(inputs.len(), fan_in);
+        let consumed: usize = widths.iter().sum();
+        let rest = inputs.split_off(consumed.min(inputs.len()));
         let mut groups: Vec<Vec<EngineInput>> = Vec::new();
         let mut iter = inputs.into_iter();
-        for _ in 0..merges {
-            groups.push(iter.by_ref().take(fan_in).collect());
+        // The narrowest merge takes the very smallest inputs (Rec-4).
+        for &w in widths.iter().rev() {
+            groups.push(iter.by_ref().take(w).collect());
         }
         let workers = self.workers.max(1);
         let mut merged: Vec<Result<EngineInput>> = Vec::new();

@@ -11,10 +11,10 @@
 //! the group's runs, which keeps every key's versions ordered by run id.
 //! Candidate jobs, by priority:
 //!
-//! 1. **File count** (read amplification): a group whose depth (runs with
-//!    tables in it, the most tables a point read may probe) reaches
-//!    `max_merge_files` merges its cheapest window: the one with the fewest
-//!    bytes per run removed.
+//! 1. **File count** (read amplification): a group whose depth (the most
+//!    of its tables holding one same key: what a point read may probe)
+//!    reaches `max_merge_files` merges its cheapest window: the one with the
+//!    fewest bytes per run removed.
 //! 2. **Overlap ratio** (space amplification): a group whose overlap ratio
 //!    (the fraction of its bytes outside its largest run) exceeds
 //!    `overlap_ratio_trigger` merges all its runs.
@@ -123,11 +123,31 @@ pub fn rounds_for(inputs: usize, fan_in: usize) -> usize {
     let mut n = inputs.max(1);
     let mut rounds = 1;
     while n > fan_in {
-        let merges = (n - fan_in).div_ceil(fan_in - 1).min(n / fan_in).max(1);
-        n -= merges * (fan_in - 1);
+        let widths = round_widths(n, fan_in);
+        n -= widths.iter().map(|w| w - 1).sum::<usize>();
         rounds += 1;
     }
     rounds
+}
+
+/// The widths of the merges of one earlier round over `n > fan_in`
+/// inputs: as few merges as bring the count down to `fan_in` in this
+/// round if the inputs suffice (the last one only as wide as needed),
+/// else as many full-width merges as the inputs allow.
+pub fn round_widths(n: usize, fan_in: usize) -> Vec<usize> {
+    let fan_in = fan_in.max(2);
+    let excess = n.saturating_sub(fan_in);
+    let needed = excess.div_ceil(fan_in - 1);
+    if excess + needed <= n {
+        // Enough inputs: `needed` merges, the last trimmed to the excess.
+        let mut widths = vec![fan_in; needed.saturating_sub(1)];
+        let done = (needed.saturating_sub(1)) * (fan_in - 1);
+        widths.push(excess - done + 1);
+        widths.retain(|&w| w >= 2);
+        widths
+    } else {
+        vec![fan_in; (n / fan_in).max(1)]
+    }
 }
 
 /// Builds the job merging `group.runs[start..end]`.
@@ -166,7 +186,7 @@ impl TieredPolicy {
             if m < 2 {
                 continue;
             }
-            if m >= opts.max_merge_files {
+            if group.depth() >= opts.max_merge_files {
                 let best = (0..m)
                     .flat_map(|s| (s + 2..=m).map(move |e| (s, e)))
                     .filter_map(|(s, e)| job_for(&group, s, e, CompactionReason::FileCount, opts))
@@ -248,6 +268,7 @@ pub fn full_job(shape: &TreeShape, opts: &CompactionOptions) -> Option<Compactio
         .collect();
     let group = OverlapGroup {
         range: range?,
+        depth: inputs.len(),
         runs: inputs,
     };
     job_for(&group, 0, group.runs.len(), CompactionReason::Manual, opts)

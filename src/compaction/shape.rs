@@ -44,6 +44,8 @@ pub struct OverlapGroup {
     /// The group's part of each run that has tables in it, newest run
     /// first: `(run id, table numbers, bytes)`.
     pub runs: Vec<GroupRun>,
+    /// The most tables of the group whose ranges hold one same key.
+    pub depth: usize,
 }
 
 /// One run's part of an overlap group.
@@ -68,10 +70,12 @@ impl OverlapGroup {
         self.runs.iter().map(|r| r.tables.len()).sum()
     }
 
-    /// How many tables a point read in the group's range may probe: the
-    /// number of runs with tables in the group.
+    /// How many tables a point read in the group's range may probe at
+    /// most: the largest number of the group's tables whose ranges hold
+    /// one same key. At most the number of runs in the group; for a chain
+    /// of staggered tables it stays small however long the chain.
     pub fn depth(&self) -> usize {
-        self.runs.len()
+        self.depth
     }
 
     /// The overlap ratio: the fraction of the group's bytes outside its
@@ -86,6 +90,29 @@ impl OverlapGroup {
         let largest = self.runs.iter().map(|r| r.bytes).max().unwrap_or(0);
         1.0 - largest as f64 / total as f64
     }
+}
+
+/// The largest number of `ranges` holding one same key: a sweep over the
+/// range endpoints, O(N log N). Closed ranges: a range ending at `k` and one
+/// starting at `k` both hold `k`.
+fn point_depth<'a>(ranges: impl Iterator<Item = &'a KeyRange>) -> usize {
+    // (key, 0 = start, 1 = end): at equal keys starts sort first.
+    let mut events: Vec<(&Bytes, u8)> = Vec::new();
+    for r in ranges {
+        events.push((&r.min, 0));
+        events.push((&r.max, 1));
+    }
+    events.sort_unstable();
+    let (mut open, mut best) = (0usize, 0usize);
+    for (_, kind) in events {
+        if kind == 0 {
+            open += 1;
+            best = best.max(open);
+        } else {
+            open = open.saturating_sub(1);
+        }
+    }
+    best
 }
 
 impl TreeShape {
@@ -114,6 +141,7 @@ impl TreeShape {
                 // Collect per run, keeping runs newest first.
                 let mut per_run: Vec<(usize, GroupRun)> = Vec::new();
                 let mut range: Option<KeyRange> = None;
+                let depth = point_depth(members.iter().filter_map(|&i| ranges.get(i)));
                 for idx in members {
                     let Some(&(ri, t)) = tables.get(idx) else {
                         continue;
@@ -141,6 +169,7 @@ impl TreeShape {
                 OverlapGroup {
                     range: range.unwrap_or_else(|| KeyRange::new(Bytes::new(), Bytes::new())),
                     runs: per_run.into_iter().map(|(_, g)| g).collect(),
+                    depth,
                 }
             })
             .collect()

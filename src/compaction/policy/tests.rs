@@ -218,6 +218,7 @@ fn overlap_ratio_is_the_share_outside_the_largest_run() {
                     bytes: b,
                 })
                 .collect(),
+            depth: bytes.len(),
         };
         assert!(
             (group.overlap_ratio() - want).abs() < 1e-12,
