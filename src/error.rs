@@ -17,8 +17,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The operating system failed a read, write, fsync, rename or similar.
-    /// The data already acknowledged is safe; the failing call had no effect
-    /// unless its docs say otherwise.
+    /// The data already acknowledged is safe. A write that fails this way
+    /// may or may not appear after a reopen (its record may have reached the
+    /// disk before the failure was seen), but never torn.
     Io,
     /// Bytes on disk do not match their checksum or format. The message names
     /// the file and offset. Nothing corrupt is ever returned as data.

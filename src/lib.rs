@@ -74,6 +74,15 @@ mod table;
 mod version;
 mod wal;
 
+/// Internals for the benches and fuzz targets (feature `internals`): not a
+/// stable API.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::iter::{InternalIter, MergingIter};
+    pub use crate::key::{InternalKey, ValueKind};
+}
+
 pub use batch::WriteBatch;
 pub use db::Db;
 pub use error::{Error, ErrorKind, Result};

@@ -128,10 +128,12 @@ impl Snapshot {
     /// As [`Db::get`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         self.pin.db.inner.check_open()?;
-        self.pin
-            .db
-            .inner
-            .get_at(key.as_ref(), self.pin.seqno, false)
+        self.pin.db.inner.get_at(
+            key.as_ref(),
+            self.pin.seqno,
+            self.pin.db.inner.current(),
+            false,
+        )
     }
 
     /// Iterates every key as of this snapshot.

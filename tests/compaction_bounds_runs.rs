@@ -84,7 +84,7 @@ fn random_keys_stay_within_max_merge_files_at_bounded_write_amplification() {
         let i = rng.u64(0..n);
         db.put(key(i), value(i, version)).expect("put");
         latest[i as usize] = Some(version);
-        if version % 10_000 == 0 {
+        if version.is_multiple_of(10_000) {
             deepest_while_loading = deepest_while_loading.max(db.stats().max_depth);
         }
     }

@@ -10,7 +10,7 @@
 //! each prefix of the operations. Then a few synced writes go on top and a
 //! second crash checks that the recovered database recovers again.
 //!
-//! Knobs: `RILLKV_CRASH_OPS` (workload length, default 150),
+//! Knobs: `RILLKV_CRASH_OPS` (workload length, default 100),
 //! `RILLKV_CRASH_SEEDS` (seeds per partial-keep mode, default 2),
 //! `RILLKV_SEED` (workload seed), `RILLKV_CRASH_ONCE=1` (skip the second
 //! crash, to look at first recoveries alone).
@@ -273,7 +273,7 @@ fn modes(seeds: u64) -> Vec<CrashMode> {
 #[test]
 fn crash_at_every_point_recovers_a_prefix_of_acknowledged_writes() {
     let seed = common::seed("crash_recovery_fault_fs");
-    let len = env_num("RILLKV_CRASH_OPS", 150) as usize;
+    let len = env_num("RILLKV_CRASH_OPS", 100) as usize;
     let ops = workload(seed, len);
     let mut states = vec![Model::new()];
     for op in &ops {

@@ -245,10 +245,10 @@ impl DbInner {
             added: report.outputs.clone(),
             ..VersionEdit::default()
         };
-        let installed =
-            self.versions
-                .lock()
-                .log_and_apply(edit, &self.next_file_number, Vec::new());
+        // Held until the super version is swapped: versions are installed
+        // in manifest order (lock order: versions, then super version).
+        let mut versions = self.versions.lock();
+        let installed = versions.log_and_apply(edit, &self.next_file_number, Vec::new());
         let version = match installed {
             Ok(v) => v,
             Err(e) => {
@@ -266,6 +266,7 @@ impl DbInner {
                 version,
             });
         }
+        drop(versions);
         let counters = &self.counters;
         counters.compactions.fetch_add(1, Ordering::Relaxed);
         counters

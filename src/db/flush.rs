@@ -139,10 +139,11 @@ impl DbInner {
             ..VersionEdit::default()
         };
         let wal = filename::wal_path(&self.dir, mem.wal_number());
-        let version =
-            self.versions
-                .lock()
-                .log_and_apply(edit, &self.next_file_number, vec![wal])?;
+        // The version-set lock is held until the super version is swapped,
+        // so versions are installed in manifest order (lock order: versions,
+        // then super version).
+        let mut versions = self.versions.lock();
+        let version = versions.log_and_apply(edit, &self.next_file_number, vec![wal])?;
         {
             let mut cur = self.super_version.write();
             let sealed = cur
@@ -157,6 +158,7 @@ impl DbInner {
                 version,
             });
         }
+        drop(versions);
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             table = number,

@@ -268,8 +268,8 @@ impl Db {
     /// `Closed`; `Corruption` or `Io` from reading tables.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         self.inner.check_open()?;
-        let seqno = self.inner.last_seqno.load(Ordering::Acquire);
-        self.inner.get_at(key.as_ref(), seqno, true)
+        let (seqno, sv) = self.inner.latest_view();
+        self.inner.get_at(key.as_ref(), seqno, sv, true)
     }
 
     /// A consistent, read-only view of the database as of now. It is owned,
@@ -342,6 +342,14 @@ impl DbInner {
 
     pub(crate) fn current(&self) -> Arc<SuperVersion> {
         Arc::clone(&self.super_version.read())
+    }
+
+    /// The newest sequence number and the super version, read together
+    /// under the super-version lock: every version that number can see is
+    /// in that super version, whatever flush or compaction installs next.
+    pub(crate) fn latest_view(&self) -> (SeqNo, Arc<SuperVersion>) {
+        let sv = self.super_version.read();
+        (self.last_seqno.load(Ordering::Acquire), Arc::clone(&sv))
     }
 
     fn close(&self) -> Result<()> {

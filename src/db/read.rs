@@ -2,9 +2,11 @@
 
 use std::sync::atomic::Ordering;
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
-use super::DbInner;
+use super::{DbInner, SuperVersion};
 use crate::compaction::{CompactionPolicy, TieredPolicy};
 use crate::error::Result;
 use crate::key::{MAX_SEQNO, SeqNo, ValueKind};
@@ -20,9 +22,14 @@ impl DbInner {
     /// operands are collected newest → oldest until a Put (base), a Delete
     /// (no base) or the end of the key's history, folded in chunks of
     /// `merge_batch_size`. With `latest`, a long fold is written back.
-    pub(crate) fn get_at(&self, key: &[u8], seqno: SeqNo, latest: bool) -> Result<Option<Bytes>> {
+    pub(crate) fn get_at(
+        &self,
+        key: &[u8],
+        seqno: SeqNo,
+        sv: Arc<SuperVersion>,
+        latest: bool,
+    ) -> Result<Option<Bytes>> {
         self.counters.gets.fetch_add(1, Ordering::Relaxed);
-        let sv = self.current();
         let op = self.opts.merge_operator.as_deref();
         let mut fold: Option<NewestFirst<'_>> = None;
         // `Ok(Some(base))` ends the search at a Put or a Delete.

@@ -8,6 +8,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::collections::binary_heap::PeekMut;
 
 use bytes::Bytes;
 
@@ -51,7 +52,7 @@ impl Eq for HeapItem {}
 
 /// Merges sorted internal streams. All inputs must run in the same
 /// direction, given by `reverse`.
-pub(crate) struct MergingIter {
+pub struct MergingIter {
     sources: Vec<InternalIter>,
     heap: BinaryHeap<HeapItem>,
     reverse: bool,
@@ -60,7 +61,8 @@ pub(crate) struct MergingIter {
 }
 
 impl MergingIter {
-    pub(crate) fn new(sources: Vec<InternalIter>, reverse: bool) -> Self {
+    /// Merges `sources`, all running forward, or all in reverse.
+    pub fn new(sources: Vec<InternalIter>, reverse: bool) -> Self {
         MergingIter {
             heap: BinaryHeap::with_capacity(sources.len()),
             sources,
@@ -104,9 +106,27 @@ impl Iterator for MergingIter {
             self.sources.clear();
             return Some(Err(e));
         }
-        let item = self.heap.pop()?;
-        self.pull(item.source);
-        Some(Ok((item.key, item.value)))
+        // Replace the top in place (one sift) rather than pop and push.
+        let mut top = self.heap.peek_mut()?;
+        let source = top.source;
+        let next = self.sources.get_mut(source).and_then(Iterator::next);
+        let out = match next {
+            Some(Ok((key, value))) => std::mem::replace(
+                &mut *top,
+                HeapItem {
+                    key,
+                    value,
+                    source,
+                    reverse: self.reverse,
+                },
+            ),
+            Some(Err(e)) => {
+                self.error = Some(e);
+                PeekMut::pop(top)
+            }
+            None => PeekMut::pop(top),
+        };
+        Some(Ok((out.key, out.value)))
     }
 }
 

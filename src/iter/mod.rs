@@ -6,7 +6,7 @@ mod merging;
 mod run_iter;
 
 pub use db_iter::DbIter;
-pub(crate) use merging::MergingIter;
+pub use merging::MergingIter;
 pub(crate) use run_iter::RunIter;
 
 use bytes::Bytes;
@@ -16,4 +16,4 @@ use crate::key::InternalKey;
 
 /// A stream of internal entries in one direction: ascending internal-key
 /// order (forward) or descending (reverse).
-pub(crate) type InternalIter = Box<dyn Iterator<Item = Result<(InternalKey, Bytes)>> + Send>;
+pub type InternalIter = Box<dyn Iterator<Item = Result<(InternalKey, Bytes)>> + Send>;
