@@ -391,7 +391,13 @@ fn a_bit_flip_in_the_manifest_before_good_records_fails_the_open() {
     let name = file_name(&path);
     let bytes = fs.file_bytes(&path).expect("manifest");
     let recs = records(&bytes);
-    assert_eq!(recs.len(), 4, "a snapshot and three flush edits: {recs:?}");
+    // Each flush edit is followed by an empty record that lets the files it
+    // made obsolete be deleted.
+    assert_eq!(
+        recs.len(),
+        7,
+        "a snapshot and three flush edits, each followed by an empty record: {recs:?}"
+    );
     // Every record but the last is followed by good records: damage there
     // is corruption, not a torn tail. Flip one bit of every byte: header
     // (crc 0..4, length 4..6, type 6) and payload.

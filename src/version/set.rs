@@ -12,12 +12,13 @@
 //! - After a failed manifest write the set is *broken*: it never appends
 //!   again (the manifest may end in a torn record) until the database is
 //!   reopened.
-//! - **Deletion lags one edit.** The files an edit makes obsolete (input
-//!   tables, flushed WALs) are deleted only once the *next* edit is durable
-//!   (or at the next open, after the new manifest is written). Recovery
-//!   drops a damaged last record as a torn tail; because nothing that record
-//!   made obsolete was deleted yet, dropping it — torn by a crash or
-//!   flipped by bit rot — never loses data.
+//! - **Deletion lags one record.** The files an edit makes obsolete (input
+//!   tables, flushed WALs) are deleted only once another record follows it
+//!   durably: an empty edit appended and fsynced right after it (or, if
+//!   that fails, the next open's new manifest). Recovery drops a damaged
+//!   last record as a torn tail; because nothing that record made obsolete
+//!   was deleted yet, dropping it — torn by a crash or flipped by bit rot —
+//!   never loses data.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -59,7 +60,7 @@ pub(crate) struct VersionSet {
     merge_operator: Option<String>,
     broken: bool,
     /// Tables the last edit removed: made obsolete (deleted once no version
-    /// uses them) after the next edit is durable.
+    /// uses them) once a following record is durable.
     deferred_tables: Vec<Arc<TableFile>>,
     /// Other files (WALs) the last edit made obsolete, deleted after the
     /// next edit is durable.
@@ -294,7 +295,8 @@ impl VersionSet {
 
     /// Durably applies `edit` and installs the resulting version.
     /// `next_file_number` allocates a number when the manifest is rolled.
-    /// `obsolete_files` (flushed WALs) are deleted after the next edit.
+    /// `obsolete_files` (flushed WALs) are deleted once a following record
+    /// (an empty edit) is durable.
     ///
     /// # Errors
     /// `Io` if the manifest cannot be written (the set is then broken);
@@ -342,26 +344,47 @@ impl VersionSet {
         if let Some(s) = edit.last_seqno {
             self.last_seqno = self.last_seqno.max(s);
         }
-        // This edit is durable: act on the previous edit's deletions, and
-        // hold back this one's until the next edit.
-        for t in std::mem::take(&mut self.deferred_tables) {
-            t.mark_obsolete();
-        }
-        for path in std::mem::replace(&mut self.deferred_files, obsolete_files) {
-            match self.fs.remove_file(&path) {
-                Ok(()) => tracing::debug!(file = %path.display(), "deleted obsolete file"),
-                Err(e) => tracing::warn!(file = %path.display(), error = %e,
-                    "could not delete obsolete file; it is removed at next open"),
-            }
-        }
+        // This edit is durable, but its deletions wait for the next record.
         self.deferred_tables = self
             .current
             .tables()
             .filter(|t| edit.deleted.contains(&t.meta.number))
             .cloned()
             .collect();
+        self.deferred_files = obsolete_files;
         self.current = Arc::new(version);
+        if !self.deferred_tables.is_empty() || !self.deferred_files.is_empty() {
+            // That next record: an empty edit. Once it is durable this
+            // edit is no longer the last, so its deletions can go ahead;
+            // and if it fails, they just wait for the next open.
+            let sentinel = self
+                .manifest
+                .add_record(&VersionEdit::default().encode())
+                .and_then(|()| self.manifest.sync());
+            match sentinel {
+                Ok(()) => self.release_deferred(),
+                Err(e) => {
+                    self.broken = true;
+                    tracing::error!(file = %path.display(), error = %e,
+                        "manifest write failed; obsolete files are kept until the next open");
+                }
+            }
+        }
         Ok(self.current())
+    }
+
+    /// Deletes what the second-to-last record made obsolete.
+    fn release_deferred(&mut self) {
+        for t in std::mem::take(&mut self.deferred_tables) {
+            t.mark_obsolete();
+        }
+        for path in std::mem::take(&mut self.deferred_files) {
+            match self.fs.remove_file(&path) {
+                Ok(()) => tracing::debug!(file = %path.display(), "deleted obsolete file"),
+                Err(e) => tracing::warn!(file = %path.display(), error = %e,
+                    "could not delete obsolete file; it is removed at next open"),
+            }
+        }
     }
 
     /// Starts manifest `number` with a snapshot of the current state.
