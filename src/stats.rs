@@ -23,6 +23,7 @@ pub(crate) struct Counters {
     pub(crate) compaction_bytes_written: AtomicU64,
     pub(crate) compaction_micros: AtomicU64,
     pub(crate) slowdowns: AtomicU64,
+    pub(crate) run_folds: AtomicU64,
 }
 
 impl Counters {
@@ -53,6 +54,7 @@ impl Counters {
             compaction_bytes_written: self.compaction_bytes_written.load(Ordering::Relaxed),
             compaction_micros: self.compaction_micros.load(Ordering::Relaxed),
             slowdowns: self.slowdowns.load(Ordering::Relaxed),
+            run_folds: self.run_folds.load(Ordering::Relaxed),
         }
     }
 }
@@ -95,6 +97,8 @@ pub struct CounterValues {
     pub compaction_micros: u64,
     /// Commit groups delayed 1 ms because runs piled up.
     pub slowdowns: u64,
+    /// Metadata-only edits that moved lone tables into one run.
+    pub run_folds: u64,
 }
 
 impl CounterValues {

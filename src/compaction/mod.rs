@@ -15,7 +15,7 @@ mod shape;
 pub(crate) use collapse::{Collapse, CollapseOptions};
 pub use key_range::{KeyRange, overlap_groups};
 pub use policy::{
-    CompactionJob, CompactionPolicy, CompactionReason, TieredPolicy, fan_in_for, full_job,
-    range_jobs, rounds_for,
+    CompactionJob, CompactionPolicy, CompactionReason, RunFold, TieredPolicy, fan_in_for,
+    fold_runs, full_job, range_jobs, rounds_for,
 };
 pub use shape::{GroupRun, OverlapGroup, RunShape, TableShape, TreeShape};

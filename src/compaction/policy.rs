@@ -274,5 +274,52 @@ pub fn full_job(shape: &TreeShape, opts: &CompactionOptions) -> Option<Compactio
     job_for(&group, 0, group.runs.len(), CompactionReason::Manual, opts)
 }
 
+/// A metadata-only change: tables that overlap no other table move into
+/// one run, so that runs made only of such tables disappear. Their bytes
+/// are not rewritten.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFold {
+    /// The run the tables join.
+    pub target: u64,
+    /// `(run id, table number)` of each table that moves.
+    pub moves: Vec<(u64, u64)>,
+}
+
+/// Folds runs made only of *lone* tables (tables whose range overlaps no
+/// other table's) into one run, once the tree has more than
+/// `max_merge_files` runs. A lone table holds every version of its keys,
+/// so its run's position in the run order does not matter: moving it
+/// changes no read. Sequential loads, which never trigger a merge, thereby
+/// keep a bounded number of runs for `get` to check. `None` when nothing
+/// would fold.
+pub fn fold_runs(shape: &TreeShape, opts: &CompactionOptions) -> Option<RunFold> {
+    if shape.runs.len() <= opts.max_merge_files {
+        return None;
+    }
+    let lone: std::collections::HashSet<u64> = shape
+        .overlap_groups()
+        .iter()
+        .filter(|g| g.tables() == 1)
+        .flat_map(|g| g.runs.iter().flat_map(|r| r.tables.iter().copied()))
+        .collect();
+    // Runs made only of lone tables; the one with the most tables stays.
+    let mut all_lone: Vec<&super::RunShape> = shape
+        .runs
+        .iter()
+        .filter(|r| !r.tables.is_empty() && r.tables.iter().all(|t| lone.contains(&t.number)))
+        .collect();
+    if all_lone.len() < 2 {
+        return None;
+    }
+    all_lone.sort_by_key(|r| (std::cmp::Reverse(r.tables.len()), std::cmp::Reverse(r.id)));
+    let target = all_lone.first()?.id;
+    let moves = all_lone
+        .iter()
+        .skip(1)
+        .flat_map(|r| r.tables.iter().map(move |t| (r.id, t.number)))
+        .collect();
+    Some(RunFold { target, moves })
+}
+
 #[cfg(test)]
 mod tests;

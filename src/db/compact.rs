@@ -18,7 +18,8 @@ use parking_lot::{Condvar, Mutex};
 use super::{DbInner, SuperVersion};
 use crate::compaction::engine::{Engine, EngineInput};
 use crate::compaction::{
-    CollapseOptions, CompactionJob, CompactionPolicy, KeyRange, TieredPolicy, full_job, range_jobs,
+    CollapseOptions, CompactionJob, CompactionPolicy, KeyRange, RunFold, TieredPolicy, fold_runs,
+    full_job, range_jobs,
 };
 use crate::error::{Error, Result};
 use crate::table::TableOptions;
@@ -136,11 +137,66 @@ impl DbInner {
     fn compact_once(&self) -> Result<bool> {
         let _running = self.compaction.running.lock();
         let version = self.current().version.clone();
-        let Some(job) = TieredPolicy.pick(version.shape(), &self.opts.compaction) else {
-            return Ok(false);
+        if let Some(job) = TieredPolicy.pick(version.shape(), &self.opts.compaction) {
+            self.run_job(&job)?;
+            return Ok(true);
+        }
+        if let Some(fold) = fold_runs(version.shape(), &self.opts.compaction) {
+            self.apply_fold(&fold)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Moves lone tables into one run: one manifest edit, no data written.
+    /// REQUIRES: `compaction.running` held.
+    fn apply_fold(&self, fold: &RunFold) -> Result<()> {
+        let version = self.current().version.clone();
+        let mut added = Vec::with_capacity(fold.moves.len());
+        for &(run, number) in &fold.moves {
+            let meta = version
+                .runs
+                .iter()
+                .filter(|r| r.id == run)
+                .flat_map(|r| r.tables.iter())
+                .find(|t| t.meta.number == number)
+                .map(|t| t.meta.clone())
+                .ok_or_else(|| Error::invalid(format!("table {number} to fold is gone")))?;
+            added.push(crate::version::TableMeta {
+                run: fold.target,
+                ..meta
+            });
+        }
+        let edit = VersionEdit {
+            deleted: fold.moves.iter().map(|&(_, n)| n).collect(),
+            added,
+            ..VersionEdit::default()
         };
-        self.run_job(&job)?;
-        Ok(true)
+        let mut versions = self.versions.lock();
+        let version = match versions.log_and_apply(edit, &self.next_file_number, Vec::new()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.poison(&e);
+                return Err(e);
+            }
+        };
+        {
+            let mut cur = self.super_version.write();
+            *cur = Arc::new(SuperVersion {
+                active: Arc::clone(&cur.active),
+                sealed: cur.sealed.clone(),
+                version,
+            });
+        }
+        drop(versions);
+        self.counters.run_folds.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            tables = fold.moves.len(),
+            target = fold.target,
+            "folded lone tables into one run"
+        );
+        self.compaction.schedule();
+        Ok(())
     }
 
     /// Flushes, then merges every table into one run.

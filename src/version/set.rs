@@ -345,10 +345,12 @@ impl VersionSet {
             self.last_seqno = self.last_seqno.max(s);
         }
         // This edit is durable, but its deletions wait for the next record.
+        // A table both deleted and added only moved to another run.
         self.deferred_tables = self
             .current
             .tables()
             .filter(|t| edit.deleted.contains(&t.meta.number))
+            .filter(|t| !edit.added.iter().any(|a| a.number == t.meta.number))
             .cloned()
             .collect();
         self.deferred_files = obsolete_files;
