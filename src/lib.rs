@@ -84,7 +84,7 @@ pub mod internals {
 }
 
 pub use batch::WriteBatch;
-pub use db::Db;
+pub use db::{Db, VerifyProblem, VerifyReport};
 pub use error::{Error, ErrorKind, Result};
 pub use iter::DbIter;
 pub use key::SeqNo;

@@ -7,6 +7,7 @@ mod compact;
 mod flush;
 mod read;
 mod recovery;
+mod verify;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ use crate::wal;
 use compact::CompactionControl;
 use flush::FlushControl;
 pub(crate) use recovery::RecoveryReport;
+pub use verify::{VerifyProblem, VerifyReport};
 use write::CommitQueue;
 
 /// An open database. Cheap to clone: every clone is a handle on the same
@@ -308,6 +310,29 @@ impl Db {
     /// Iterates the keys that start with `prefix`.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter {
         DbIter::with_prefix(self.clone(), None, prefix.as_ref())
+    }
+
+    /// Reads every live file from disk and checks every checksum: each
+    /// table's footer, index, filter, properties and every data block (no
+    /// block cache), the manifest's records, and the WAL being written.
+    /// Damage is reported, not returned as an error, so one call lists
+    /// everything wrong.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.flush()?;
+    /// let report = db.verify()?;
+    /// assert!(report.is_ok(), "{report}");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `Closed` only; I/O failures and corruption are listed in the report.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        self.inner.verify()
     }
 
     /// A snapshot of the database's counters and shape.
