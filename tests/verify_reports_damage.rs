@@ -20,7 +20,7 @@ fn opts(fs: &FaultFs) -> Options {
 fn tables(fs: &FaultFs) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs
         .list_dir(Path::new(DIR))
-        .unwrap()
+        .expect("setup")
         .into_iter()
         .filter(|n| n.ends_with(".rkt"))
         .map(|n| Path::new(DIR).join(n))
@@ -31,15 +31,15 @@ fn tables(fs: &FaultFs) -> Vec<PathBuf> {
 
 fn build() -> (FaultFs, Db) {
     let fs = FaultFs::new();
-    let db = Db::open(DIR, opts(&fs)).unwrap();
+    let db = Db::open(DIR, opts(&fs)).expect("setup");
     for i in 0..3_000u32 {
         db.put(
             format!("key{i:06}"),
             format!("value-{i}-{}", "x".repeat(40)),
         )
-        .unwrap();
+        .expect("setup");
     }
-    db.flush().unwrap();
+    db.flush().expect("setup");
     (fs, db)
 }
 
