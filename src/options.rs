@@ -30,6 +30,12 @@ pub enum RecoveryMode {
     PointInTime,
     /// Strict: any damaged byte, even a torn tail, fails the open.
     AbsoluteConsistency,
+    /// Most lenient (RocksDB's `kSkipAnyCorruptedRecords`): skip every
+    /// damaged record, anywhere, and replay every valid one. The database
+    /// opens with as much as survived — which may **not** be a prefix of
+    /// its history (a write in the middle can be missing while later ones
+    /// are there). Every skipped region is reported. For salvage only.
+    SkipCorrupted,
 }
 
 /// Options for opening a [`Db`](crate::Db).

@@ -302,21 +302,45 @@ fn replay_wal(
     let data = fs.read(path).map_err(|e| Error::io("read", path, e))?;
     let mem = MemTable::new(number);
     let mut reader = wal::Reader::new(path, data);
-    while let Some((offset, record)) = reader.next_record() {
-        let (base, entries) = batch::decode_payload(&record).map_err(|b| {
-            Error::corruption(
-                path,
-                offset,
-                format!("record holds a malformed batch: {}", b.0),
-            )
-        })?;
-        if base <= *last_seqno {
-            return Err(Error::corruption(
-                path,
-                offset,
-                format!("sequence number {base} does not follow {last_seqno}"),
-            ));
-        }
+    loop {
+        let Some((offset, record)) = reader.next_record() else {
+            if opts.recovery_mode == RecoveryMode::SkipCorrupted
+                && let Some(skipped) = reader.skip_damage()
+            {
+                tracing::warn!(
+                    file = %path.display(),
+                    offset = skipped.offset,
+                    skipped_bytes = skipped.dropped_bytes,
+                    reason = skipped.reason,
+                    "skipped a damaged log region"
+                );
+                report.dropped.push(skipped);
+                continue;
+            }
+            break;
+        };
+        let decoded = match batch::decode_payload(&record) {
+            Ok((base, _)) if base <= *last_seqno => Err(format!(
+                "sequence number {base} does not follow {last_seqno}"
+            )),
+            Ok(d) => Ok(d),
+            Err(b) => Err(format!("record holds a malformed batch: {}", b.0)),
+        };
+        let (base, entries) = match decoded {
+            Ok(d) => d,
+            Err(why) if opts.recovery_mode == RecoveryMode::SkipCorrupted => {
+                tracing::warn!(file = %path.display(), offset, reason = %why, "skipped a bad record");
+                report.dropped.push(Damage {
+                    file: path.to_path_buf(),
+                    offset,
+                    dropped_bytes: record.len() as u64,
+                    reason: "record with a valid checksum but bad contents",
+                    is_tail: false,
+                });
+                continue;
+            }
+            Err(why) => return Err(Error::corruption(path, offset, why)),
+        };
         for (i, (kind, key, value)) in entries.into_iter().enumerate() {
             mem.insert(key, base + i as u64, kind, value);
             report.entries += 1;
@@ -328,7 +352,7 @@ fn replay_wal(
         let acceptable = match opts.recovery_mode {
             RecoveryMode::AbsoluteConsistency => false,
             RecoveryMode::TolerateCorruptedTail => damage.is_tail,
-            RecoveryMode::PointInTime => true,
+            RecoveryMode::PointInTime | RecoveryMode::SkipCorrupted => true,
         };
         if !acceptable {
             return Err(Error::corruption(path, damage.offset, damage.reason));

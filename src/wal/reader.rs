@@ -66,6 +66,29 @@ impl Reader {
         self.damage.as_ref()
     }
 
+    /// Skips damage instead of stopping at it: resumes at the next
+    /// complete, valid record. Returns the damaged regions skipped (each
+    /// `dropped_bytes` up to where reading resumed), in order. The damage
+    /// that ends the log, if any, is then in [`Reader::damage`].
+    pub(crate) fn skip_damage(&mut self) -> Option<Damage> {
+        let d = self.damage.take()?;
+        let offset = usize::try_from(d.offset).unwrap_or(usize::MAX);
+        match first_valid_record_after(&self.data, offset.min(self.data.len())) {
+            Some(next) => {
+                self.pos = next;
+                Some(Damage {
+                    dropped_bytes: (next - offset) as u64,
+                    ..d
+                })
+            }
+            None => {
+                // Nothing valid follows: the damage ends the log.
+                self.damage = Some(d);
+                None
+            }
+        }
+    }
+
     /// The next complete record with its offset, or `None` at the end of
     /// the valid data (see [`Reader::damage`]).
     pub(crate) fn next_record(&mut self) -> Option<(u64, Bytes)> {
