@@ -84,12 +84,6 @@ impl BlockCache {
         self.cache.insert((table, offset), block);
     }
 
-    /// Drops every block of `table` (for example after the table file is
-    /// deleted). Costs a scan of the cache.
-    pub(crate) fn evict_table(&self, table: u64) {
-        self.cache.retain(|&(t, _), _| t != table);
-    }
-
     pub(crate) fn stats(&self) -> BlockCacheStats {
         BlockCacheStats {
             hits: self.hits.load(Ordering::Relaxed),
@@ -125,7 +119,5 @@ mod tests {
         let s = cache.stats();
         assert_eq!((s.hits, s.misses), (1, 2));
         assert!(s.used_bytes <= s.capacity_bytes, "{s:?}");
-        cache.evict_table(3);
-        assert!((0..100).all(|off| cache.cache.peek(&(3, off)).is_none()));
     }
 }

@@ -16,14 +16,6 @@
 //! `Corruption` naming file and offset, never a panic or a wrong value. A
 //! damaged filter only makes lookups slower.
 
-// Compaction (table splitting by `estimated_size`, cache eviction of deleted
-// tables) is not wired yet; the crate uses only part of this API until then.
-#![allow(
-    dead_code,
-    unused_imports,
-    reason = "used by the flush, compaction and read paths as they land"
-)]
-
 mod block;
 mod block_builder;
 mod block_iter;
@@ -37,12 +29,11 @@ mod properties;
 mod reader;
 mod writer;
 
-pub(crate) use cache::{BlockCache, BlockCacheStats};
+pub(crate) use cache::BlockCache;
 pub use compression::Compression;
 pub(crate) use iter::{Direction, TableIter};
-pub(crate) use properties::TableProperties;
-pub(crate) use reader::{FilterStats, Table};
-pub(crate) use writer::{TableMeta, TableOptions, TableWriter};
+pub(crate) use reader::Table;
+pub(crate) use writer::{TableOptions, TableWriter};
 
 #[cfg(test)]
 mod tests;

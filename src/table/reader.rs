@@ -219,11 +219,19 @@ impl Table {
         }
     }
 
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "for tools (dump table) and tests")
+    )]
     pub(crate) fn properties(&self) -> &TableProperties {
         &self.properties
     }
 
     /// The table's file number.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "for tools (dump table) and tests")
+    )]
     pub(crate) fn number(&self) -> u64 {
         self.number
     }
@@ -237,6 +245,10 @@ impl Table {
     }
 
     /// Whether the table has a usable filter.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "for tools (dump table) and tests")
+    )]
     pub(crate) fn has_filter(&self) -> bool {
         self.filter.is_some()
     }

@@ -12,6 +12,8 @@ use proptest::prelude::*;
 use super::block::Block;
 use super::block_builder::BlockBuilder;
 use super::format::{FOOTER_LEN, Footer, encoded_internal_key};
+use super::reader::FilterStats;
+use super::writer::TableMeta;
 use super::*;
 use crate::error::ErrorKind;
 use crate::fs::{FaultFs, Fs};

@@ -174,11 +174,6 @@ impl TableWriter {
         self.offset + (pending_block + filter + meta) as u64
     }
 
-    /// Entries added so far.
-    pub(crate) fn entries(&self) -> u64 {
-        self.properties.entries
-    }
-
     /// Writes the rest of the table and fsyncs it.
     ///
     /// # Errors
