@@ -42,18 +42,11 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let keys: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(5_000_000);
-    let tmp = tempfile::tempdir()?;
-    let dir = tmp.path().join("load");
-    let db = Db::open(&dir, Options::default())?;
-    let io_before = io_write_bytes();
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
+/// Writes `keys` random 16-byte keys (xorshift from `seed`, made unique by
+/// the index) with 100-byte values, half of each random, in batches of 1000.
+fn load_random(db: &Db, keys: u64, seed: u64) -> rillkv::Result<()> {
+    let mut rng = seed;
     let mut value = [0u8; 100];
-    let start = Instant::now();
     let mut batch = WriteBatch::new();
     for i in 0..keys {
         rng ^= rng << 13;
@@ -70,7 +63,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             db.write(std::mem::take(&mut batch))?;
         }
     }
-    db.write(batch)?;
+    db.write(batch)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let keys: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5_000_000);
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("load");
+    let db = Db::open(&dir, Options::default())?;
+    let io_before = io_write_bytes();
+    let start = Instant::now();
+    load_random(&db, keys, 0x2545_f491_4f6c_dd1d)?;
     let load = start.elapsed();
     // Let background compaction settle.
     let settle = Instant::now();
@@ -133,21 +139,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = tmp.path().join("base");
     let no_bg = || Options::default().compaction(CompactionOptions::default().background(false));
     let db = Db::open(&base, no_bg())?;
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut batch = WriteBatch::new();
-    for i in 0..keys {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let mut key = [0u8; 16];
-        key[..8].copy_from_slice(&rng.to_be_bytes());
-        key[8..].copy_from_slice(&i.to_be_bytes());
-        batch.put(key, value);
-        if batch.len() == 1000 {
-            db.write(std::mem::take(&mut batch))?;
-        }
-    }
-    db.write(batch)?;
+    load_random(&db, keys, 0x9e37_79b9_7f4a_7c15)?;
     db.flush()?;
     let input: u64 = db
         .stats()

@@ -49,7 +49,6 @@ impl SnapshotList {
     }
 
     /// The pinned sequence numbers, ascending.
-    #[allow(dead_code)] // used by flush and compaction
     pub(crate) fn sequence_numbers(&self) -> Vec<SeqNo> {
         self.pinned.lock().keys().copied().collect()
     }

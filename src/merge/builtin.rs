@@ -28,93 +28,57 @@ fn fold_u64(
     Ok(acc.to_le_bytes().to_vec())
 }
 
-/// A counter: little-endian u64 values, added with wrapping. A missing value
-/// counts as 0. Name: `"u64add"`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct U64Add;
+/// Defines a u64 merge operator: `merge` and `merge_batch` both fold the
+/// operands with `$op` in one pass, starting from `$init` when there is no
+/// existing value.
+macro_rules! u64_operator {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $init:expr, $op:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $ty;
 
-impl MergeOperator for U64Add {
-    fn name(&self) -> &str {
-        "u64add"
-    }
+        impl MergeOperator for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
 
-    fn merge(
-        &self,
-        _key: &[u8],
-        existing: Option<&[u8]>,
-        operand: &[u8],
-    ) -> Result<Vec<u8>, MergeError> {
-        fold_u64(existing, &[operand], 0, u64::wrapping_add)
-    }
+            fn merge(
+                &self,
+                _key: &[u8],
+                existing: Option<&[u8]>,
+                operand: &[u8],
+            ) -> Result<Vec<u8>, MergeError> {
+                fold_u64(existing, &[operand], $init, $op)
+            }
 
-    /// Sums the whole batch in one pass.
-    fn merge_batch(
-        &self,
-        _key: &[u8],
-        existing: Option<&[u8]>,
-        operands: &[&[u8]],
-    ) -> Result<Vec<u8>, MergeError> {
-        fold_u64(existing, operands, 0, u64::wrapping_add)
-    }
+            /// Folds the whole batch in one pass.
+            fn merge_batch(
+                &self,
+                _key: &[u8],
+                existing: Option<&[u8]>,
+                operands: &[&[u8]],
+            ) -> Result<Vec<u8>, MergeError> {
+                fold_u64(existing, operands, $init, $op)
+            }
+        }
+    };
 }
 
-/// The maximum of little-endian u64 values. A missing value counts as 0.
-/// Name: `"u64max"`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct U64Max;
-
-impl MergeOperator for U64Max {
-    fn name(&self) -> &str {
-        "u64max"
-    }
-
-    fn merge(
-        &self,
-        _key: &[u8],
-        existing: Option<&[u8]>,
-        operand: &[u8],
-    ) -> Result<Vec<u8>, MergeError> {
-        fold_u64(existing, &[operand], 0, u64::max)
-    }
-
-    fn merge_batch(
-        &self,
-        _key: &[u8],
-        existing: Option<&[u8]>,
-        operands: &[&[u8]],
-    ) -> Result<Vec<u8>, MergeError> {
-        fold_u64(existing, operands, 0, u64::max)
-    }
-}
-
-/// The minimum of little-endian u64 values. A missing value counts as
-/// `u64::MAX`. Name: `"u64min"`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct U64Min;
-
-impl MergeOperator for U64Min {
-    fn name(&self) -> &str {
-        "u64min"
-    }
-
-    fn merge(
-        &self,
-        _key: &[u8],
-        existing: Option<&[u8]>,
-        operand: &[u8],
-    ) -> Result<Vec<u8>, MergeError> {
-        fold_u64(existing, &[operand], u64::MAX, u64::min)
-    }
-
-    fn merge_batch(
-        &self,
-        _key: &[u8],
-        existing: Option<&[u8]>,
-        operands: &[&[u8]],
-    ) -> Result<Vec<u8>, MergeError> {
-        fold_u64(existing, operands, u64::MAX, u64::min)
-    }
-}
+u64_operator!(
+    /// A counter: little-endian u64 values, added with wrapping. A missing
+    /// value counts as 0. Name: `"u64add"`.
+    U64Add, "u64add", 0, u64::wrapping_add
+);
+u64_operator!(
+    /// The maximum of little-endian u64 values. A missing value counts as 0.
+    /// Name: `"u64max"`.
+    U64Max, "u64max", 0, u64::max
+);
+u64_operator!(
+    /// The minimum of little-endian u64 values. A missing value counts as
+    /// `u64::MAX`. Name: `"u64min"`.
+    U64Min, "u64min", u64::MAX, u64::min
+);
 
 /// Byte-string append: each operand is appended to the value, separated by
 /// `delimiter` (none if empty). Order-sensitive. Name: `"append"`, or

@@ -23,8 +23,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use super::edit::MANIFEST_FORMAT_VERSION;
 use super::{TableFile, TableMeta, Version, VersionEdit};
 use crate::error::{Error, Result};
@@ -413,13 +411,6 @@ impl VersionSet {
         tracing::debug!(manifest = number, "manifest rolled over");
         Ok(())
     }
-}
-
-/// Reads `CURRENT` for tools and tests.
-#[allow(dead_code)]
-pub(crate) fn current_manifest(fs: &dyn Fs, dir: &Path) -> Option<u64> {
-    let data: Bytes = fs.read(&dir.join(filename::CURRENT)).ok()?;
-    parse_current(&data)
 }
 
 #[cfg(test)]
