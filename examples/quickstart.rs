@@ -107,6 +107,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     report("counters verified", COUNTERS, t);
+    for c in 0..3 {
+        println!("  visits:{c:03} = {}", counter(&db, c)?);
+    }
 
     let t = Instant::now();
     let scanned = db.prefix("user:").count() as u64;

@@ -202,6 +202,34 @@ mod tests {
         }
     }
 
+    /// The seed's cases: 250 operands (2.5 × the default batch size), and
+    /// 150 on a base, at every chunk size from 1 to 500.
+    #[test]
+    fn seed_cases_fold_the_same_at_every_chunk_size() {
+        let op = U64Add;
+        for (count, base) in [(250u64, None), (150, Some(1000u64))] {
+            let ops: Vec<Bytes> = (1..=count).map(le).collect();
+            let base_bytes = base.map(le);
+            let want = count * (count + 1) / 2 + base.unwrap_or(0);
+            for chunk in 1..=500 {
+                let mut f = NewestFirst::new(&op, b"k", chunk);
+                for o in ops.iter().rev() {
+                    f.push(o.clone()).unwrap();
+                }
+                let got = f.finish(base_bytes.as_deref()).unwrap();
+                assert_eq!(got, want.to_le_bytes(), "{count} operands, chunk {chunk}");
+                let mut g = OldestFirst::new(Some(Arc::new(U64Add)), chunk);
+                if let Some(b) = &base_bytes {
+                    g.put(b.clone());
+                }
+                for o in &ops {
+                    g.merge(b"k", o.clone());
+                }
+                assert_eq!(g.finish(b"k").unwrap(), Some(le(want)));
+            }
+        }
+    }
+
     #[test]
     fn oldest_first_resets_on_put_and_delete() {
         let mut f = OldestFirst::new(Some(Arc::new(U64Add)), 3);
