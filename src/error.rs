@@ -101,9 +101,19 @@ impl Error {
 
     /// An I/O failure while doing `what` on `path`.
     pub(crate) fn io(what: &str, path: &Path, err: std::io::Error) -> Self {
+        let hint = match err.kind() {
+            std::io::ErrorKind::StorageFull => {
+                "; the disk is full: free space, then reopen the database (acknowledged \
+                 writes are safe)"
+            }
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                "; check the directory's permissions and that its filesystem is writable"
+            }
+            _ => "",
+        };
         Error::new(
             ErrorKind::Io,
-            format!("{what} {} failed: {err}", path.display()),
+            format!("{what} {} failed: {err}{hint}", path.display()),
         )
         .with_source(err)
     }

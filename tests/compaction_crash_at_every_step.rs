@@ -200,6 +200,7 @@ fn power_loss_at_every_step_of_a_compaction() {
         let done = crash_point(&image, &base, n, CrashMode::DropUnsynced);
         if n % stride == 0 {
             crash_point(&image, &base, n, CrashMode::KeepPrefix { seed: n });
+            crash_point(&image, &base, n, CrashMode::KeepSubset { seed: n });
             crash_point(&image, &base, n, CrashMode::KeepAll);
         }
         if done {

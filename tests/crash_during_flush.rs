@@ -133,6 +133,7 @@ fn crash_modes() -> Vec<CrashMode> {
     for seed in 0..env_num("RILLKV_CRASH_SEEDS", 2) {
         modes.push(CrashMode::KeepPrefix { seed });
         modes.push(CrashMode::KeepPrefixThenGarbage { seed });
+        modes.push(CrashMode::KeepSubset { seed });
     }
     modes
 }

@@ -44,6 +44,14 @@
 //! keep working; after a reopen (with and without a power loss) every
 //! acknowledged write is there.
 //!
+//! A fourth scenario (`disk_full_then_space_freed`) fills the disk: after
+//! the open only `b` more bytes fit, for `b` swept over the workload's
+//! appended bytes. The append that does not fit writes what fits and fails
+//! with `ENOSPC`; the step reports `Io` with a message saying the disk is
+//! full, a failed WAL append or flush poisons the database, and once the
+//! space is freed and the database reopened (with and without a power
+//! loss) every acknowledged write is there.
+//!
 //! Knobs: `RILLKV_COUNTDOWN_STRIDE` — test every k-th `n` (and `k`);
 //! default 1 (all of them: about 2 s per scenario in release). Each
 //! scenario prints how many points it tried. `RILLKV_COUNTDOWN_TRACE` set:
@@ -71,6 +79,8 @@ struct Profile {
     syncs_after: Vec<u64>,
     /// Line `i` names mutating operation `i + 1`.
     trace: Vec<String>,
+    /// Bytes appended to files after the open, by the whole workload.
+    bytes_after_open: u64,
 }
 
 impl Profile {
@@ -96,7 +106,8 @@ impl Profile {
 fn profile_once(steps: &[Step]) -> Profile {
     let fs = CountingFs::new();
     fs.record_trace();
-    let run = run_workload(&fs, steps, || {});
+    let at_open = std::cell::Cell::new(0);
+    let run = run_workload(&fs, steps, || at_open.set(fs.fault.bytes_appended()));
     run.open.as_ref().expect("open");
     for (i, r) in run.results.iter().enumerate() {
         let r = r.as_ref().expect("step ran");
@@ -117,6 +128,7 @@ fn profile_once(steps: &[Step]) -> Profile {
         ops_after: run.ops_after.clone(),
         syncs_after: run.syncs_after.clone(),
         trace: fs.trace(),
+        bytes_after_open: fs.fault.bytes_appended() - at_open.get(),
     };
     drop(run);
     profile
@@ -434,4 +446,81 @@ fn one_failed_fsync() {
         started.elapsed()
     );
     assert!(total > 20, "the workload fsyncs WALs, tables and manifests");
+}
+
+/// The disk fills after `limit` more bytes; see the module doc.
+/// Returns the tally and whether any step failed (the disk may never fill:
+/// deleting obsolete files gives space back).
+fn disk_full_point(p: &Profile, limit: u64, power_loss: bool) -> (Tally, bool) {
+    let ctx = format!(
+        "disk full after {limit} of {} bytes{}",
+        p.bytes_after_open,
+        if power_loss { " + power loss" } else { "" }
+    );
+    let fs = CountingFs::new();
+    let run = run_workload(&fs, &p.steps, || fs.fault.set_space_limit(Some(limit)));
+    run.open.as_ref().expect("open");
+    let summary = summarize(&p.steps, &run, false, &ctx);
+    if let Some((i, e)) = &summary.first_failure
+        && e.kind() == ErrorKind::Io
+    {
+        assert!(
+            e.to_string().contains("disk is full"),
+            "{ctx}: step {i} failed without saying the disk is full: {e}"
+        );
+    }
+    let filled = summary.first_failure.is_some();
+    // A failed WAL append poisons; so does a failed flush (later writes are
+    // refused, which `summarize` and `finish` check through the probe).
+    let must_poison = summary.io_failed_writes > 0;
+    if power_loss {
+        fs.fault.fail_after_ops(0);
+    }
+    (
+        finish(&fs, run, &summary, power_loss, must_poison, &ctx),
+        filled,
+    )
+}
+
+#[test]
+fn disk_full_then_space_freed() {
+    let started = Instant::now();
+    let p = profile();
+    // Deleting obsolete files gives space back, so the disk only fills
+    // below the workload's peak usage: find it (the smallest limit that
+    // never fails, by bisection), then try about 200 limits below it.
+    let fills = |limit| disk_full_point(&p, limit, false).1;
+    let (mut lo, mut hi) = (0, p.bytes_after_open);
+    assert!(!fills(hi), "the workload fits in its own appended bytes");
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fills(mid) { lo = mid } else { hi = mid }
+    }
+    let peak = hi;
+    let stride = env_num("RILLKV_COUNTDOWN_STRIDE", 1).max(1);
+    let step = ((peak / 200).max(1) * stride) as usize;
+    let mut limits: Vec<u64> = (0..peak).step_by(step).collect();
+    limits.extend([1, 7, peak - 1, peak]);
+    let mut tally = Tally::default();
+    let mut filled = 0;
+    for &limit in &limits {
+        for power_loss in [false, true] {
+            let (t, f) = disk_full_point(&p, limit, power_loss);
+            tally.add(t);
+            filled += usize::from(f);
+        }
+    }
+    assert!(
+        filled + 4 >= 2 * limits.len(),
+        "limits below the peak usage fill the disk: {filled} of {}",
+        2 * limits.len()
+    );
+    eprintln!(
+        "io_error_countdown: disk full at {} limits below the peak usage of {peak} bytes \
+         ({} appended; {filled} runs hit ENOSPC), with and without power loss, in {:.1?}; \
+         {tally:?}",
+        limits.len(),
+        p.bytes_after_open,
+        started.elapsed()
+    );
 }

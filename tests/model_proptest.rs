@@ -96,7 +96,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => Just(Op::Snapshot),
         2 => any::<usize>().prop_map(|idx| Op::DropSnapshot { idx }),
         2 => Just(Op::Reopen),
-        2 => (0u8..5, any::<u64>()).prop_map(|(mode, seed)| Op::PowerLoss { mode, seed }),
+        2 => (0u8..6, any::<u64>()).prop_map(|(mode, seed)| Op::PowerLoss { mode, seed }),
         3 => Just(Op::Scan),
         4 => (bound(), bound()).prop_map(|(lo, hi)| Op::Range { lo, hi }),
         3 => (0..KEYS, 0usize..4).prop_map(|(key, len)| Op::Prefix { key, len }),
@@ -109,6 +109,7 @@ fn crash_mode(mode: u8, seed: u64) -> CrashMode {
         1 => CrashMode::KeepPrefix { seed },
         2 => CrashMode::KeepPrefixThenZeros { seed },
         3 => CrashMode::KeepPrefixThenGarbage { seed },
+        4 => CrashMode::KeepSubset { seed },
         _ => CrashMode::KeepAll,
     }
 }

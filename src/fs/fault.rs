@@ -45,6 +45,14 @@ pub enum CrashMode {
         /// Seed for the per-file choice and the garbage.
         seed: u64,
     },
+    /// Each unsynced append survives or not, independently (chosen from
+    /// `seed`): the disk wrote some of the pages in any order. The file ends
+    /// at the last surviving append; lost appends before it read as zeros,
+    /// as unwritten extents of a real filesystem do.
+    KeepSubset {
+        /// Seed for the per-append choice.
+        seed: u64,
+    },
     /// Every byte written survives (a process crash, not a power loss).
     KeepAll,
 }
@@ -71,12 +79,20 @@ struct State {
     fail_sync_at: Option<u64>,
     writes: u64,
     syncs: u64,
+    /// Bytes appended so far, to every file.
+    bytes_appended: u64,
+    /// Free space in bytes, if limited: appends past it fail with
+    /// `StorageFull` after writing what fits.
+    space_left: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone)]
 struct Inode {
     data: Vec<u8>,
     synced_len: usize,
+    /// Start offsets of the appends since the last sync, in order: the
+    /// units a [`CrashMode::KeepSubset`] crash keeps or loses.
+    unsynced_appends: Vec<usize>,
 }
 
 fn injected(what: &str) -> io::Error {
@@ -106,6 +122,11 @@ impl FaultFs {
         self.state.lock().ops
     }
 
+    /// Bytes appended so far to every file, for sizing a space limit.
+    pub fn bytes_appended(&self) -> u64 {
+        self.state.lock().bytes_appended
+    }
+
     /// Lets `n` more mutating operations succeed, then fails every one after
     /// them, as if the machine lost power at that point. Follow with
     /// [`FaultFs::crash`] to get the image a reboot would see.
@@ -126,12 +147,21 @@ impl FaultFs {
         st.fail_sync_at = Some(st.syncs + n);
     }
 
-    /// Clears every armed fault.
+    /// Limits the free space to `bytes` from now (`None`: unlimited). An
+    /// append that does not fit writes what fits and fails with
+    /// [`io::ErrorKind::StorageFull`] (`ENOSPC`), as a full disk does;
+    /// removing files gives their space back.
+    pub fn set_space_limit(&self, bytes: Option<u64>) {
+        self.state.lock().space_left = bytes;
+    }
+
+    /// Clears every armed fault, including a space limit.
     pub fn clear_faults(&self) {
         let mut st = self.state.lock();
         st.fail_from_op = None;
         st.fail_write_at = None;
         st.fail_sync_at = None;
+        st.space_left = None;
     }
 
     /// Simulates a power loss followed by a reboot: names revert to their
@@ -145,6 +175,7 @@ impl FaultFs {
         st.fail_from_op = None;
         st.fail_write_at = None;
         st.fail_sync_at = None;
+        st.space_left = None;
         let live: BTreeSet<u64> = st.names.values().copied().collect();
         // Orphaned inodes (open handles) are detached: give them fresh copies
         // so that writes through stale handles cannot reach surviving files.
@@ -196,6 +227,7 @@ impl FaultFs {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such inode"))?;
         inode.synced_len = data.len();
         inode.data = data;
+        inode.unsynced_appends.clear();
         Ok(())
     }
 }
@@ -216,10 +248,16 @@ fn cut_unsynced(inode: &mut Inode, mode: CrashMode, ino: u64) {
     let (seed, tail) = match mode {
         CrashMode::KeepAll => {
             inode.synced_len = inode.data.len();
+            inode.unsynced_appends.clear();
             return;
         }
         CrashMode::DropUnsynced => {
             inode.data.truncate(synced);
+            inode.unsynced_appends.clear();
+            return;
+        }
+        CrashMode::KeepSubset { seed } => {
+            keep_subset(inode, seed ^ ino.wrapping_mul(0x2545_f491_4f6c_dd1d));
             return;
         }
         CrashMode::KeepPrefix { seed } => (seed, 0u8),
@@ -247,6 +285,38 @@ fn cut_unsynced(inode: &mut Inode, mode: CrashMode, ino: u64) {
         }
     }
     inode.synced_len = inode.data.len();
+    inode.unsynced_appends.clear();
+}
+
+/// Keeps each unsynced append with probability one half; the file ends at
+/// the last kept one and lost appends before it become zeros.
+fn keep_subset(inode: &mut Inode, mut rng: u64) {
+    let synced = inode.synced_len.min(inode.data.len());
+    let starts: Vec<usize> = inode
+        .unsynced_appends
+        .drain(..)
+        .filter(|&s| s >= synced)
+        .collect();
+    let mut extents = Vec::with_capacity(starts.len());
+    for (i, &start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(inode.data.len());
+        extents.push((start, end, splitmix(&mut rng) & 1 == 1));
+    }
+    let end = extents
+        .iter()
+        .rev()
+        .find(|e| e.2)
+        .map_or(synced, |&(_, end, _)| end);
+    inode.data.truncate(end);
+    for &(start, stop, kept) in &extents {
+        if !kept && start < end {
+            let stop = stop.min(end);
+            if let Some(lost) = inode.data.get_mut(start..stop) {
+                lost.fill(0);
+            }
+        }
+    }
+    inode.synced_len = inode.data.len();
 }
 
 struct FaultFile {
@@ -262,14 +332,21 @@ impl WritableFile for FaultFile {
         if st.fail_write_at == Some(st.writes) {
             // A failed write may still have written part of its bytes.
             let half = data.get(..data.len() / 2).unwrap_or_default();
-            if let Some(inode) = st.inodes.get_mut(&self.ino) {
-                inode.data.extend_from_slice(half);
-            }
+            self.extend(&mut st, half);
             return Err(injected("write"));
         }
-        if let Some(inode) = st.inodes.get_mut(&self.ino) {
-            inode.data.extend_from_slice(data);
+        if let Some(left) = st.space_left {
+            let fits = usize::try_from(left).unwrap_or(usize::MAX).min(data.len());
+            st.space_left = Some(left - fits as u64);
+            if fits < data.len() {
+                self.extend(&mut st, data.get(..fits).unwrap_or_default());
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "injected fault: no space left on device",
+                ));
+            }
         }
+        self.extend(&mut st, data);
         Ok(())
     }
 
@@ -282,8 +359,22 @@ impl WritableFile for FaultFile {
         }
         if let Some(inode) = st.inodes.get_mut(&self.ino) {
             inode.synced_len = inode.data.len();
+            inode.unsynced_appends.clear();
         }
         Ok(())
+    }
+}
+
+impl FaultFile {
+    /// Appends `data` to the inode, remembering where the append started.
+    fn extend(&self, st: &mut State, data: &[u8]) {
+        if let Some(inode) = st.inodes.get_mut(&self.ino)
+            && !data.is_empty()
+        {
+            inode.unsynced_appends.push(inode.data.len());
+            inode.data.extend_from_slice(data);
+            st.bytes_appended += data.len() as u64;
+        }
     }
 }
 
@@ -339,7 +430,15 @@ impl Fs for FaultFs {
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let mut st = self.state.lock();
         st.mutating_op("remove")?;
-        st.names.remove(path).ok_or_else(|| not_found(path))?;
+        let ino = st.names.remove(path).ok_or_else(|| not_found(path))?;
+        // The space comes back once no name reaches the file (open handles
+        // are not tracked: a real filesystem would wait for them too).
+        if let Some(left) = st.space_left
+            && !st.names.values().any(|&i| i == ino)
+        {
+            let size = st.inodes.get(&ino).map_or(0, |i| i.data.len() as u64);
+            st.space_left = Some(left.saturating_add(size));
+        }
         Ok(())
     }
 
@@ -458,6 +557,51 @@ mod tests {
         f.append(b"4").unwrap();
         assert!(f.append(b"5").is_err());
         assert!(f.sync().is_err());
+    }
+
+    #[test]
+    fn keep_subset_keeps_some_appends_and_zeroes_lost_ones_before_them() {
+        let mut seen_hole = false;
+        for seed in 0..64 {
+            let fs = FaultFs::new();
+            fs.create_dir_all(&dir()).unwrap();
+            let a = dir().join("a");
+            let mut f = fs.create(&a).unwrap();
+            f.append(b"s").unwrap();
+            f.sync().unwrap();
+            fs.sync_dir(&dir()).unwrap();
+            for chunk in [b"aa", b"bb", b"cc", b"dd"] {
+                f.append(chunk).unwrap();
+            }
+            fs.crash(CrashMode::KeepSubset { seed });
+            let got = fs.read(&a).unwrap();
+            assert_eq!(got[0], b's', "synced bytes survive");
+            assert!(got.len() % 2 == 1 && got.len() <= 9);
+            for (i, pair) in got[1..].chunks(2).enumerate() {
+                let want = [b"aa", b"bb", b"cc", b"dd"][i];
+                assert!(pair == want || pair == [0, 0], "seed {seed}: {got:?}");
+                seen_hole |= pair == [0, 0];
+            }
+        }
+        assert!(seen_hole, "some seed loses an append before a kept one");
+    }
+
+    #[test]
+    fn space_limit_fails_appends_with_storage_full_until_space_is_freed() {
+        let fs = FaultFs::new();
+        fs.create_dir_all(&dir()).unwrap();
+        let a = dir().join("a");
+        let mut f = fs.create(&a).unwrap();
+        f.append(b"1234").unwrap();
+        fs.set_space_limit(Some(6));
+        let mut g = fs.create(&dir().join("b")).unwrap();
+        g.append(b"12345").unwrap();
+        let err = g.append(b"678").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(&fs.read(&dir().join("b")).unwrap()[..], b"123456");
+        fs.remove_file(&a).unwrap();
+        g.append(b"abcd").unwrap();
+        assert!(g.append(b"e").is_err());
     }
 
     #[test]
