@@ -231,13 +231,20 @@ impl<'a> Iterator for BatchIter<'a> {
     }
 }
 
+/// The smallest encoded entry: kind (1), key length (4), value length (4).
+const MIN_ENTRY_LEN: usize = 9;
+
 /// One decoded entry with zero-copy key and value.
 pub(crate) type OwnedEntry = (ValueKind, Bytes, Bytes);
 
 /// Decodes a whole payload into owned entries; used by recovery.
 pub(crate) fn decode_payload(payload: &Bytes) -> Result<(SeqNo, Vec<OwnedEntry>), BadBatch> {
     let (base, count, body) = decode_header(payload).ok_or(BadBatch("short header"))?;
-    let mut out = Vec::with_capacity(count as usize);
+    // `count` comes from disk: reserve no more entries than the body can
+    // hold (each takes at least a kind and two lengths), so a damaged count
+    // near u32::MAX fails decoding instead of allocating hundreds of GiB.
+    let fits = body.len() / MIN_ENTRY_LEN;
+    let mut out = Vec::with_capacity((count as usize).min(fits));
     for e in BatchIter::new(body, count) {
         let e = e?;
         out.push((e.kind, payload.slice_ref(e.key), payload.slice_ref(e.value)));
@@ -295,6 +302,12 @@ mod tests {
             let r = decode_payload(&Bytes::copy_from_slice(&out[..cut]));
             assert!(r.is_err(), "cut at {cut} decoded");
         }
+        let mut huge = out.clone();
+        huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(
+            decode_payload(&Bytes::from(huge)).is_err(),
+            "a count near u32::MAX fails decoding (without reserving for it)"
+        );
         let mut bad = out.clone();
         bad[12] = 9; // unknown kind
         assert!(decode_payload(&Bytes::from(bad)).is_err());

@@ -9,6 +9,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::filename::{self, FileKind};
+
 /// A specialised `Result` for rillkv.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -118,13 +120,25 @@ impl Error {
         .with_source(err)
     }
 
-    /// Corrupt bytes in `file` at byte `offset`.
+    /// Corrupt bytes in `file` at byte `offset`. The advice depends on the
+    /// file: damage in a WAL can be skipped by a lenient
+    /// [`RecoveryMode`](crate::RecoveryMode); damage anywhere else (tables,
+    /// manifest, `CURRENT`) cannot, since skipping it could lose tables.
     pub(crate) fn corruption(file: &Path, offset: u64, what: impl fmt::Display) -> Self {
+        let is_wal = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| matches!(filename::parse(n), FileKind::Wal(_)));
+        let advice = if is_wal {
+            "restore the file from a backup, or open with RecoveryMode::PointInTime to keep \
+             the writes before the damage"
+        } else {
+            "restore the file from a backup (recovery modes only skip damage in WAL files)"
+        };
         Error::new(
             ErrorKind::Corruption,
             format!(
-                "corruption in {} at offset {offset}: {what}; restore the file from a backup \
-                 or open with a lenient recovery mode to skip it",
+                "corruption in {} at offset {offset}: {what}; {advice}",
                 file.display()
             ),
         )
@@ -222,5 +236,19 @@ mod tests {
         let err = Error::corruption(Path::new("x.wal"), 4096, "bad checksum");
         assert_eq!(err.kind(), ErrorKind::Corruption);
         assert!(err.to_string().contains("x.wal at offset 4096"));
+    }
+
+    #[test]
+    fn corruption_advice_depends_on_the_file() {
+        let wal = Error::corruption(Path::new("/db/000007.wal"), 0, "bad checksum");
+        assert!(
+            wal.to_string().contains("RecoveryMode::PointInTime"),
+            "{wal}"
+        );
+        for file in ["/db/000007.rkt", "/db/MANIFEST-000003", "/db/CURRENT"] {
+            let err = Error::corruption(Path::new(file), 0, "bad checksum");
+            assert!(!err.to_string().contains("PointInTime"), "{err}");
+            assert!(err.to_string().contains("restore the file from a backup"));
+        }
     }
 }

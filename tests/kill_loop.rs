@@ -9,7 +9,7 @@
 //! nothing beyond the one write that may have been in flight; batches are
 //! all there or all absent. The next cycle continues in the same directory.
 //!
-//! `RILLKV_KILL_CYCLES` sets the number of cycles (default 20). Works under
+//! `RILLKV_CRASH_CYCLES` sets the number of cycles (default 20). Works under
 //! `cargo test` and `cargo nextest` (the child is started with libtest
 //! arguments, which both understand).
 
@@ -227,7 +227,7 @@ fn verify(db: &Db, report: &Report, prev_max: Option<u64>, cycle: u64) -> Option
 
 #[test]
 fn sigkill_loses_no_acknowledged_write() {
-    let cycles = env_num("RILLKV_KILL_CYCLES", 20);
+    let cycles = env_num("RILLKV_CRASH_CYCLES", 20);
     let seed = common::seed("kill_loop");
     let mut rng = fastrand::Rng::with_seed(seed);
     let dir = tempfile::tempdir().expect("tempdir");

@@ -128,11 +128,14 @@ impl Db {
     ///
     /// # Errors
     /// - `Locked` if another open `Db` holds the directory;
-    /// - `InvalidArgument` for bad options, a missing database with
-    ///   `create_if_missing(false)`, or an existing one with
-    ///   `error_if_exists(true)`;
+    /// - `InvalidArgument` for bad options, a path that is a file, a
+    ///   missing database with `create_if_missing(false)`, or an existing
+    ///   one with `error_if_exists(true)`;
     /// - `Corruption` if a log is damaged before its tail (see
-    ///   [`RecoveryMode`](crate::RecoveryMode));
+    ///   [`RecoveryMode`](crate::RecoveryMode)), if `CURRENT` or the
+    ///   manifest is damaged or missing next to tables, or if a table the
+    ///   manifest names is missing or of another size. A failed open
+    ///   changes nothing in the directory;
     /// - `Io` if the filesystem fails.
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
         opts.validate()?;

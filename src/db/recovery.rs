@@ -17,7 +17,7 @@ use crate::options::{Options, RecoveryMode};
 use crate::snapshot::SnapshotList;
 use crate::stats::Counters;
 use crate::table::BlockCache;
-use crate::version::{Version, VersionEdit, VersionSet, set};
+use crate::version::{Version, VersionEdit, VersionSet, check_table_size, set};
 use crate::wal::{self, Damage};
 
 /// What recovery found, kept for [`Db::stats`](crate::Db::stats).
@@ -37,15 +37,53 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     let fs = Arc::clone(&opts.fs);
     let span = tracing::info_span!("open", dir = %dir.display());
     let _enter = span.enter();
-    if !opts.create_if_missing && !fs.exists(&dir.join(filename::CURRENT)) {
-        return Err(Error::invalid(format!(
-            "{} holds no database (no CURRENT file); pass Options::create_if_missing(true) to \
-             create one, or restore CURRENT",
-            dir.display()
-        )));
+    let current = dir.join(filename::CURRENT);
+    if !fs.exists(&current) {
+        // No CURRENT: a new database — unless the directory holds tables or
+        // WALs, which only an existing database writes (after its first
+        // CURRENT is durable): then CURRENT was lost, and creating a new
+        // database there would delete them as unreferenced files.
+        match fs.list_dir(dir) {
+            Ok(names) => {
+                let data: Vec<&String> = names
+                    .iter()
+                    .filter(|n| matches!(filename::parse(n), FileKind::Wal(_) | FileKind::Table(_)))
+                    .collect();
+                if let Some(first) = data.first() {
+                    return Err(Error::corruption(
+                        &current,
+                        0,
+                        format!(
+                            "the file is missing but {} holds {} table and WAL files \
+                             (first {first}); it is not opened as a new database, which would \
+                             delete them",
+                            dir.display(),
+                            data.len()
+                        ),
+                    ));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                return Err(not_a_directory(dir, e));
+            }
+            // Missing: created below if the options allow.
+            Err(_) => {}
+        }
+        if !opts.create_if_missing {
+            return Err(Error::invalid(format!(
+                "{} holds no database (no CURRENT file); pass Options::create_if_missing(true) \
+                 to create one",
+                dir.display()
+            )));
+        }
     }
-    fs.create_dir_all(dir)
-        .map_err(|e| Error::io("create directory", dir, e))?;
+    fs.create_dir_all(dir).map_err(|e| match e.kind() {
+        // The path, or one of its parents, is a file.
+        std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => {
+            not_a_directory(dir, e)
+        }
+        _ => Error::io("create directory", dir, e),
+    })?;
     let lock_path = dir.join(filename::LOCK);
     let lock = fs
         .try_lock(&lock_path)
@@ -87,20 +125,27 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         None => (Version::default(), 0, 0, None, 1),
     };
     let merge_operator = check_merge_operator(dir, merge_operator, &opts)?;
-    // The manifest must never name a missing table.
+    // Every table the manifest names must exist, with the size it records
+    // (a truncated, extended or swapped table is refused here, before the
+    // open writes anything). Their contents are checked when first read.
     for t in version.tables() {
         let path = filename::table_path(dir, t.meta.number);
-        if !fs.exists(&path) {
-            let current = dir.join(filename::CURRENT);
-            return Err(Error::corruption(
-                &current,
-                0,
-                format!(
-                    "the manifest names table {} which is missing; restore it from a backup",
-                    path.display()
-                ),
-            ));
-        }
+        let data = match fs.read(&path) {
+            Ok(data) => data,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let current = dir.join(filename::CURRENT);
+                return Err(Error::corruption(
+                    &current,
+                    0,
+                    format!(
+                        "the manifest names table {} which is missing; restore it from a backup",
+                        path.display()
+                    ),
+                ));
+            }
+            Err(e) => return Err(Error::io("read", &path, e)),
+        };
+        check_table_size(&path, t.meta.size, data.len() as u64)?;
     }
     // Never reuse a number a file in the directory already has.
     let max_seen = kinds
@@ -235,6 +280,16 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         compact_thread: Mutex::new(None),
         opts,
     })
+}
+
+/// The error for a database path that is a file, or lies under one.
+fn not_a_directory(dir: &Path, err: std::io::Error) -> Error {
+    Error::invalid(format!(
+        "{} is not a directory (it, or a parent, is a file: {err}); pass the path of a \
+         database directory",
+        dir.display()
+    ))
+    .with_source(err)
 }
 
 /// The merge operator name to record: the one the database was created

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::block_iter::BlockIter;
 use super::coding::Cursor;
 use super::format::TRAILER_LEN;
+use crate::key::ValueKind;
 
 /// A block's contents after unsealing: entries, restart array, count.
 ///
@@ -93,7 +94,10 @@ impl Block {
     ///
     /// # Errors
     /// The entry overruns the entry region, shares more bytes than the
-    /// previous key has, or its key is shorter than an internal-key trailer.
+    /// previous key has, its key is shorter than an internal-key trailer,
+    /// or the trailer's value kind is unknown (so a lookup that only
+    /// passes over such an entry reports it too, as `docs/format/block.md`
+    /// requires).
     pub(crate) fn decode_entry(
         &self,
         offset: usize,
@@ -116,8 +120,17 @@ impl Block {
         c.bytes(value_len).ok_or(bad)?;
         key.truncate(shared);
         key.extend_from_slice(delta);
-        if key.len() < TRAILER_LEN {
-            return Err("block key shorter than an internal-key trailer");
+        // The trailer is `seqno << 8 | kind`, little-endian: kind first.
+        let kind = key
+            .len()
+            .checked_sub(TRAILER_LEN)
+            .and_then(|at| key.get(at));
+        match kind {
+            None => return Err("block key shorter than an internal-key trailer"),
+            Some(&k) if ValueKind::from_u8(k).is_none() => {
+                return Err("unknown value kind in a block key");
+            }
+            Some(_) => {}
         }
         Ok((value_start..c.pos(), c.pos()))
     }

@@ -125,7 +125,8 @@ impl Footer {
         }
         if version != FORMAT_VERSION {
             return Err(format!(
-                "unsupported table format version {version} (this build reads {FORMAT_VERSION})"
+                "unsupported table format version {version} (this build reads {FORMAT_VERSION}; \
+                 if a newer rillkv wrote it, open the database with that version)"
             ));
         }
         Ok(Footer {

@@ -183,8 +183,9 @@ impl TableIter {
             if b.valid() {
                 return Ok(());
             }
-            b.status()
-                .map_err(|e| Error::corruption(self.table.path(), *offset, e))?;
+            b.status().map_err(|e| {
+                Error::corruption(self.table.path(), *offset, format!("data block: {e}"))
+            })?;
             self.index.next();
             if self.load_block()? {
                 self.with_block(BlockIter::seek_to_first);
@@ -199,8 +200,9 @@ impl TableIter {
             if b.valid() {
                 return Ok(());
             }
-            b.status()
-                .map_err(|e| Error::corruption(self.table.path(), *offset, e))?;
+            b.status().map_err(|e| {
+                Error::corruption(self.table.path(), *offset, format!("data block: {e}"))
+            })?;
             self.index.prev();
             if self.load_block()? {
                 self.with_block(BlockIter::seek_to_last);
@@ -243,7 +245,7 @@ impl TableIter {
             Error::corruption(
                 self.table.path(),
                 *offset,
-                "unknown value kind in a block key",
+                "data block: unknown value kind in a key",
             )
         })?;
         Ok(Some((key, b.value())))

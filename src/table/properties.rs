@@ -115,7 +115,10 @@ impl TableProperties {
         let mut c = Cursor::new(block, 0);
         let short = "properties block truncated";
         if c.u32().ok_or(short)? != PROPERTIES_VERSION {
-            return Err("unsupported properties version");
+            return Err(
+                "unsupported properties version (if a newer rillkv wrote it, open the \
+                 database with that version)",
+            );
         }
         let mut key = || -> Result<Bytes, &'static str> {
             let len = c.u32().ok_or(short)? as usize;

@@ -167,13 +167,17 @@ impl Table {
         if !entries.valid() {
             entries
                 .status()
-                .map_err(|e| Error::corruption(&self.path, offset, e))?;
+                .map_err(|e| Error::corruption(&self.path, offset, format!("data block: {e}")))?;
             return Ok(self.not_found());
         }
         match split_internal_key(entries.key()) {
             Some((found, trailer)) if found == user_key => {
                 let (seqno, kind) = unpack_trailer(trailer).ok_or_else(|| {
-                    Error::corruption(&self.path, offset, "unknown value kind in a block key")
+                    Error::corruption(
+                        &self.path,
+                        offset,
+                        "data block: unknown value kind in a key",
+                    )
                 })?;
                 Ok(Some((kind, seqno, entries.value())))
             }

@@ -209,6 +209,28 @@ fn block_iter_seeks_and_walks_both_ways() {
     }
 }
 
+/// `docs/format/block.md`: a key whose trailer kind is unknown is damage,
+/// even for a seek that only passes over it on the way to its target.
+#[test]
+fn block_entry_of_unknown_kind_is_damage_even_when_passed_over() {
+    let mut b = BlockBuilder::new(16);
+    for i in 0..4u64 {
+        let key = encoded_internal_key(&ik(format!("k{i}").as_bytes(), 1, ValueKind::Put));
+        b.add(&key, b"v");
+    }
+    let mut bytes = b.finish().to_vec();
+    // Entry 0: shared 0, unshared 10 ("k0" + trailer), value length 1; its
+    // trailer's kind byte follows the 3 varint bytes and the user key.
+    assert_eq!(bytes[..3], [0, 10, 1]);
+    assert_eq!(bytes[3 + 2], ValueKind::Put as u8);
+    bytes[3 + 2] = 9;
+    let block = Block::new(Bytes::from(bytes)).unwrap();
+    let mut it = block.iter();
+    it.seek(&encoded_internal_key(&ik(b"k2", 1, ValueKind::Put)));
+    assert!(!it.valid());
+    assert_eq!(it.status(), Err("unknown value kind in a block key"));
+}
+
 #[test]
 fn block_decoding_never_panics_on_garbage() {
     let mut b = BlockBuilder::new(4);

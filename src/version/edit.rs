@@ -106,6 +106,16 @@ impl VersionEdit {
         out
     }
 
+    /// The version a payload declares in a leading `FORMAT_VERSION` field,
+    /// read without decoding the rest: a newer format may also hold fields
+    /// this build does not know, and the version is what to report then.
+    pub(crate) fn leading_format_version(payload: &[u8]) -> Option<u32> {
+        match payload {
+            [tag::FORMAT_VERSION, a, b, c, d, ..] => Some(u32::from_le_bytes([*a, *b, *c, *d])),
+            _ => None,
+        }
+    }
+
     /// Decodes a manifest record payload. The error says what was wrong.
     pub(crate) fn decode(payload: &Bytes) -> Result<VersionEdit, &'static str> {
         let mut d = Decoder {
@@ -246,5 +256,26 @@ mod tests {
         let mut bad = bytes;
         bad[0] = 99;
         assert!(VersionEdit::decode(&Bytes::from(bad)).is_err());
+    }
+
+    #[test]
+    fn leading_format_version_is_read_alone() {
+        let mut bytes = sample().encode();
+        assert_eq!(
+            VersionEdit::leading_format_version(&bytes),
+            Some(MANIFEST_FORMAT_VERSION)
+        );
+        bytes[1] = 9;
+        bytes.push(200); // a field of that future version
+        assert_eq!(VersionEdit::leading_format_version(&bytes), Some(9));
+        assert_eq!(VersionEdit::leading_format_version(&bytes[..4]), None);
+        let no_version = VersionEdit {
+            log_number: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(
+            VersionEdit::leading_format_version(&no_version.encode()),
+            None
+        );
     }
 }

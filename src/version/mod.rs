@@ -10,7 +10,7 @@ mod edit;
 pub(crate) mod set;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -61,6 +61,7 @@ impl TableFile {
             .fs
             .read(&self.path)
             .map_err(|e| Error::io("read", &self.path, e))?;
+        check_table_size(&self.path, self.meta.size, data.len() as u64)?;
         let table = Table::open(&self.path, data, self.meta.number, self.cache.clone())?;
         Ok(Arc::clone(self.opened.get_or_init(|| table)))
     }
@@ -90,6 +91,27 @@ impl Drop for TableFile {
             }
         }
     }
+}
+
+/// Checks that the table file at `path` holds the `recorded` number of
+/// bytes its manifest entry gives it: a truncated, extended or swapped
+/// table is refused before any of its bytes is trusted.
+///
+/// # Errors
+/// `Corruption` naming the table, at the first offset where the recorded
+/// and the actual file disagree.
+pub(crate) fn check_table_size(path: &Path, recorded: u64, actual: u64) -> Result<()> {
+    if recorded == actual {
+        return Ok(());
+    }
+    Err(Error::corruption(
+        path,
+        recorded.min(actual),
+        format!(
+            "the manifest records {recorded} bytes for this table but the file holds {actual} \
+             (truncated, extended or replaced)"
+        ),
+    ))
 }
 
 /// A sorted run: tables with disjoint key ranges, sorted by key.

@@ -122,7 +122,7 @@ pub(crate) fn load(
         Error::corruption(
             &current_path,
             0,
-            "CURRENT does not name a manifest with a valid checksum",
+            "CURRENT is not one line naming a manifest with its valid checksum",
         )
     })?;
     let path = filename::manifest_path(dir, number);
@@ -145,17 +145,17 @@ pub(crate) fn load(
     };
     let mut saw_version = false;
     while let Some((offset, record)) = reader.next_record() {
+        // The version first: a newer format's fields would not decode.
+        if let Some(v) = VersionEdit::leading_format_version(&record)
+            && v != MANIFEST_FORMAT_VERSION
+        {
+            return Err(unsupported_version(&path, offset, v));
+        }
         let edit = VersionEdit::decode(&record)
             .map_err(|why| Error::corruption(&path, offset, format!("bad version edit: {why}")))?;
         if let Some(v) = edit.format_version {
             if v != MANIFEST_FORMAT_VERSION {
-                return Err(Error::corruption(
-                    &path,
-                    offset,
-                    format!(
-                        "manifest format version {v} is not supported (this build reads {MANIFEST_FORMAT_VERSION})"
-                    ),
-                ));
+                return Err(unsupported_version(&path, offset, v));
             }
             saw_version = true;
         }
@@ -182,9 +182,31 @@ pub(crate) fn load(
         state.dropped = Some(damage.clone());
     }
     if !saw_version {
-        return Err(Error::corruption(&path, 0, "manifest is empty"));
+        // Nothing valid at all: an empty file, or one whose first bytes are
+        // already damaged (or not a manifest).
+        return Err(match &state.dropped {
+            Some(d) => Error::corruption(
+                &path,
+                d.offset,
+                format!("manifest holds no valid record ({})", d.reason),
+            ),
+            None => Error::corruption(&path, 0, "manifest is empty"),
+        });
     }
     Ok(Some(state))
+}
+
+/// A manifest of a format version this build does not read.
+fn unsupported_version(path: &Path, offset: u64, version: u32) -> Error {
+    Error::corruption(
+        path,
+        offset,
+        format!(
+            "manifest format version {version} is not supported (this build reads \
+             {MANIFEST_FORMAT_VERSION}; if a newer rillkv wrote it, open the database with that \
+             version)"
+        ),
+    )
 }
 
 fn apply_scalars(state: &mut LoadedState, edit: &VersionEdit) {

@@ -231,3 +231,109 @@ pub fn value32(i: u64, version: u64) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+// ---------------------------------------------------------------------------
+// Block contents (docs/format/block.md): entries of `shared` varint32,
+// `unshared` varint32, `value_len` varint32, key delta, value; then the
+// restart array (u32 LE each) and its count (u32 LE). Stored blocks end in
+// a trailer: type (0 none, 1 zstd: u32 LE uncompressed length + one zstd
+// frame) and crc32 over payload then type.
+
+/// The crc32 of a stored block: over the payload, then the type byte.
+pub fn block_crc(payload: &[u8], ty: u8) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(payload);
+    h.update(&[ty]);
+    h.finalize()
+}
+
+/// The compression type byte of the stored block at `h`.
+pub fn block_type(bytes: &[u8], h: Handle) -> u8 {
+    bytes[(h.offset + h.size) as usize]
+}
+
+/// Rewrites the crc of the stored block at `h` to match its (changed)
+/// payload and type byte.
+pub fn reseal_block(bytes: &mut [u8], h: Handle) {
+    let end = (h.offset + h.size) as usize;
+    let crc = block_crc(&bytes[h.offset as usize..end], bytes[end]);
+    bytes[end + 1..end + 5].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The contents of the intact stored block at `h` (crc checked,
+/// decompressed). Panics on a damaged block.
+pub fn block_contents(bytes: &[u8], h: Handle) -> Vec<u8> {
+    let payload = &bytes[h.offset as usize..(h.offset + h.size) as usize];
+    let ty = block_type(bytes, h);
+    let at = (h.offset + h.size) as usize + 1;
+    let crc = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    assert_eq!(
+        crc,
+        block_crc(payload, ty),
+        "block at {} is damaged",
+        h.offset
+    );
+    match ty {
+        0 => payload.to_vec(),
+        1 => {
+            let len = u32::from_le_bytes(payload[..4].try_into().expect("4 bytes")) as usize;
+            zstd::bulk::decompress(&payload[4..], len).expect("zstd block decompresses")
+        }
+        _ => panic!("unknown block type {ty} at {}", h.offset),
+    }
+}
+
+fn varint32(b: &[u8], pos: &mut usize) -> usize {
+    let mut v = 0u32;
+    for shift in (0..35).step_by(7) {
+        let byte = b[*pos];
+        *pos += 1;
+        v |= u32::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return v as usize;
+        }
+    }
+    panic!("varint longer than 5 bytes");
+}
+
+/// The `(key, value)` entries of intact block contents, in order. Panics on
+/// malformed contents (tests parse only blocks the engine wrote).
+pub fn block_entries(contents: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let n = contents.len() - 4;
+    let restarts = u32::from_le_bytes(contents[n..].try_into().expect("4 bytes")) as usize;
+    let end = n - 4 * restarts;
+    let (mut pos, mut key, mut out) = (0, Vec::new(), Vec::new());
+    while pos < end {
+        let shared = varint32(contents, &mut pos);
+        let unshared = varint32(contents, &mut pos);
+        let value_len = varint32(contents, &mut pos);
+        key.truncate(shared);
+        key.extend_from_slice(&contents[pos..pos + unshared]);
+        pos += unshared;
+        out.push((key.clone(), contents[pos..pos + value_len].to_vec()));
+        pos += value_len;
+    }
+    out
+}
+
+/// The index of an intact table: per data block, in file order, its last
+/// encoded internal key and its handle.
+pub fn index_entries(bytes: &[u8], layout: &TableLayout) -> Vec<(Vec<u8>, Handle)> {
+    block_entries(&block_contents(bytes, layout.index))
+        .into_iter()
+        .map(|(k, v)| {
+            assert_eq!(v.len(), 16, "an index value is a 16-byte handle");
+            let h = Handle {
+                offset: le_u64(&v, 0),
+                size: le_u64(&v, 8),
+            };
+            (k, h)
+        })
+        .collect()
+}
+
+/// The user key of an encoded internal key (the key minus its 8-byte
+/// trailer).
+pub fn user_key(internal: &[u8]) -> &[u8] {
+    &internal[..internal.len() - 8]
+}
