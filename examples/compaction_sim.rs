@@ -26,7 +26,13 @@
 //! cargo run --release --example compaction_sim -- uniform --flushes 500 --quiet
 //! cargo run --release --example compaction_sim -- skewed --min-merge-width 3 \
 //!     --tier-size-ratio 1.5 --max-merge-files 10 --overlap-ratio 0.6
+//! cargo run --release --example compaction_sim -- uniform --svg /tmp/sim --svg-every 25
 //! ```
+//!
+//! `--svg DIR` draws the tree with `rillkv::compaction::svg` (the drawing
+//! `rillkv shape` makes of a real database) into
+//! `DIR/<workload>/step-NNN.svg` right after flush NNN, before the policy
+//! runs, so the job it is about to pick is outlined.
 //!
 //! Figures:
 //! - **write amplification**: bytes written by flushes and compactions ÷
@@ -40,10 +46,12 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use rillkv::CompactionOptions;
+use rillkv::compaction::svg::{self, SvgOptions};
 use rillkv::compaction::{
     CompactionJob, CompactionPolicy, CompactionReason, KeyRange, RunShape, TableShape,
     TieredPolicy, TreeShape,
@@ -67,7 +75,11 @@ options:
   --target-table-size N
   --draw-every K           draw the whole tree every K flushes (default 50, 0: never)
   --quiet                  print only the summary
-  --max-picks N            cap on jobs per fixed point (default 1000)";
+  --max-picks N            cap on jobs per fixed point (default 1000)
+  --svg DIR                draw the tree as SVG (rillkv::compaction::svg) into
+                           DIR/<workload>/step-NNN.svg, right after flush NNN and
+                           before the policy runs, so the job it picks next is outlined
+  --svg-every K            draw every K flushes (default 10) and after the last";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Workload {
@@ -99,6 +111,8 @@ struct Config {
     draw_every: u32,
     quiet: bool,
     max_picks: usize,
+    svg_dir: Option<PathBuf>,
+    svg_every: u32,
     opts: CompactionOptions,
 }
 
@@ -113,6 +127,8 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
         draw_every: 50,
         quiet: false,
         max_picks: 1000,
+        svg_dir: None,
+        svg_every: 10,
         opts: CompactionOptions::default(),
     };
     let mut it = args.iter();
@@ -145,6 +161,8 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             "--draw-every" => cfg.draw_every = num(arg, &value(arg)?)?,
             "--max-picks" => cfg.max_picks = num(arg, &value(arg)?)?,
             "--quiet" | "-q" => cfg.quiet = true,
+            "--svg" => cfg.svg_dir = Some(PathBuf::from(value(arg)?)),
+            "--svg-every" => cfg.svg_every = num(arg, &value(arg)?)?,
             "--min-merge-width" => {
                 cfg.opts = cfg.opts.min_merge_width(num(arg, &value(arg)?)?);
             }
@@ -635,6 +653,12 @@ fn simulate(cfg: &Config, workload: Workload) -> Result<Summary, String> {
             }
         }
         tree.flush(&keys, i);
+        if let Some(dir) = &cfg.svg_dir {
+            let step = i + 1;
+            if step % cfg.svg_every.max(1) == 0 || step == cfg.flushes {
+                write_svg(cfg, dir, workload, step, &tree.shape())?;
+            }
+        }
         let mut jobs = String::new();
         let mut picks = 0;
         loop {
@@ -704,6 +728,53 @@ fn simulate(cfg: &Config, workload: Workload) -> Result<Summary, String> {
         capped,
         millis: started.elapsed().as_millis(),
     })
+}
+
+/// Keys are big-endian u32s: label them in decimal.
+fn sim_key_label(key: &[u8]) -> String {
+    match <[u8; 4]>::try_from(key) {
+        Ok(b) => u32::from_be_bytes(b).to_string(),
+        Err(_) => svg::key_label(key),
+    }
+}
+
+/// Draws the tree right after flush `step`, with the job the policy is
+/// about to pick outlined.
+fn write_svg(
+    cfg: &Config,
+    dir: &Path,
+    workload: Workload,
+    step: u32,
+    shape: &TreeShape,
+) -> Result<(), String> {
+    let next = TieredPolicy.pick(shape, &cfg.opts);
+    let o = &cfg.opts;
+    let opts = SvgOptions {
+        title: format!("compaction_sim · {} · after flush {step}", workload.name()),
+        subtitle: vec![
+            format!(
+                "{} runs, {} tables, {}; {} keys per flush from a universe of {}, {} B/entry",
+                shape.runs.len(),
+                shape.table_count(),
+                svg::human_bytes(shape.bytes()),
+                cfg.keys,
+                cfg.universe,
+                cfg.entry_bytes
+            ),
+            format!(
+                "TieredPolicy: max_merge_files {}, overlap_ratio_trigger {}, min_merge_width {}, \
+                 tier_size_ratio {}",
+                o.max_merge_files, o.overlap_ratio_trigger, o.min_merge_width, o.tier_size_ratio
+            ),
+        ],
+        key_label: sim_key_label,
+        ..SvgOptions::default()
+    };
+    let dir = dir.join(workload.name());
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(format!("step-{step:03}.svg"));
+    std::fs::write(&path, svg::render(shape, next.as_ref(), &opts))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn print_summary(cfg: &Config, rows: &[Summary]) {

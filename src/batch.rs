@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::key::{SeqNo, ValueKind};
+use crate::key::{MAX_SEQNO, SeqNo, ValueKind};
 
 /// Size of the batch header: base sequence number (u64) and count (u32).
 pub(crate) const HEADER_LEN: usize = 12;
@@ -240,6 +240,12 @@ pub(crate) type OwnedEntry = (ValueKind, Bytes, Bytes);
 /// Decodes a whole payload into owned entries; used by recovery.
 pub(crate) fn decode_payload(payload: &Bytes) -> Result<(SeqNo, Vec<OwnedEntry>), BadBatch> {
     let (base, count, body) = decode_header(payload).ok_or(BadBatch("short header"))?;
+    // Sequence numbers come from disk too: the group's last one must fit a
+    // key's 56-bit trailer (a checksum-valid forged record must not wrap).
+    let last = base.checked_add(u64::from(count.saturating_sub(1)));
+    if last.is_none_or(|last| last > MAX_SEQNO) {
+        return Err(BadBatch("sequence numbers out of range"));
+    }
     // `count` comes from disk: reserve no more entries than the body can
     // hold (each takes at least a kind and two lengths), so a damaged count
     // near u32::MAX fails decoding instead of allocating hundreds of GiB.
@@ -255,6 +261,25 @@ pub(crate) fn decode_payload(payload: &Bytes) -> Result<(SeqNo, Vec<OwnedEntry>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sequence_numbers_past_the_trailer_are_rejected() {
+        // Found by the `wal_recovery` fuzz target: checksum-valid groups
+        // whose seqnos pass MAX_SEQNO (or overflow u64) were replayed.
+        let mut b = WriteBatch::new();
+        b.put(b"k", b"v").put(b"l", b"w");
+        let mut out = Vec::new();
+        for (base, ok) in [
+            (1, true),
+            (MAX_SEQNO - 1, true),
+            (MAX_SEQNO, false),
+            (u64::MAX, false),
+        ] {
+            encode_group(base, &[&b], &mut out);
+            let got = decode_payload(&Bytes::from(out.clone()));
+            assert_eq!(got.is_ok(), ok, "base {base}");
+        }
+    }
 
     #[test]
     fn golden_bytes_of_a_group_payload() {

@@ -6,7 +6,7 @@
 //! `std::io::Error`, a merge-operator failure, ...).
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::filename::{self, FileKind};
@@ -68,6 +68,8 @@ struct Inner {
     kind: ErrorKind,
     message: String,
     source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+    /// The damaged file and byte offset, for `Corruption` errors.
+    location: Option<(PathBuf, u64)>,
 }
 
 impl Error {
@@ -78,6 +80,7 @@ impl Error {
                 kind,
                 message: message.into(),
                 source: None,
+                location: None,
             }),
         }
     }
@@ -135,13 +138,23 @@ impl Error {
         } else {
             "restore the file from a backup (recovery modes only skip damage in WAL files)"
         };
-        Error::new(
+        let mut err = Error::new(
             ErrorKind::Corruption,
             format!(
                 "corruption in {} at offset {offset}: {what}; {advice}",
                 file.display()
             ),
-        )
+        );
+        err.inner.location = Some((file.to_path_buf(), offset));
+        err
+    }
+
+    /// The damaged file and offset of a `Corruption` error.
+    pub(crate) fn location(&self) -> Option<(&Path, u64)> {
+        self.inner
+            .location
+            .as_ref()
+            .map(|(file, offset)| (file.as_path(), *offset))
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {

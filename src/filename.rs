@@ -9,6 +9,12 @@ pub(crate) const LOCK: &str = "LOCK";
 /// The file naming the live manifest.
 pub(crate) const CURRENT: &str = "CURRENT";
 
+/// The largest file number a valid database uses. Numbers are allocated one
+/// by one from 1, so no real database gets near it; a manifest naming one
+/// above it is corrupt, and the headroom keeps number arithmetic from
+/// overflowing.
+pub(crate) const MAX_FILE_NUMBER: u64 = 1 << 62;
+
 /// What a file in the database directory is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FileKind {

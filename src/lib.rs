@@ -54,13 +54,23 @@
 //! iterators are owned (`'static + Send`). A directory can be opened by one
 //! `Db` at a time: a second open, from this process or another, fails with
 //! [`ErrorKind::Locked`].
+//!
+//! # Events, tracing and async
+//! Register an [`EventListener`] with [`Options::listener`] to hear of
+//! flushes, compactions, tables, write stalls, background errors and
+//! corruption ([`TracingListener`] logs them all). rillkv emits `tracing`
+//! spans and events but never installs a subscriber. With feature `tokio`,
+//! `AsyncDb` offers the same verbs as `async fn`s and scans as a `Stream`.
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "tokio")]
+mod async_db;
 mod batch;
 pub mod compaction;
 mod db;
 mod error;
+pub mod event;
 mod filename;
 pub mod fs;
 mod iter;
@@ -71,6 +81,10 @@ mod options;
 mod snapshot;
 mod stats;
 mod table;
+// Offline decoders for the `rillkv` command-line tool: not a stable API.
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod tools;
 mod version;
 mod wal;
 
@@ -81,11 +95,16 @@ mod wal;
 pub mod internals {
     pub use crate::iter::{InternalIter, MergingIter};
     pub use crate::key::{InternalKey, ValueKind};
+
+    pub mod fuzzing;
 }
 
+#[cfg(feature = "tokio")]
+pub use async_db::{AsyncDb, AsyncSnapshot, DbStream};
 pub use batch::WriteBatch;
 pub use db::{Db, VerifyProblem, VerifyReport};
 pub use error::{Error, ErrorKind, Result};
+pub use event::{EventListener, TracingListener};
 pub use iter::DbIter;
 pub use key::SeqNo;
 pub use merge::{MergeError, MergeOperator};

@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::event::EventListener;
 use crate::fs::{Fs, StdFs};
 use crate::merge::{MergeError, MergeFn, MergeOperator};
 use crate::table::Compression;
@@ -62,6 +63,7 @@ pub struct Options {
     pub(crate) merge_batch_size: usize,
     pub(crate) merge_writeback_threshold: usize,
     pub(crate) compaction: CompactionOptions,
+    pub(crate) listeners: Vec<Arc<dyn EventListener>>,
 }
 
 impl Default for Options {
@@ -82,6 +84,7 @@ impl Default for Options {
             merge_batch_size: 100,
             merge_writeback_threshold: 1000,
             compaction: CompactionOptions::default(),
+            listeners: Vec::new(),
         }
     }
 }
@@ -107,6 +110,7 @@ impl fmt::Debug for Options {
             .field("merge_batch_size", &self.merge_batch_size)
             .field("merge_writeback_threshold", &self.merge_writeback_threshold)
             .field("compaction", &self.compaction)
+            .field("listeners", &self.listeners.len())
             .finish()
     }
 }
@@ -249,6 +253,23 @@ impl Options {
     /// How the tree is compacted. Default: [`CompactionOptions::default`].
     pub fn compaction(mut self, compaction: CompactionOptions) -> Self {
         self.compaction = compaction;
+        self
+    }
+
+    /// Adds an [`EventListener`] that is told about flushes, compactions,
+    /// tables, write stalls, background errors and corruption. Several may
+    /// be added; they are called in the order added. Callbacks run on the
+    /// engine's threads: they must return quickly, may read the database,
+    /// and must never write to it (see [`crate::event`] for the rules).
+    /// Default: none (events cost nothing).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let opts = rillkv::Options::default().listener(Arc::new(rillkv::event::TracingListener));
+    /// # let _ = opts;
+    /// ```
+    pub fn listener(mut self, listener: Arc<dyn EventListener>) -> Self {
+        self.listeners.push(listener);
         self
     }
 

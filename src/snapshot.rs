@@ -126,13 +126,13 @@ impl Snapshot {
     /// # Errors
     /// As [`Db::get`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.pin.db.inner.check_open()?;
-        self.pin.db.inner.get_at(
-            key.as_ref(),
-            self.pin.seqno,
-            self.pin.db.inner.current(),
-            false,
-        )
+        let inner = &self.pin.db.inner;
+        inner.check_open()?;
+        let result = inner.get_at(key.as_ref(), self.pin.seqno, inner.current(), false);
+        if let Err(e) = &result {
+            inner.report_corruption(e, crate::event::CorruptionContext::Get);
+        }
+        result
     }
 
     /// Iterates every key as of this snapshot.

@@ -266,7 +266,9 @@ fn modes(seeds: u64) -> Vec<CrashMode> {
         m.push(CrashMode::KeepPrefix { seed: s });
         m.push(CrashMode::KeepPrefixThenZeros { seed: s * 7919 });
         m.push(CrashMode::KeepPrefixThenGarbage { seed: s * 104_729 });
-        m.push(CrashMode::KeepSubset { seed: s * 15_485_863 });
+        m.push(CrashMode::KeepSubset {
+            seed: s * 15_485_863,
+        });
     }
     m
 }

@@ -129,7 +129,10 @@ fn check(files: &Files, wal: &Path, mode: RecoveryMode, want: &Want, ctx: &str) 
 fn write_more_then_strict_reopen(fs: &FaultFs, db: Db, model: &Model, ctx: &str) {
     let mut want = model.clone();
     for i in 0..3 {
-        let (k, v) = (format!("after{i}").into_bytes(), format!("more{i}").into_bytes());
+        let (k, v) = (
+            format!("after{i}").into_bytes(),
+            format!("more{i}").into_bytes(),
+        );
         let mut b = WriteBatch::new();
         b.put(&k, &v);
         db.write_opt(b, &WriteOptions::default().sync(true))
@@ -174,11 +177,18 @@ fn cut_at_every_byte_of_the_last_three_records() {
     let mut torn_cuts = 0;
     for cut in (first_cut..=bytes.len()).step_by(stride) {
         let complete = recs.iter().filter(|r| r.1 <= cut).count();
-        let end = if complete == 0 { 0 } else { recs[complete - 1].1 };
+        let end = if complete == 0 {
+            0
+        } else {
+            recs[complete - 1].1
+        };
         let torn = cut > end && !is_padding(&bytes, end, cut);
         let mut damaged = files.clone();
         damaged[w].1.truncate(cut);
-        let ctx = format!("cut at {cut} of {} ({complete} complete records)", bytes.len());
+        let ctx = format!(
+            "cut at {cut} of {} ({complete} complete records)",
+            bytes.len()
+        );
         let model = rec_model(&lens, complete);
         for mode in MODES {
             let want = if torn && mode == RecoveryMode::AbsoluteConsistency {

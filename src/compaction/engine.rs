@@ -219,7 +219,7 @@ impl Engine<'_> {
         };
         let file = TableFile::new(meta, path, Arc::clone(self.fs), None);
         // Not in any manifest: deleted as soon as the job lets go of it.
-        file.mark_obsolete();
+        file.mark_obsolete(None);
         Ok(EngineInput {
             bytes: written.file_size,
             tables: vec![Arc::new(file)],

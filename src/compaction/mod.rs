@@ -11,6 +11,7 @@ pub(crate) mod engine;
 mod key_range;
 pub(crate) mod policy;
 mod shape;
+pub mod svg;
 
 pub(crate) use collapse::{Collapse, CollapseOptions};
 pub use key_range::{KeyRange, overlap_groups};

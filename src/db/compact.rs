@@ -8,20 +8,25 @@
 //! run, inputs removed. Inputs are deleted only when the last version that
 //! lists them is dropped (readers may still pin them).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::{DbInner, SuperVersion};
-use crate::compaction::engine::{Engine, EngineInput};
+use super::{DbInner, SuperVersion, WalState};
+use crate::compaction::engine::{Engine, EngineInput, EngineReport};
 use crate::compaction::{
     CollapseOptions, CompactionJob, CompactionPolicy, KeyRange, RunFold, TieredPolicy, fold_runs,
     full_job, range_jobs,
 };
 use crate::error::{Error, Result};
+use crate::event::{
+    ActiveStall, BackgroundErrorReason, CompactionBeginInfo, CompactionEndInfo, CorruptionContext,
+    TableCreationReason, WriteStallCause,
+};
+use crate::stats::TableStats;
 use crate::table::TableOptions;
 use crate::version::VersionEdit;
 
@@ -38,6 +43,8 @@ pub(crate) struct CompactionControl {
     pub(crate) running: Mutex<()>,
     /// Set at close: a running job stops early (its outputs are deleted).
     cancelled: AtomicBool,
+    /// The last compaction job id handed out (ids start at 1).
+    last_job_id: AtomicU64,
 }
 
 #[derive(Default)]
@@ -101,6 +108,12 @@ fn compact_loop(weak: Weak<DbInner>, control: Arc<CompactionControl>) {
             Ok(false)
         };
         let did_work = matches!(result, Ok(true));
+        if let (Err(e), Some(ev)) = (&result, &db.events) {
+            // A failure that poisoned the database was reported then.
+            if !db.is_poisoned() {
+                ev.background_error(BackgroundErrorReason::Compaction, e, false);
+            }
+        }
         {
             let mut st = control.state.lock();
             match result {
@@ -176,19 +189,23 @@ impl DbInner {
         let version = match versions.log_and_apply(edit, &self.next_file_number, Vec::new()) {
             Ok(v) => v,
             Err(e) => {
-                self.poison(&e);
+                self.poison(&e, BackgroundErrorReason::Compaction);
                 return Err(e);
             }
         };
-        {
+        let old = {
             let mut cur = self.super_version.write();
-            *cur = Arc::new(SuperVersion {
+            let new = Arc::new(SuperVersion {
                 active: Arc::clone(&cur.active),
                 sealed: cur.sealed.clone(),
                 version,
             });
-        }
+            std::mem::replace(&mut *cur, new)
+        };
         drop(versions);
+        // Dropped outside the locks: the last reference to a table may go
+        // with it, and its deletion event must not run under them.
+        drop(old);
         self.counters.run_folds.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             tables = fold.moves.len(),
@@ -236,19 +253,82 @@ impl DbInner {
         }
     }
 
-    /// Runs one job and installs its result.
+    /// Runs one job and installs its result, telling listeners.
     /// REQUIRES: `compaction.running` held.
     fn run_job(&self, job: &CompactionJob) -> Result<()> {
         self.check_open()?;
-        let started = Instant::now();
+        let job_id = self.compaction.last_job_id.fetch_add(1, Ordering::Relaxed) + 1;
         let span = tracing::info_span!(
             "compaction",
+            job = job_id,
             reason = %job.reason,
             runs = job.inputs.len(),
             tables = job.tables().count(),
-            bytes = job.bytes()
+            bytes = job.bytes(),
+            outputs = tracing::field::Empty,
+            written = tracing::field::Empty,
         );
         let _enter = span.enter();
+        let started = Instant::now();
+        if let Some(ev) = &self.events {
+            ev.compaction_begin(CompactionBeginInfo {
+                db_path: ev.db_path(),
+                job_id,
+                reason: job.reason,
+                inputs: job.inputs.clone(),
+                input_bytes: job.bytes(),
+                output_run: job.output_run,
+                bottom: job.bottom,
+            });
+        }
+        let result = self.run_job_inner(job, job_id, started);
+        let (outputs, bytes_written, rounds) = match &result {
+            Ok(report) => (
+                report.outputs.as_slice(),
+                report.bytes_written,
+                report.rounds,
+            ),
+            Err(_) => (&[][..], 0, 0),
+        };
+        span.record("outputs", outputs.len());
+        span.record("written", bytes_written);
+        if let Err(e) = &result {
+            self.report_corruption(e, CorruptionContext::Compaction);
+        }
+        if let Some(ev) = &self.events {
+            ev.compaction_end(CompactionEndInfo {
+                db_path: ev.db_path(),
+                job_id,
+                reason: job.reason,
+                inputs: job.inputs.clone(),
+                outputs: outputs
+                    .iter()
+                    .map(|m| TableStats {
+                        number: m.number,
+                        size: m.size,
+                        entries: m.entries,
+                        smallest: m.smallest.to_vec(),
+                        largest: m.largest.to_vec(),
+                    })
+                    .collect(),
+                bytes_read: job.bytes(),
+                bytes_written,
+                rounds,
+                duration: started.elapsed(),
+                result: result.as_ref().map(|_| ()).map_err(Clone::clone),
+            });
+        }
+        result.map(|_| ())
+    }
+
+    /// Merges the job's inputs and installs the outputs (one manifest
+    /// edit). REQUIRES: `compaction.running` held.
+    fn run_job_inner(
+        &self,
+        job: &CompactionJob,
+        job_id: u64,
+        started: Instant,
+    ) -> Result<EngineReport> {
         let version = self.current().version.clone();
         let mut inputs = Vec::with_capacity(job.inputs.len());
         for part in &job.inputs {
@@ -296,6 +376,17 @@ impl DbInner {
             cancel: &self.compaction.cancelled,
         };
         let report = engine.run(inputs)?;
+        if let Some(ev) = &self.events {
+            for m in &report.outputs {
+                ev.table_created(
+                    m.number,
+                    m.size,
+                    m.entries,
+                    TableCreationReason::Compaction,
+                    Some(job_id),
+                );
+            }
+        }
         let edit = VersionEdit {
             deleted: job.tables().collect(),
             added: report.outputs.clone(),
@@ -310,19 +401,23 @@ impl DbInner {
             Err(e) => {
                 // The edit may have reached the disk: keep the outputs. If it
                 // did not, they are unreferenced and removed at next open.
-                self.poison(&e);
+                self.poison(&e, BackgroundErrorReason::Compaction);
                 return Err(e);
             }
         };
-        {
+        let old = {
             let mut cur = self.super_version.write();
-            *cur = Arc::new(SuperVersion {
+            let new = Arc::new(SuperVersion {
                 active: Arc::clone(&cur.active),
                 sealed: cur.sealed.clone(),
                 version,
             });
-        }
+            std::mem::replace(&mut *cur, new)
+        };
         drop(versions);
+        // Dropped outside the locks: the inputs' deletion events (if no
+        // reader pins them) must not run under them.
+        drop(old);
         let counters = &self.counters;
         counters.compactions.fetch_add(1, Ordering::Relaxed);
         counters
@@ -348,28 +443,42 @@ impl DbInner {
             "compaction finished"
         );
         self.compaction.schedule();
-        Ok(())
+        Ok(report)
     }
 
-    /// Slows or stops the commit leader while too many runs overlap.
-    /// REQUIRES: the WAL lock (called by the commit leader).
-    pub(crate) fn wait_for_compaction_room(&self) -> Result<()> {
+    /// Slows or stops the commit leader while too many runs overlap, and
+    /// reports stalls to listeners: a stop is one begin/end pair; a
+    /// slowdown begins at the first slowed commit and ends at the first
+    /// commit that is not slowed (tracked in `wal.slowdown`).
+    /// REQUIRES: the WAL lock (proven by `wal`; called by the commit leader).
+    pub(crate) fn wait_for_compaction_room(&self, wal: &mut WalState) -> Result<()> {
         let c = &self.opts.compaction;
         if !c.background {
             return Ok(());
         }
         let depth = self.current().version.max_depth();
         if depth < c.slowdown_runs {
+            if let Some(ev) = &self.events
+                && let Some(stall) = wal.slowdown.take()
+            {
+                ev.write_stall_end(&stall, &Ok(()));
+            }
             return Ok(());
         }
         let started = Instant::now();
         let control = &self.compaction;
         let result = if depth < c.stop_runs {
             self.counters.slowdowns.fetch_add(1, Ordering::Relaxed);
-            control.state.lock().stall_reason = Some(format!(
+            let reason = format!(
                 "slowdown: {depth} overlapping runs (slowdown_runs {})",
                 c.slowdown_runs
-            ));
+            );
+            control.state.lock().stall_reason = Some(reason.clone());
+            if let Some(ev) = &self.events
+                && wal.slowdown.is_none()
+            {
+                wal.slowdown = Some(ActiveStall::begin(ev, WriteStallCause::Slowdown, reason));
+            }
             control.schedule();
             std::thread::sleep(Duration::from_millis(1));
             Ok(())
@@ -380,9 +489,15 @@ impl DbInner {
                 c.stop_runs
             );
             tracing::warn!(reason, "write stall: waiting for compaction");
+            control.state.lock().stall_reason = Some(reason.clone());
+            let stall = self.events.as_ref().map(|ev| {
+                if let Some(slowdown) = wal.slowdown.take() {
+                    ev.write_stall_end(&slowdown, &Ok(()));
+                }
+                ActiveStall::begin(ev, WriteStallCause::Stop, reason)
+            });
             let mut st = control.state.lock();
-            st.stall_reason = Some(reason);
-            loop {
+            let result = loop {
                 if st.shutdown {
                     break Err(Error::closed());
                 }
@@ -398,7 +513,12 @@ impl DbInner {
                 st.work_pending = true;
                 control.work.notify_one();
                 control.done.wait_for(&mut st, Duration::from_millis(100));
+            };
+            drop(st);
+            if let (Some(ev), Some(stall)) = (&self.events, &stall) {
+                ev.write_stall_end(stall, &result);
             }
+            result
         };
         control.state.lock().stall_reason = None;
         self.counters

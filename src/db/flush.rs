@@ -19,6 +19,10 @@ use parking_lot::{Condvar, Mutex};
 use super::{DbInner, SuperVersion};
 use crate::compaction::{Collapse, CollapseOptions};
 use crate::error::{Error, Result};
+use crate::event::{
+    ActiveStall, BackgroundErrorReason, CorruptionContext, FlushBeginInfo, FlushEndInfo,
+    TableCreationReason, WriteStallCause,
+};
 use crate::filename;
 use crate::fs::Fs;
 use crate::key::SeqNo;
@@ -87,15 +91,16 @@ fn flush_loop(weak: Weak<DbInner>, control: Arc<FlushControl>) {
             if result.is_ok() {
                 db.compaction.schedule();
             }
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "flush failed; writes stop until reopen");
+                // Listeners hear of it outside the flush state lock.
+                db.report_corruption(e, CorruptionContext::Flush);
+                db.poison(e, BackgroundErrorReason::Flush);
+            }
             {
                 let mut st = control.state.lock();
-                match &result {
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, "flush failed; writes stop until reopen");
-                        db.poison(e);
-                        st.error = Some(e.clone());
-                    }
+                if let Err(e) = &result {
+                    st.error = Some(e.clone());
                 }
                 control.done.notify_all();
             }
@@ -128,10 +133,74 @@ impl DbInner {
             return Ok(false);
         };
         let started = Instant::now();
-        let span = tracing::info_span!("flush", wal = mem.wal_number());
+        let span = tracing::info_span!(
+            "flush",
+            memtable = mem.wal_number(),
+            entries = mem.len(),
+            table = tracing::field::Empty,
+            table_bytes = tracing::field::Empty,
+        );
         let _enter = span.enter();
         let number = self.next_file_number.fetch_add(1, Ordering::AcqRel);
-        let meta = self.write_table(&mem, number)?;
+        span.record("table", number);
+        if let Some(ev) = &self.events {
+            ev.flush_begin(FlushBeginInfo {
+                db_path: ev.db_path(),
+                memtable_id: mem.wal_number(),
+                memtable_bytes: mem.approximate_size() as u64,
+                memtable_entries: mem.len() as u64,
+                table_number: number,
+            });
+        }
+        let mut table_size = None;
+        let result = self.flush_memtable(&mem, number, &mut table_size);
+        if let Some(size) = table_size {
+            span.record("table_bytes", size);
+        }
+        if let Some(ev) = &self.events {
+            ev.flush_end(FlushEndInfo {
+                db_path: ev.db_path(),
+                memtable_id: mem.wal_number(),
+                memtable_bytes: mem.approximate_size() as u64,
+                memtable_entries: mem.len() as u64,
+                table_number: number,
+                table_size,
+                duration: started.elapsed(),
+                result: result.clone(),
+            });
+        }
+        result?;
+        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            table = number,
+            entries = mem.len(),
+            millis = started.elapsed().as_millis() as u64,
+            "flushed memtable"
+        );
+        Ok(true)
+    }
+
+    /// Writes `mem` as table `number` and installs it, dropping `mem` from
+    /// the super version. Sets `table_size` once the table is written.
+    fn flush_memtable(
+        &self,
+        mem: &Arc<MemTable>,
+        number: u64,
+        table_size: &mut Option<u64>,
+    ) -> Result<()> {
+        let meta = self.write_table(mem, number)?;
+        if let Some(m) = &meta {
+            *table_size = Some(m.size);
+            if let Some(ev) = &self.events {
+                ev.table_created(
+                    m.number,
+                    m.size,
+                    m.entries,
+                    TableCreationReason::Flush,
+                    None,
+                );
+            }
+        }
         let edit = VersionEdit {
             log_number: Some(mem.wal_number() + 1),
             last_seqno: Some(mem.max_seqno()),
@@ -144,29 +213,26 @@ impl DbInner {
         // then super version).
         let mut versions = self.versions.lock();
         let version = versions.log_and_apply(edit, &self.next_file_number, vec![wal])?;
-        {
+        let old = {
             let mut cur = self.super_version.write();
             let sealed = cur
                 .sealed
                 .iter()
-                .filter(|m| !Arc::ptr_eq(m, &mem))
+                .filter(|m| !Arc::ptr_eq(m, mem))
                 .cloned()
                 .collect();
-            *cur = Arc::new(SuperVersion {
+            let new = Arc::new(SuperVersion {
                 active: Arc::clone(&cur.active),
                 sealed,
                 version,
             });
-        }
+            std::mem::replace(&mut *cur, new)
+        };
         drop(versions);
-        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(
-            table = number,
-            entries = mem.len(),
-            millis = started.elapsed().as_millis() as u64,
-            "flushed memtable"
-        );
-        Ok(true)
+        // Dropped outside the locks (a table's deletion event may go with
+        // the last reference to it).
+        drop(old);
+        Ok(())
     }
 
     /// Writes `mem` as table `number` (see [`write_memtable`]).
@@ -196,10 +262,18 @@ impl DbInner {
         }
         let started = Instant::now();
         let control = &self.flush;
-        let mut st = control.state.lock();
-        st.stalled = true;
+        control.state.lock().stalled = true;
         tracing::warn!(sealed = limit, "write stall: waiting for flush");
         self.counters.stalls.fetch_add(1, Ordering::Relaxed);
+        // Told outside the flush state lock (a listener may read stats).
+        let stall = self.events.as_ref().map(|ev| {
+            ActiveStall::begin(
+                ev,
+                WriteStallCause::Memtables,
+                format!("waiting for flush: max_sealed_memtables ({limit}) reached"),
+            )
+        });
+        let mut st = control.state.lock();
         let result = loop {
             if let Some(e) = &st.error {
                 break Err(e.clone());
@@ -215,6 +289,10 @@ impl DbInner {
             control.done.wait(&mut st);
         };
         st.stalled = false;
+        drop(st);
+        if let (Some(ev), Some(stall)) = (&self.events, &stall) {
+            ev.write_stall_end(stall, &result);
+        }
         let micros = started.elapsed().as_micros() as u64;
         self.counters
             .stall_micros

@@ -19,6 +19,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
+use crate::event::{ActiveStall, BackgroundErrorReason, CorruptionContext, Events};
 use crate::fs::{FileLock, Fs};
 use crate::iter::DbIter;
 use crate::key::SeqNo;
@@ -92,6 +93,9 @@ pub(crate) struct SuperVersion {
 pub(crate) struct WalState {
     pub(crate) writer: wal::Writer,
     pub(crate) number: u64,
+    /// A run-count slowdown in progress, reported to listeners when it
+    /// ends (only tracked when someone listens).
+    pub(crate) slowdown: Option<ActiveStall>,
 }
 
 /// State shared by every handle.
@@ -120,6 +124,9 @@ pub(crate) struct DbInner {
     flush_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     pub(crate) compaction: Arc<CompactionControl>,
     compact_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The registered event listeners; `None` when there are none, so the
+    /// hot paths pay one check.
+    pub(crate) events: Option<Arc<Events>>,
 }
 
 impl Db {
@@ -139,7 +146,14 @@ impl Db {
     /// - `Io` if the filesystem fails.
     pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Db> {
         opts.validate()?;
-        let inner = Arc::new(recovery::open(path.as_ref(), opts)?);
+        let events = Events::new(path.as_ref(), &opts.listeners);
+        let inner = match recovery::open(path.as_ref(), opts) {
+            Ok(inner) => Arc::new(inner),
+            Err(e) => {
+                crate::event::report_corruption(&events, &e, CorruptionContext::Open);
+                return Err(e);
+            }
+        };
         let handle = flush::spawn(&inner)?;
         *inner.flush_thread.lock() = Some(handle);
         let handle = compact::spawn(&inner)?;
@@ -274,7 +288,11 @@ impl Db {
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         self.inner.check_open()?;
         let (seqno, sv) = self.inner.latest_view();
-        self.inner.get_at(key.as_ref(), seqno, sv, true)
+        let result = self.inner.get_at(key.as_ref(), seqno, sv, true);
+        if let Err(e) = &result {
+            self.inner.report_corruption(e, CorruptionContext::Get);
+        }
+        result
     }
 
     /// A consistent, read-only view of the database as of now. It is owned,
@@ -399,6 +417,9 @@ impl DbInner {
         }
         let result = {
             let mut wal = self.wal.lock();
+            if let (Some(ev), Some(stall)) = (&self.events, wal.slowdown.take()) {
+                ev.write_stall_end(&stall, &Ok(()));
+            }
             let poisoned = self.poison.lock().is_some();
             if poisoned {
                 Ok(())
@@ -417,12 +438,30 @@ impl DbInner {
         result
     }
 
-    fn poison(&self, cause: &Error) {
-        let mut p = self.poison.lock();
-        if p.is_none() {
-            tracing::error!(error = %cause, "write failed; database refuses writes until reopened");
-            *p = Some(cause.to_string());
+    /// Refuses writes from now on, after `cause` (a failed WAL write, flush
+    /// or manifest edit). The first poisoning is reported to listeners.
+    fn poison(&self, cause: &Error, reason: BackgroundErrorReason) {
+        let first = {
+            let mut p = self.poison.lock();
+            let first = p.is_none();
+            if first {
+                tracing::error!(error = %cause, "write failed; database refuses writes until reopened");
+                *p = Some(cause.to_string());
+            }
+            first
+        };
+        if first && let Some(ev) = &self.events {
+            ev.background_error(reason, cause, true);
         }
+    }
+
+    fn is_poisoned(&self) -> bool {
+        self.poison.lock().is_some()
+    }
+
+    /// Tells listeners about `error` if it is a `Corruption` error.
+    pub(crate) fn report_corruption(&self, error: &Error, context: CorruptionContext) {
+        crate::event::report_corruption(&self.events, error, context);
     }
 
     fn check_poison(&self) -> Result<()> {

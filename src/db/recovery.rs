@@ -9,6 +9,7 @@ use parking_lot::{Mutex, RwLock};
 use super::{DbInner, SuperVersion, WalState, flush, write::CommitQueue};
 use crate::batch;
 use crate::error::{Error, Result};
+use crate::event::{Events, TableCreationReason, TableDeletionReason};
 use crate::filename::{self, FileKind};
 use crate::fs::Fs;
 use crate::key::SeqNo;
@@ -35,8 +36,14 @@ pub(crate) struct RecoveryReport {
 
 pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     let fs = Arc::clone(&opts.fs);
-    let span = tracing::info_span!("open", dir = %dir.display());
+    let span = tracing::info_span!(
+        "open",
+        dir = %dir.display(),
+        wal_files = tracing::field::Empty,
+        replayed_entries = tracing::field::Empty,
+    );
     let _enter = span.enter();
+    let events = Events::new(dir, &opts.listeners);
     let current = dir.join(filename::CURRENT);
     if !fs.exists(&current) {
         // No CURRENT: a new database — unless the directory holds tables or
@@ -205,6 +212,15 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         let number = next_file;
         next_file += 1;
         if let Some(meta) = flush::write_memtable(dir, &fs, &opts, mem, number, Vec::new())? {
+            if let Some(ev) = &events {
+                ev.table_created(
+                    meta.number,
+                    meta.size,
+                    meta.entries,
+                    TableCreationReason::Recovery,
+                    None,
+                );
+            }
             added.push(meta);
         }
     }
@@ -222,7 +238,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     // below its log number), then a fresh WAL.
     let manifest_number = next_file;
     let number = next_file + 1;
-    let versions = VersionSet::create(
+    let mut versions = VersionSet::create(
         dir,
         Arc::clone(&fs),
         block_cache.clone(),
@@ -234,6 +250,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         next_file + 2,
         opts.max_manifest_size,
     )?;
+    versions.set_events(events.clone());
     let path = filename::wal_path(dir, number);
     let file = fs
         .create(&path)
@@ -241,7 +258,16 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     fs.sync_dir(dir)
         .map_err(|e| Error::io("fsync directory", dir, e))?;
     let version = versions.current();
-    remove_obsolete_files(&*fs, dir, &kinds, &version, number, manifest_number);
+    remove_obsolete_files(
+        &*fs,
+        dir,
+        &kinds,
+        &version,
+        (number, manifest_number),
+        events.as_deref(),
+    );
+    span.record("wal_files", report.wal_files);
+    span.record("replayed_entries", report.entries);
     tracing::info!(
         wal_files = report.wal_files,
         entries = report.entries,
@@ -263,6 +289,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         wal: Mutex::new(WalState {
             writer: wal::Writer::new(file),
             number,
+            slowdown: None,
         }),
         commit: CommitQueue::default(),
         last_seqno: AtomicU64::new(last_seqno),
@@ -278,6 +305,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         flush_thread: Mutex::new(None),
         compaction: Arc::default(),
         compact_thread: Mutex::new(None),
+        events,
         opts,
     })
 }
@@ -315,13 +343,14 @@ fn check_merge_operator(
 /// Deletes files the new manifest does not need: tables it does not list,
 /// WALs below its log number, other manifests and temporary files (left by
 /// a crash mid-flush or mid-rename). Failures are logged, not fatal.
+/// `(log_number, manifest_number)` are the new manifest's.
 fn remove_obsolete_files(
     fs: &dyn Fs,
     dir: &Path,
     kinds: &[(String, FileKind)],
     version: &Version,
-    log_number: u64,
-    manifest_number: u64,
+    (log_number, manifest_number): (u64, u64),
+    events: Option<&Events>,
 ) {
     let live: std::collections::HashSet<u64> = version.tables().map(|t| t.meta.number).collect();
     for (name, kind) in kinds {
@@ -334,8 +363,18 @@ fn remove_obsolete_files(
         };
         if obsolete {
             let path = dir.join(name);
+            // The size, for the listeners only (a mapping, not a copy).
+            let size = match (events, kind) {
+                (Some(_), FileKind::Table(_)) => fs.read(&path).map_or(0, |b| b.len() as u64),
+                _ => 0,
+            };
             match fs.remove_file(&path) {
-                Ok(()) => tracing::debug!(file = %path.display(), "removed obsolete file"),
+                Ok(()) => {
+                    tracing::debug!(file = %path.display(), "removed obsolete file");
+                    if let (Some(ev), FileKind::Table(n)) = (events, kind) {
+                        ev.table_deleted(*n, size, TableDeletionReason::Unreferenced);
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(file = %path.display(), error = %e, "could not remove obsolete file")
                 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::DbInner;
 use crate::error::{Error, Result};
+use crate::event::CorruptionContext;
 use crate::filename;
 use crate::table::{Direction, Table};
 use crate::version::VersionEdit;
@@ -80,19 +81,23 @@ impl DbInner {
             };
             report.bytes_checked += data.len() as u64;
             if data.len() as u64 != t.meta.size {
-                report.problem(
-                    path.clone(),
-                    format!(
-                        "size {} differs from the {} bytes the manifest records",
-                        data.len(),
-                        t.meta.size
-                    ),
+                let message = format!(
+                    "size {} differs from the {} bytes the manifest records",
+                    data.len(),
+                    t.meta.size
                 );
+                if self.events.is_some() {
+                    let offset = t.meta.size.min(data.len() as u64);
+                    let e = Error::corruption(&path, offset, &message);
+                    self.report_corruption(&e, CorruptionContext::Verify);
+                }
+                report.problem(path.clone(), message);
             }
             // No block cache: every block is read and checked from the file.
             let table = match Table::open(&path, data, t.meta.number, None) {
                 Ok(t) => t,
                 Err(e) => {
+                    self.report_corruption(&e, CorruptionContext::Verify);
                     report.problem(path, e.to_string());
                     continue;
                 }
@@ -102,6 +107,7 @@ impl DbInner {
                 match entry {
                     Ok(_) => report.entries_checked += 1,
                     Err(e) => {
+                        self.report_corruption(&e, CorruptionContext::Verify);
                         report.problem(path.clone(), e.to_string());
                         break;
                     }
@@ -138,6 +144,7 @@ impl DbInner {
             };
             if let Some(why) = bad {
                 let e = Error::corruption(path, offset, why);
+                self.report_corruption(&e, CorruptionContext::Verify);
                 report.problem(path.to_path_buf(), e.to_string());
                 return;
             }
@@ -146,6 +153,7 @@ impl DbInner {
             && (!d.is_tail || manifest)
         {
             let e = Error::corruption(path, d.offset, d.reason);
+            self.report_corruption(&e, CorruptionContext::Verify);
             report.problem(path.to_path_buf(), e.to_string());
         }
     }

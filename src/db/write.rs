@@ -28,6 +28,7 @@ use parking_lot::{Condvar, Mutex};
 use super::{DbInner, SuperVersion, WalState};
 use crate::batch::{self, BatchIter, WriteBatch};
 use crate::error::{Error, Result};
+use crate::event::BackgroundErrorReason;
 use crate::filename;
 use crate::key::{MAX_SEQNO, SeqNo};
 use crate::memtable::MemTable;
@@ -134,7 +135,7 @@ impl DbInner {
         // group that gets the lock after that fsync is refused here.
         self.check_open()?;
         self.check_poison()?;
-        self.wait_for_compaction_room()?;
+        self.wait_for_compaction_room(&mut wal)?;
         if self.current().active.approximate_size() >= self.opts.memtable_size {
             self.rotate_memtable(&mut wal)?;
         }
@@ -177,14 +178,14 @@ impl DbInner {
         let wal_path = filename::wal_path(&self.dir, wal.number);
         if let Err(e) = wal.writer.add_record(&payload) {
             let err = Error::io("append to", &wal_path, e);
-            self.poison(&err);
+            self.poison(&err, BackgroundErrorReason::Wal);
             return Err(err);
         }
         let sync = group.iter().any(|r| r.sync);
         if sync {
             if let Err(e) = wal.writer.sync() {
                 let err = Error::io("fsync", &wal_path, e);
-                self.poison(&err);
+                self.poison(&err, BackgroundErrorReason::Wal);
                 return Err(err);
             }
             self.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
@@ -214,14 +215,21 @@ impl DbInner {
     /// Seals the active memtable and starts a new one with a new WAL.
     /// REQUIRES: the WAL lock (proven by `wal`).
     pub(crate) fn rotate_memtable(&self, wal: &mut WalState) -> Result<()> {
+        let span = tracing::info_span!(
+            "wal_rotation",
+            old_wal = wal.number,
+            new_wal = tracing::field::Empty
+        );
+        let _enter = span.enter();
         self.wait_for_flush_room()?;
         let old_path = filename::wal_path(&self.dir, wal.number);
         if let Err(e) = wal.writer.sync() {
             let err = Error::io("fsync", &old_path, e);
-            self.poison(&err);
+            self.poison(&err, BackgroundErrorReason::Wal);
             return Err(err);
         }
         let number = self.next_file_number.fetch_add(1, Ordering::AcqRel);
+        span.record("new_wal", number);
         let path = filename::wal_path(&self.dir, number);
         let file = self
             .fs

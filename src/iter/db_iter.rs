@@ -180,7 +180,14 @@ impl DbIter {
     fn finish(&mut self, item: Option<Result<(Bytes, Bytes)>>) -> Option<Result<(Bytes, Bytes)>> {
         match &item {
             Some(Err(e)) if e.kind() == ErrorKind::MergeOperator => {}
-            None | Some(Err(_)) => self.done = true,
+            Some(Err(e)) => {
+                self.done = true;
+                self.pin
+                    .db
+                    .inner
+                    .report_corruption(e, crate::event::CorruptionContext::Iterator);
+            }
+            None => self.done = true,
             Some(Ok(_)) => {}
         }
         item

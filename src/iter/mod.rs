@@ -6,6 +6,8 @@ mod merging;
 mod run_iter;
 
 pub use db_iter::DbIter;
+#[cfg(feature = "tokio")]
+pub(crate) use db_iter::prefix_successor;
 pub use merging::MergingIter;
 pub(crate) use run_iter::RunIter;
 

@@ -24,6 +24,8 @@ mod cache;
 mod coding;
 mod compression;
 mod format;
+#[cfg(feature = "cli")]
+pub(crate) mod inspect;
 mod iter;
 mod properties;
 mod reader;

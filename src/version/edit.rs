@@ -5,7 +5,8 @@
 
 use bytes::Bytes;
 
-use crate::key::SeqNo;
+use crate::filename::MAX_FILE_NUMBER;
+use crate::key::{MAX_SEQNO, SeqNo};
 
 /// Field tags. On disk: never renumber; retired tags stay as comments.
 mod tag {
@@ -155,7 +156,30 @@ impl VersionEdit {
                 _ => return Err("unknown field tag"),
             }
         }
+        edit.check_ranges()?;
         Ok(edit)
+    }
+
+    /// Rejects file numbers and sequence numbers no writer produces, so a
+    /// checksum-valid but forged edit cannot make later arithmetic overflow
+    /// or a key's trailer lose bits.
+    fn check_ranges(&self) -> Result<(), &'static str> {
+        let files = [self.log_number, self.next_file_number]
+            .into_iter()
+            .flatten()
+            .chain(self.added.iter().map(|t| t.number))
+            .chain(self.deleted.iter().copied());
+        if files.into_iter().any(|n| n > MAX_FILE_NUMBER) {
+            return Err("file number out of range");
+        }
+        let seqnos = self
+            .last_seqno
+            .into_iter()
+            .chain(self.added.iter().map(|t| t.max_seqno));
+        if seqnos.into_iter().any(|s| s > MAX_SEQNO) {
+            return Err("sequence number out of range");
+        }
+        Ok(())
     }
 }
 
@@ -220,6 +244,26 @@ mod tests {
             }],
             deleted: vec![3],
         }
+    }
+
+    #[test]
+    fn numbers_no_writer_produces_are_rejected() {
+        // Found by the `manifest_replay` fuzz target: a forged
+        // NEXT_FILE_NUMBER of u64::MAX overflowed file-number arithmetic.
+        let cases: [fn(&mut VersionEdit); 5] = [
+            |e| e.next_file_number = Some(u64::MAX),
+            |e| e.log_number = Some(MAX_FILE_NUMBER + 1),
+            |e| e.added[0].number = MAX_FILE_NUMBER + 1,
+            |e| e.last_seqno = Some(MAX_SEQNO + 1),
+            |e| e.added[0].max_seqno = u64::MAX,
+        ];
+        for forge in cases {
+            let mut e = sample();
+            forge(&mut e);
+            let bytes = Bytes::from(e.encode());
+            assert!(VersionEdit::decode(&bytes).is_err(), "{e:?}");
+        }
+        assert!(VersionEdit::decode(&Bytes::from(sample().encode())).is_ok());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub(crate) use set::VersionSet;
 
 use crate::compaction::{KeyRange, RunShape, TableShape, TreeShape};
 use crate::error::{Error, Result};
+use crate::event::{Events, TableDeletionReason};
 use crate::fs::Fs;
 use crate::table::{BlockCache, Table};
 
@@ -33,6 +34,8 @@ pub(crate) struct TableFile {
     /// Set once an edit durably removed the table: the file is deleted when
     /// the last version holding it drops.
     obsolete: AtomicBool,
+    /// Who hears of the deletion, set when it is marked obsolete.
+    on_delete: OnceLock<Arc<Events>>,
 }
 
 impl TableFile {
@@ -49,6 +52,7 @@ impl TableFile {
             cache,
             opened: OnceLock::new(),
             obsolete: AtomicBool::new(false),
+            on_delete: OnceLock::new(),
         }
     }
 
@@ -71,7 +75,12 @@ impl TableFile {
         self.opened.get()
     }
 
-    pub(crate) fn mark_obsolete(&self) {
+    /// Deletes the file once the last version holding it drops, telling
+    /// `events` then (intermediate tables of a compaction pass `None`).
+    pub(crate) fn mark_obsolete(&self, events: Option<&Arc<Events>>) {
+        if let Some(ev) = events {
+            let _ = self.on_delete.set(Arc::clone(ev));
+        }
         self.obsolete.store(true, Ordering::Release);
     }
 
@@ -85,7 +94,16 @@ impl Drop for TableFile {
     fn drop(&mut self) {
         if self.obsolete.load(Ordering::Acquire) {
             match self.fs.remove_file(&self.path) {
-                Ok(()) => tracing::debug!(file = %self.path.display(), "deleted obsolete table"),
+                Ok(()) => {
+                    tracing::debug!(file = %self.path.display(), "deleted obsolete table");
+                    if let Some(ev) = self.on_delete.get() {
+                        ev.table_deleted(
+                            self.meta.number,
+                            self.meta.size,
+                            TableDeletionReason::Compacted,
+                        );
+                    }
+                }
                 Err(e) => tracing::warn!(file = %self.path.display(), error = %e,
                     "could not delete obsolete table; it is removed at next open"),
             }

@@ -1,0 +1,4 @@
+//! See `rillkv::internals::fuzzing::db_ops` for the input and what is asserted.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rillkv::internals::fuzzing::db_ops(data));
