@@ -14,7 +14,7 @@
 //! | [`manifest_replay`] | the live manifest of a database | `log` |
 //! | [`block_decoder`] | a data block behind a valid checksum | `table` |
 //! | [`table_scan`] | a table file | `table` (`spec`: the formats re-implemented) |
-//! | [`db_ops`] | a sequence of operations and injected faults | `db_ops` |
+//! | [`db_ops()`] | a sequence of operations and injected faults | `db_ops` |
 //!
 //! [`seeds()`] builds valid inputs for every target (real logs, blocks,
 //! tables, manifests, operation sequences); `tests/fuzz_corpus.rs` writes
