@@ -26,10 +26,39 @@ fn runs(k: usize) -> Vec<Run> {
         let ik = InternalKey::new(Bytes::copy_from_slice(&key), i as u64 + 1, ValueKind::Put);
         runs[i % k].push((ik, value.clone()));
     }
-    runs.into_iter()
-        .map(|mut r| {
-            r.sort_by(|a, b| a.0.cmp(&b.0));
-            Arc::new(r)
+    for r in &mut runs {
+        r.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    // Re-allocate the keys in run order, as a table iterator decoding its
+    // blocks makes them; keys left in hash order turn every comparison into
+    // a cache miss and the bench into one of DRAM latency. Every old key
+    // stays alive until all are copied, so the allocator cannot hand their
+    // scattered slots back for the copies.
+    //
+    // Values are slices of one buffer per 32 rows of a run, as a table
+    // iterator's values are slices of their block: with one value shared
+    // by every row, the two workers would fight over its refcount.
+    runs.iter()
+        .map(|r| {
+            let mut block = Bytes::new();
+            let fresh = r
+                .iter()
+                .enumerate()
+                .map(|(j, (k, v))| {
+                    let user_key = Bytes::copy_from_slice(&k.user_key);
+                    // The first clone of a `Bytes` made from a `Vec` allocates
+                    // its shared refcount; do it now, in order, rather than
+                    // in the first timed merge wherever the allocator pleases.
+                    drop(user_key.clone());
+                    if j % 32 == 0 {
+                        block = Bytes::from(v.repeat(32));
+                    }
+                    let at = j % 32 * v.len();
+                    let value = block.slice(at..at + v.len());
+                    (InternalKey::new(user_key, k.seqno, k.kind), value)
+                })
+                .collect();
+            Arc::new(fresh)
         })
         .collect()
 }

@@ -69,6 +69,14 @@ where
 /// that run on Tokio's blocking pool. Cheap to clone (a `Db` inside), and
 /// `Send + Sync`, so tasks can share it.
 ///
+/// - Call it (and poll its streams) inside a Tokio runtime; any flavour
+///   works, `current_thread` included.
+/// - Dropping the future of a write does **not** cancel the write: once
+///   started on the blocking pool it completes, durable as its
+///   [`WriteOptions`] say.
+/// - Each method fails as the [`Db`] call it runs, and also with
+///   [`ErrorKind::Closed`] if the runtime shuts down before that call ran.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> rillkv::Result<()> {

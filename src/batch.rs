@@ -44,6 +44,12 @@ impl std::fmt::Debug for WriteBatch {
 
 impl WriteBatch {
     /// An empty batch.
+    ///
+    /// ```
+    /// let batch = rillkv::WriteBatch::new();
+    /// assert!(batch.is_empty());
+    /// assert_eq!(batch.len(), 0);
+    /// ```
     pub fn new() -> Self {
         WriteBatch {
             rep: vec![0; HEADER_LEN],
@@ -51,12 +57,36 @@ impl WriteBatch {
         }
     }
 
-    /// Sets `key` to `value`.
+    /// Sets `key` to `value`. Returns the batch, so calls chain.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// let mut batch = rillkv::WriteBatch::new();
+    /// batch.put(b"a", b"1").put(b"b", b"2");
+    /// db.write(batch)?;
+    /// assert_eq!(db.get(b"b")?.as_deref(), Some(&b"2"[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
         self.push(ValueKind::Put, key.as_ref(), value.as_ref())
     }
 
-    /// Deletes `key`.
+    /// Deletes `key`. Later writes in the same batch win: a `put` after the
+    /// `delete` sets the key again.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// let mut batch = rillkv::WriteBatch::new();
+    /// batch.delete(b"a");
+    /// db.write(batch)?;
+    /// assert_eq!(db.get(b"a")?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> &mut Self {
         self.push(ValueKind::Delete, key.as_ref(), &[])
     }
@@ -64,27 +94,76 @@ impl WriteBatch {
     /// Adds a merge operand for `key`, combined with older versions by the
     /// database's merge operator. Committing a batch with merges fails with
     /// `InvalidArgument` when no merge operator is configured.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, ErrorKind, Options, WriteBatch, merge::U64Add};
+    /// let db = Db::open(dir.path(), Options::default().merge_operator(U64Add))?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.merge(b"n", 5u64.to_le_bytes()).merge(b"n", 2u64.to_le_bytes());
+    /// db.write(batch.clone())?;
+    /// assert_eq!(db.get(b"n")?.as_deref(), Some(&7u64.to_le_bytes()[..]));
+    /// db.close()?;
+    ///
+    /// // Without a merge operator the whole batch is refused.
+    /// let db = Db::open(dir.path().join("plain"), Options::default())?;
+    /// assert_eq!(db.write(batch).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    /// # Ok(()) }
+    /// ```
     pub fn merge(&mut self, key: impl AsRef<[u8]>, operand: impl AsRef<[u8]>) -> &mut Self {
         self.push(ValueKind::Merge, key.as_ref(), operand.as_ref())
     }
 
-    /// Number of writes in the batch.
+    /// Number of writes in the batch (each put, delete and merge counts,
+    /// even several to one key).
+    ///
+    /// ```
+    /// let mut batch = rillkv::WriteBatch::new();
+    /// batch.put(b"a", b"1").put(b"a", b"2").delete(b"b");
+    /// assert_eq!(batch.len(), 3);
+    /// ```
     pub fn len(&self) -> usize {
         self.count as usize
     }
 
-    /// Whether the batch holds no writes.
+    /// Whether the batch holds no writes. Writing an empty batch does
+    /// nothing.
+    ///
+    /// ```
+    /// let mut batch = rillkv::WriteBatch::new();
+    /// assert!(batch.is_empty());
+    /// batch.delete(b"a");
+    /// assert!(!batch.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
-    /// Removes every write, keeping the allocation.
+    /// Removes every write, keeping the allocation, so one batch can be
+    /// reused.
+    ///
+    /// ```
+    /// let mut batch = rillkv::WriteBatch::new();
+    /// batch.put(b"a", b"1");
+    /// batch.clear();
+    /// assert!(batch.is_empty());
+    /// assert_eq!(batch.approximate_size(), rillkv::WriteBatch::new().approximate_size());
+    /// ```
     pub fn clear(&mut self) {
         self.rep.truncate(HEADER_LEN);
         self.count = 0;
     }
 
-    /// Encoded size in bytes (what the WAL will store, plus framing).
+    /// Encoded size in bytes: about what the WAL will store for the batch,
+    /// before the log's own framing.
+    ///
+    /// ```
+    /// let mut batch = rillkv::WriteBatch::new();
+    /// let empty = batch.approximate_size();
+    /// batch.put(b"key", b"value");
+    /// assert!(batch.approximate_size() >= empty + b"key".len() + b"value".len());
+    /// ```
     pub fn approximate_size(&self) -> usize {
         self.rep.len()
     }

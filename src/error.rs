@@ -95,11 +95,31 @@ impl Error {
     }
 
     /// The coarse category: what the caller can do about it.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, ErrorKind, Options};
+    /// let err = Db::open(dir.path(), Options::default().block_size(10)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    /// # Ok(()) }
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
     }
 
-    /// The human-readable message without the source chain.
+    /// The human-readable message without the source chain: lowercase,
+    /// saying what went wrong and what to do. `Display` prints the same.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, Options};
+    /// let err = Db::open(dir.path(), Options::default().block_size(10)).unwrap_err();
+    /// assert!(err.message().contains("block_size"), "{err}");
+    /// assert_eq!(err.message(), err.to_string());
+    /// # Ok(()) }
+    /// ```
     pub fn message(&self) -> &str {
         &self.inner.message
     }

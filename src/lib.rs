@@ -1,27 +1,49 @@
 //! rillkv is an embedded LSM-tree key-value storage engine.
 //!
 //! A program opens a [`Db`] in-process, puts, gets, deletes and merges keys,
-//! iterates ranges, and takes snapshots.
+//! iterates ranges, takes snapshots, and tunes compaction. Keys and values go
+//! in as anything `AsRef<[u8]>` and come out as [`bytes::Bytes`].
 //!
 //! ```
-//! use rillkv::{Db, Options, WriteBatch, WriteOptions};
+//! use rillkv::{Db, Options, WriteBatch, WriteOptions, CompactionOptions};
+//! use rillkv::merge::U64Add;
 //!
 //! # fn main() -> rillkv::Result<()> {
-//! let dir = tempfile::tempdir()?;
-//! let db = Db::open(dir.path(), Options::default())?;
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("data/app");
+//! let db = Db::open(&path, Options::default()
+//!     .merge_operator(U64Add)                   // built-in counter operator
+//!     .memtable_size(64 << 20)
+//!     .compaction(CompactionOptions::default()
+//!         .max_merge_files(8)                   // file-count trigger
+//!         .overlap_ratio_trigger(0.5)           // overlap-ratio trigger
+//!         .max_memory(256 << 20)))?;            // memory cap for one merge
+//!
 //! db.put(b"user:1", b"alice")?;
-//! assert_eq!(db.get(b"user:1")?.as_deref(), Some(&b"alice"[..]));
+//! db.merge(b"visits:/home", 1u64.to_le_bytes())?;
+//! let v: Option<bytes::Bytes> = db.get(b"visits:/home")?;
+//! assert_eq!(v.as_deref(), Some(&1u64.to_le_bytes()[..]));
+//! db.delete(b"user:1")?;
 //!
-//! let mut batch = WriteBatch::new(); // atomic: all or nothing
-//! batch.put(b"user:2", b"bob").delete(b"user:1");
-//! db.write_opt(batch, &WriteOptions::default().sync(true))?; // durable on return
+//! let mut batch = WriteBatch::new();            // atomic: all or nothing
+//! batch.put(b"a", b"1").merge(b"n", 5u64.to_le_bytes()).delete(b"b");
+//! db.write_opt(batch, &WriteOptions::default().sync(true))?;   // durable on return
 //!
-//! let snap = db.snapshot(); // owned, 'static, Send
-//! for item in snap.prefix(b"user:") {
-//!     let (key, value) = item?;
-//!     println!("{key:?} = {value:?}");
+//! let snap = db.snapshot();                     // owned, 'static, Send
+//! for item in db.range(b"a".as_slice()..b"m".as_slice()).rev() {
+//!     let (k, v) = item?;
+//!     assert_eq!((&k[..], &v[..]), (&b"a"[..], &b"1"[..])); // "b" was deleted
 //! }
-//! db.close()?;
+//! for item in snap.prefix(b"user:") {
+//!     let (k, v) = item?;
+//!     println!("{k:?} = {v:?}");
+//! }
+//! assert_eq!(snap.prefix(b"user:").count(), 0, "user:1 was deleted before the snapshot");
+//!
+//! db.flush()?;                                  // memtable -> table, waits
+//! db.compact()?;                                // full manual compaction, waits
+//! println!("{}", db.stats());                   // RocksDB-style table of the tree
+//! db.close()?;                                  // flush WAL, join background work
 //! # Ok(()) }
 //! ```
 //!
@@ -43,17 +65,93 @@
 //! - If a WAL write or fsync fails, the database refuses further writes
 //!   (`ErrorKind::Poisoned`) until reopened, because the state of the log on
 //!   disk is then unknown; reads keep working.
+//! - [`Db::close`] fsyncs the WAL: after a clean close, writes made
+//!   without sync survive a power loss too.
 //!
 //! Recovery drops a damaged log *tail* (what a crash leaves) and reports it
 //! in [`Db::stats`]; damage before the tail fails the open with
 //! [`ErrorKind::Corruption`] naming file and offset, unless a lenient
 //! [`RecoveryMode`] is chosen.
 //!
-//! # Concurrency
-//! [`Db`] is `Clone + Send + Sync`; clones share one database. Snapshots and
-//! iterators are owned (`'static + Send`). A directory can be opened by one
-//! `Db` at a time: a second open, from this process or another, fails with
-//! [`ErrorKind::Locked`].
+//! # Threading and processes
+//!
+//! - **Handles.** [`Db`] is `Clone + Send + Sync`: clones are handles on one
+//!   database (an `Arc` inside); share them across threads rather than
+//!   opening the directory twice. [`Snapshot`]s and [`DbIter`]s own a
+//!   handle too, so they are `'static + Send` and keep working across
+//!   writes, flushes and compactions.
+//! - **Threads.** Each open database runs two background threads:
+//!   `rillkv-flush` writes sealed memtables as tables, and `rillkv-compact`
+//!   runs the merge policy's jobs (a job may use up to
+//!   [`merge_workers`](CompactionOptions::merge_workers) more threads while
+//!   it runs). There is no writer thread: among concurrent writers, the
+//!   first one leads a commit group and appends (and fsyncs) the WAL record
+//!   for everyone queued behind it.
+//! - **Processes.** A directory is open in one `Db` at a time, across
+//!   processes: [`Db::open`] locks the directory's `LOCK` file
+//!   (`File::try_lock`) and fails at once with [`ErrorKind::Locked`] if
+//!   another `Db` holds it, in this process or another. The operating
+//!   system drops the lock when its process dies, so a crash never leaves
+//!   a stale lock behind. For several processes, let one own the `Db` and
+//!   serve the others.
+//! - **Closing.** [`Db::close`] waits for the write in progress, stops the
+//!   background threads (a running compaction is abandoned; its inputs
+//!   stay), fsyncs the WAL and releases the lock; memtables are not
+//!   flushed, their WALs are replayed at the next open. Every remaining
+//!   handle then fails with [`ErrorKind::Closed`]. Dropping the last handle
+//!   (every clone, snapshot and iterator) closes the database the same way,
+//!   best effort: it never panics and can only log a failure with
+//!   `tracing`, so call `close` to see it.
+//!
+//! # Choosing compaction options
+//!
+//! Flushed memtables become sorted *runs* of tables; the merge policy
+//! ([`compaction::TieredPolicy`]) merges runs inside each *overlap group*
+//! (tables whose key ranges overlap) in the background. The defaults of
+//! [`CompactionOptions`] suit most workloads; `DESIGN.md` ("Compaction")
+//! argues each bound and measures it. Watch [`Db::stats`]:
+//! `max_depth` (tables a point read may probe), `pending_compaction_bytes`,
+//! `write_stall_reason` and [`CounterValues::write_amplification`].
+//!
+//! - [`max_merge_files`](CompactionOptions::max_merge_files) (8) bounds
+//!   **read amplification**: a key range whose point reads may probe this
+//!   many tables is always compacted. Lower it for faster point reads at the
+//!   cost of more rewriting; raise it for write-heavy loads that read little.
+//! - [`overlap_ratio_trigger`](CompactionOptions::overlap_ratio_trigger)
+//!   (0.5) bounds **space amplification**: a group whose bytes outside its
+//!   largest run exceed this fraction is merged whole, so duplicates cost at
+//!   most `1 / (1 - ratio)` (2×). Lower it when disk space is tight and
+//!   keys are overwritten often.
+//! - [`min_merge_width`](CompactionOptions::min_merge_width) (4) and
+//!   [`tier_size_ratio`](CompactionOptions::tier_size_ratio) (1.0) bound
+//!   **write amplification**: runs of similar size are merged once that many
+//!   pile up, so each byte is rewritten O(log(data ÷ memtable)) times.
+//!   Raise them to rewrite less, at the cost of more runs to read.
+//! - [`max_memory`](CompactionOptions::max_memory) (256 MiB) caps the memory
+//!   of one compaction, all its workers together. The fan-in (runs merged at
+//!   once) is `(max_memory ÷ merge_workers − 4 MiB) ÷ 256 KiB`, at most
+//!   [`max_fan_in`](CompactionOptions::max_fan_in) (32); a job with more
+//!   runs merges in rounds, which costs extra I/O. The default already
+//!   reaches the full fan-in with 8 workers; lower it only when memory is
+//!   scarce.
+//! - [`merge_workers`](CompactionOptions::merge_workers) (half the cores, at
+//!   most 8) threads per compaction: a big job is split by key range into
+//!   sub-jobs merged in parallel. Raise it when compaction falls behind
+//!   (`pending_compaction_bytes` keeps growing, writes slow down) and cores
+//!   are idle; lower it to leave cores to the application.
+//! - [`slowdown_runs`](CompactionOptions::slowdown_runs) (20) and
+//!   [`stop_runs`](CompactionOptions::stop_runs) (36) are the
+//!   **backpressure**: once a point read may probe that many tables, each
+//!   commit group waits 1 ms, then writers wait for compaction. They bound
+//!   read latency and memory under write bursts that outrun compaction;
+//!   raise them to absorb longer bursts, keeping
+//!   `max_merge_files <= slowdown_runs < stop_runs`.
+//! - [`background`](CompactionOptions::background)`(false)` turns the
+//!   compactor off, and with it the backpressure: call [`Db::compact`] or
+//!   [`Db::compact_range`] yourself (bulk loads, tests).
+//!
+//! [`memtable_size`](Options::memtable_size) matters too: every flush adds
+//! one run, so larger memtables mean fewer, larger runs and less rewriting.
 //!
 //! # Events, tracing and async
 //! Register an [`EventListener`] with [`Options::listener`] to hear of
@@ -96,12 +194,16 @@ pub mod internals {
     pub use crate::iter::{InternalIter, MergingIter};
     pub use crate::key::{InternalKey, ValueKind};
 
+    pub mod bench;
     pub mod fuzzing;
 }
 
 #[cfg(feature = "tokio")]
 pub use async_db::{AsyncDb, AsyncSnapshot, DbStream};
 pub use batch::WriteBatch;
+/// The byte buffer every read returns (re-exported so callers need not
+/// depend on `bytes` themselves).
+pub use bytes::Bytes;
 pub use db::{Db, VerifyProblem, VerifyReport};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{EventListener, TracingListener};

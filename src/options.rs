@@ -118,12 +118,34 @@ impl fmt::Debug for Options {
 impl Options {
     /// Creates the directory and an empty database if none exists.
     /// Default: `true`.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, ErrorKind, Options};
+    /// let missing = dir.path().join("nothing here");
+    /// let err = Db::open(&missing, Options::default().create_if_missing(false)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    /// assert!(!missing.exists(), "a refused open creates nothing");
+    /// # Ok(()) }
+    /// ```
     pub fn create_if_missing(mut self, yes: bool) -> Self {
         self.create_if_missing = yes;
         self
     }
 
     /// Fails the open if a database already exists. Default: `false`.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, ErrorKind, Options};
+    /// let fresh = Options::default().error_if_exists(true);
+    /// Db::open(dir.path(), fresh.clone())?.close()?; // creates it
+    /// let err = Db::open(dir.path(), fresh).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    /// # Ok(()) }
+    /// ```
     pub fn error_if_exists(mut self, yes: bool) -> Self {
         self.error_if_exists = yes;
         self
@@ -132,6 +154,18 @@ impl Options {
     /// Bytes of writes the active memtable takes before it is sealed and a
     /// new one (with a new WAL) starts. Default: 64 MiB. Must be at least
     /// 4 KiB.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = rillkv::Db::open(dir.path(), rillkv::Options::default().memtable_size(4096))?;
+    /// for i in 0..100u32 {
+    ///     db.put(i.to_be_bytes(), [0u8; 100])?; // about 10 KiB in all
+    /// }
+    /// db.flush()?;
+    /// assert!(db.stats().counters.flushes >= 3, "several small memtables were flushed");
+    /// # Ok(()) }
+    /// ```
     pub fn memtable_size(mut self, bytes: usize) -> Self {
         self.memtable_size = bytes;
         self
@@ -139,6 +173,17 @@ impl Options {
 
     /// How many sealed memtables may wait for flush before writers block
     /// (backpressure bounding memory). Default: 4. Must be at least 1.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, ErrorKind, Options};
+    /// let err = Db::open(dir.path(), Options::default().max_sealed_memtables(0)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    /// let db = Db::open(dir.path(), Options::default().max_sealed_memtables(2))?;
+    /// # drop(db);
+    /// # Ok(()) }
+    /// ```
     pub fn max_sealed_memtables(mut self, n: usize) -> Self {
         self.max_sealed_memtables = n;
         self
@@ -146,6 +191,20 @@ impl Options {
 
     /// How recovery treats damaged log bytes. Default:
     /// [`RecoveryMode::TolerateCorruptedTail`].
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, Options, RecoveryMode};
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.close()?;
+    /// // A cleanly closed database has no damaged byte, so even the strict mode opens it.
+    /// let strict = Options::default().recovery_mode(RecoveryMode::AbsoluteConsistency);
+    /// let db = Db::open(dir.path(), strict)?;
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn recovery_mode(mut self, mode: RecoveryMode) -> Self {
         self.recovery_mode = mode;
         self
@@ -153,6 +212,17 @@ impl Options {
 
     /// The filesystem to use. Default: [`StdFs`], the real one. Tests pass a
     /// [`FaultFs`](crate::fs::FaultFs) to inject failures and power loss.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use std::path::Path;
+    /// use rillkv::{Db, Options, fs::FaultFs};
+    /// let fs = FaultFs::new(); // in memory: nothing touches the disk
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// db.put(b"k", b"v")?;
+    /// assert!(fs.file_bytes(Path::new("/db/CURRENT")).is_some());
+    /// # Ok(()) }
+    /// ```
     pub fn fs(mut self, fs: impl Fs) -> Self {
         self.fs = Arc::new(fs);
         self
@@ -160,6 +230,17 @@ impl Options {
 
     /// Target size of a table's data block before compression. Default:
     /// 4096 bytes. Must be between 1 KiB and 1 MiB.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, ErrorKind, Options};
+    /// let err = Db::open(dir.path(), Options::default().block_size(512)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    /// let db = Db::open(dir.path(), Options::default().block_size(16 << 10))?;
+    /// # drop(db);
+    /// # Ok(()) }
+    /// ```
     pub fn block_size(mut self, bytes: usize) -> Self {
         self.block_size = bytes;
         self
@@ -167,6 +248,17 @@ impl Options {
 
     /// How table blocks are compressed. Default: zstd (see
     /// [`Compression`]).
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Compression, Db, Options};
+    /// let db = Db::open(dir.path(), Options::default().compression(Compression::None))?;
+    /// db.put(b"k", b"v")?;
+    /// db.flush()?;
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
         self
@@ -174,6 +266,25 @@ impl Options {
 
     /// Bloom filter bits per key in each table; 0 disables filters.
     /// Default: 10 (about 1% false positives). At most 30.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, ErrorKind, Options};
+    /// let err = Db::open(dir.path(), Options::default().bloom_bits_per_key(31)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    /// let filtered = Db::open(dir.path().join("f"), Options::default())?;
+    /// let unfiltered = Db::open(dir.path().join("u"), Options::default().bloom_bits_per_key(0))?;
+    /// for db in [&filtered, &unfiltered] {
+    ///     db.put(b"a", b"1")?;
+    ///     db.put(b"c", b"3")?;
+    ///     db.flush()?;
+    ///     assert_eq!(db.get(b"b")?, None); // within the table's key range
+    /// }
+    /// assert_eq!(filtered.stats().bloom_useful, 1, "the filter spared a block read");
+    /// assert_eq!(unfiltered.stats().bloom_useful, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn bloom_bits_per_key(mut self, bits: u32) -> Self {
         self.bloom_bits_per_key = bits;
         self
@@ -181,6 +292,22 @@ impl Options {
 
     /// Bytes of decompressed blocks kept in the shared block cache; 0
     /// disables it. Default: 64 MiB.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, Options};
+    /// let cached = Db::open(dir.path().join("c"), Options::default())?;
+    /// let uncached = Db::open(dir.path().join("u"), Options::default().block_cache_size(0))?;
+    /// for db in [&cached, &uncached] {
+    ///     db.put(b"k", [b'x'; 1000])?;
+    ///     db.flush()?;
+    ///     assert!(db.get(b"k")?.is_some()); // reads and decompresses a block
+    /// }
+    /// assert!(cached.stats().block_cache_bytes > 0);
+    /// assert_eq!(uncached.stats().block_cache_bytes, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn block_cache_size(mut self, bytes: u64) -> Self {
         self.block_cache_size = bytes;
         self
@@ -188,6 +315,17 @@ impl Options {
 
     /// The manifest is rewritten as a snapshot once it grows past this many
     /// bytes. Default: 4 MiB. At least 1 KiB.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, ErrorKind, Options};
+    /// let err = Db::open(dir.path(), Options::default().max_manifest_size(100)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    /// let db = Db::open(dir.path(), Options::default().max_manifest_size(64 << 10))?;
+    /// # drop(db);
+    /// # Ok(()) }
+    /// ```
     pub fn max_manifest_size(mut self, bytes: u64) -> Self {
         self.max_manifest_size = bytes;
         self
@@ -196,6 +334,22 @@ impl Options {
     /// The merge operator that combines [`Db::merge`](crate::Db::merge)
     /// operands. Its name is stored in the database; reopening with an
     /// operator of another name fails. Default: none (merges are refused).
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, ErrorKind, Options, merge::{U64Add, U64Max}};
+    /// let db = Db::open(dir.path(), Options::default().merge_operator(U64Max))?;
+    /// db.merge(b"high", 3u64.to_le_bytes())?;
+    /// db.merge(b"high", 9u64.to_le_bytes())?;
+    /// db.merge(b"high", 5u64.to_le_bytes())?;
+    /// assert_eq!(db.get(b"high")?.as_deref(), Some(&9u64.to_le_bytes()[..]));
+    /// db.close()?;
+    /// // The operator's name is stored: another operator is refused.
+    /// let err = Db::open(dir.path(), Options::default().merge_operator(U64Add)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    /// # Ok(()) }
+    /// ```
     pub fn merge_operator(mut self, op: impl MergeOperator) -> Self {
         self.merge_operator = Some(Arc::new(op));
         self
@@ -236,6 +390,20 @@ impl Options {
     /// How many operands a read, flush or compaction folds in one
     /// `merge_batch` call; memory for one key's operands stays bounded by
     /// this. Default: 100. Must be at least 1.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, Options, merge::U64Add};
+    /// let opts = Options::default().merge_operator(U64Add).merge_batch_size(2);
+    /// let db = Db::open(dir.path(), opts)?;
+    /// for _ in 0..5 {
+    ///     db.merge(b"n", 1u64.to_le_bytes())?;
+    /// }
+    /// // Folded two operands at a time; the associativity law makes it the same sum.
+    /// assert_eq!(db.get(b"n")?.as_deref(), Some(&5u64.to_le_bytes()[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn merge_batch_size(mut self, n: usize) -> Self {
         self.merge_batch_size = n;
         self
@@ -245,12 +413,39 @@ impl Options {
     /// writes the result back as a new base value (only if no newer write to
     /// the key happened meanwhile), so hot counters do not re-fold their
     /// history. 0 disables. Default: 1000.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, Options, merge::U64Add};
+    /// let opts = Options::default().merge_operator(U64Add).merge_writeback_threshold(3);
+    /// let db = Db::open(dir.path(), opts)?;
+    /// for _ in 0..5 {
+    ///     db.merge(b"n", 1u64.to_le_bytes())?;
+    /// }
+    /// assert_eq!(db.get(b"n")?.as_deref(), Some(&5u64.to_le_bytes()[..]));
+    /// assert_eq!(db.stats().counters.merge_writebacks, 1, "5 operands > 3: written back");
+    /// # Ok(()) }
+    /// ```
     pub fn merge_writeback_threshold(mut self, n: usize) -> Self {
         self.merge_writeback_threshold = n;
         self
     }
 
     /// How the tree is compacted. Default: [`CompactionOptions::default`].
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{CompactionOptions, Db, ErrorKind, Options};
+    /// let opts = Options::default().compaction(CompactionOptions::default().max_merge_files(4));
+    /// let db = Db::open(dir.path(), opts)?;
+    /// # drop(db);
+    /// // Compaction options are validated at open too.
+    /// let bad = Options::default().compaction(CompactionOptions::default().max_merge_files(1));
+    /// assert_eq!(Db::open(dir.path(), bad).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    /// # Ok(()) }
+    /// ```
     pub fn compaction(mut self, compaction: CompactionOptions) -> Self {
         self.compaction = compaction;
         self
@@ -322,7 +517,9 @@ impl Options {
 
 /// How the tree is compacted: the merge policy's triggers and the merge
 /// engine's budget. A consuming builder; every field is documented with its
-/// default.
+/// default and its valid range (checked by [`Db::open`](crate::Db::open),
+/// which returns `InvalidArgument` otherwise). The crate docs say
+/// [when to change which](crate#choosing-compaction-options).
 ///
 /// ```
 /// use rillkv::CompactionOptions;
@@ -336,38 +533,53 @@ impl Options {
 #[non_exhaustive]
 pub struct CompactionOptions {
     /// A key range whose point reads may probe this many tables (an overlap
-    /// group with this many runs) is always compacted. Default: 8.
+    /// group with this many runs) is always compacted. Also the number of
+    /// runs past which runs made only of non-overlapping tables are folded
+    /// into one (no bytes rewritten). Default: 8. At least 2.
     pub max_merge_files: usize,
     /// A group whose overlap ratio — the fraction of its bytes outside its
     /// largest run — exceeds this is merged whole. Bounds space
-    /// amplification by `1 / (1 - ratio)`. Default: 0.5.
+    /// amplification by `1 / (1 - ratio)`. Default: 0.5. Between 0 and 1,
+    /// both excluded.
     pub overlap_ratio_trigger: f64,
     /// Memory one compaction may use for its merges, all workers together:
     /// fan-in, buffers and compression state are fitted to it, and a merge
-    /// of more runs than fit runs in rounds. Default: 256 MiB.
+    /// of more runs than fit runs in rounds (see
+    /// [`fan_in_for`](crate::compaction::fan_in_for)). Default: 256 MiB. At
+    /// least 8 MiB.
     pub max_memory: u64,
     /// Runs of similar size merged together once this many accumulate.
-    /// Default: 4.
+    /// Default: 4. At least 2.
     pub min_merge_width: usize,
     /// A run is "similar" to a window of newer runs when its size is at
-    /// most this × the window's size. Default: 1.0.
+    /// most this × the window's size. Default: 1.0. Positive.
     pub tier_size_ratio: f64,
     /// Upper bound on the number of runs one merge reads at once. Default:
-    /// 32.
+    /// 32. At least 2.
     pub max_fan_in: usize,
-    /// Threads one compaction uses (sub-jobs by key range, parallel rounds).
-    /// Default: half the cores, at least 1, at most 8.
+    /// Threads one compaction uses (sub-jobs by key range, parallel rounds);
+    /// they share `max_memory`. Default: half the cores, at least 1, at
+    /// most 8. Between 1 and 64.
     pub merge_workers: usize,
     /// Compaction splits its output into tables of about this size, on
-    /// user-key boundaries. Default: 64 MiB.
+    /// user-key boundaries. Default: 64 MiB. At least 64 KiB.
     pub target_table_size: u64,
     /// Writes slow down (1 ms per commit group) once a point read may probe
-    /// this many tables in some key range. Default: 20.
+    /// this many tables in some key range. Default: 20. Needs
+    /// `max_merge_files <= slowdown_runs < stop_runs`.
     pub slowdown_runs: usize,
     /// Writes stop until compaction catches up once a point read may probe
-    /// this many tables. Default: 36.
+    /// this many tables; they fail with `Io` instead if background
+    /// compaction keeps failing. A soft bound: memtables sealed before the
+    /// stop still flush, so the depth can pass it by up to
+    /// `max_sealed_memtables`. Default: 36.
     pub stop_runs: usize,
     /// Whether a background thread compacts automatically. Default: true.
+    /// With `false` the tree is compacted only by
+    /// [`Db::compact`](crate::Db::compact) and
+    /// [`Db::compact_range`](crate::Db::compact_range), and writes are
+    /// never slowed or stopped by `slowdown_runs` and `stop_runs` (nothing
+    /// would drain the runs): the caller bounds the tree.
     pub background: bool,
 }
 
@@ -401,28 +613,217 @@ macro_rules! setter {
 }
 
 impl CompactionOptions {
-    setter!(/// Sets [`max_merge_files`](Self::max_merge_files).
-        max_merge_files: usize);
-    setter!(/// Sets [`overlap_ratio_trigger`](Self::overlap_ratio_trigger).
-        overlap_ratio_trigger: f64);
-    setter!(/// Sets [`max_memory`](Self::max_memory).
-        max_memory: u64);
-    setter!(/// Sets [`min_merge_width`](Self::min_merge_width).
-        min_merge_width: usize);
-    setter!(/// Sets [`tier_size_ratio`](Self::tier_size_ratio).
-        tier_size_ratio: f64);
-    setter!(/// Sets [`max_fan_in`](Self::max_fan_in).
-        max_fan_in: usize);
-    setter!(/// Sets [`merge_workers`](Self::merge_workers).
-        merge_workers: usize);
-    setter!(/// Sets [`target_table_size`](Self::target_table_size).
-        target_table_size: u64);
-    setter!(/// Sets [`slowdown_runs`](Self::slowdown_runs).
-        slowdown_runs: usize);
-    setter!(/// Sets [`stop_runs`](Self::stop_runs).
-        stop_runs: usize);
-    setter!(/// Sets [`background`](Self::background).
-        background: bool);
+    setter!(
+        /// Sets [`max_merge_files`](Self::max_merge_files).
+        ///
+        /// ```
+        /// use rillkv::CompactionOptions;
+        /// use rillkv::compaction::{CompactionPolicy, CompactionReason, TieredPolicy};
+        /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+        /// # // Runs newest first, each one table over the same keys.
+        /// # fn runs(sizes: &[u64]) -> TreeShape {
+        /// #     let n = sizes.len() as u64;
+        /// #     TreeShape::new(sizes.iter().zip(0..).map(|(&size, i)| RunShape {
+        /// #         id: n - i,
+        /// #         tables: vec![TableShape { number: n - i, range: KeyRange::new("a", "z"), size }],
+        /// #     }).collect())
+        /// # }
+        /// // Three runs over the same keys: a point read there may probe 3 tables.
+        /// let shape = runs(&[100, 100, 100]);
+        /// let c = CompactionOptions::default().overlap_ratio_trigger(0.99).min_merge_width(10);
+        /// let job = TieredPolicy.pick(&shape, &c.clone().max_merge_files(3));
+        /// assert_eq!(job.map(|j| j.reason), Some(CompactionReason::FileCount));
+        /// assert!(TieredPolicy.pick(&shape, &c.max_merge_files(4)).is_none());
+        /// ```
+        max_merge_files: usize
+    );
+    setter!(
+        /// Sets [`overlap_ratio_trigger`](Self::overlap_ratio_trigger).
+        ///
+        /// ```
+        /// use rillkv::CompactionOptions;
+        /// use rillkv::compaction::{CompactionPolicy, CompactionReason, TieredPolicy};
+        /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+        /// # // Runs newest first, each one table over the same keys.
+        /// # fn runs(sizes: &[u64]) -> TreeShape {
+        /// #     let n = sizes.len() as u64;
+        /// #     TreeShape::new(sizes.iter().zip(0..).map(|(&size, i)| RunShape {
+        /// #         id: n - i,
+        /// #         tables: vec![TableShape { number: n - i, range: KeyRange::new("a", "z"), size }],
+        /// #     }).collect())
+        /// # }
+        /// // A small run over a big one: 10% of the group's bytes may be duplicates.
+        /// let shape = runs(&[100, 900]);
+        /// let c = CompactionOptions::default().overlap_ratio_trigger(0.05);
+        /// let job = TieredPolicy.pick(&shape, &c);
+        /// assert_eq!(job.map(|j| j.reason), Some(CompactionReason::OverlapRatio));
+        /// assert!(TieredPolicy.pick(&shape, &CompactionOptions::default()).is_none());
+        /// ```
+        overlap_ratio_trigger: f64
+    );
+    setter!(
+        /// Sets [`max_memory`](Self::max_memory).
+        ///
+        /// ```
+        /// use rillkv::{CompactionOptions, compaction::fan_in_for};
+        /// // One worker: (8 MiB - 4 MiB for the output) / 256 KiB per input.
+        /// let c = CompactionOptions::default().merge_workers(1).max_memory(8 << 20);
+        /// assert_eq!(fan_in_for(&c), 16);
+        /// ```
+        max_memory: u64
+    );
+    setter!(
+        /// Sets [`min_merge_width`](Self::min_merge_width).
+        ///
+        /// ```
+        /// use rillkv::CompactionOptions;
+        /// use rillkv::compaction::{CompactionPolicy, CompactionReason, TieredPolicy};
+        /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+        /// # // Runs newest first, each one table over the same keys.
+        /// # fn runs(sizes: &[u64]) -> TreeShape {
+        /// #     let n = sizes.len() as u64;
+        /// #     TreeShape::new(sizes.iter().zip(0..).map(|(&size, i)| RunShape {
+        /// #         id: n - i,
+        /// #         tables: vec![TableShape { number: n - i, range: KeyRange::new("a", "z"), size }],
+        /// #     }).collect())
+        /// # }
+        /// let shape = runs(&[100, 100, 100]); // three runs of the same size
+        /// let c = CompactionOptions::default().overlap_ratio_trigger(0.99);
+        /// assert!(TieredPolicy.pick(&shape, &c).is_none(), "3 runs < 4");
+        /// let job = TieredPolicy.pick(&shape, &c.min_merge_width(3));
+        /// assert_eq!(job.map(|j| j.reason), Some(CompactionReason::SizeTiered));
+        /// ```
+        min_merge_width: usize
+    );
+    setter!(
+        /// Sets [`tier_size_ratio`](Self::tier_size_ratio).
+        ///
+        /// ```
+        /// use rillkv::CompactionOptions;
+        /// use rillkv::compaction::{CompactionPolicy, CompactionReason, TieredPolicy};
+        /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+        /// # // Runs newest first, each one table over the same keys.
+        /// # fn runs(sizes: &[u64]) -> TreeShape {
+        /// #     let n = sizes.len() as u64;
+        /// #     TreeShape::new(sizes.iter().zip(0..).map(|(&size, i)| RunShape {
+        /// #         id: n - i,
+        /// #         tables: vec![TableShape { number: n - i, range: KeyRange::new("a", "z"), size }],
+        /// #     }).collect())
+        /// # }
+        /// // Each run about twice the size of the newer ones together.
+        /// let shape = runs(&[100, 150, 300, 600]);
+        /// let c = CompactionOptions::default().overlap_ratio_trigger(0.99);
+        /// assert!(TieredPolicy.pick(&shape, &c).is_none());
+        /// let job = TieredPolicy.pick(&shape, &c.tier_size_ratio(2.0)).expect("a job");
+        /// assert_eq!((job.reason, job.inputs.len()), (CompactionReason::SizeTiered, 4));
+        /// ```
+        tier_size_ratio: f64
+    );
+    setter!(
+        /// Sets [`max_fan_in`](Self::max_fan_in).
+        ///
+        /// ```
+        /// use rillkv::CompactionOptions;
+        /// use rillkv::compaction::{fan_in_for, rounds_for};
+        /// let c = CompactionOptions::default().max_fan_in(4);
+        /// assert_eq!(fan_in_for(&c), 4);
+        /// assert_eq!(rounds_for(10, fan_in_for(&c)), 2, "10 runs: one earlier round, then the last");
+        /// ```
+        max_fan_in: usize
+    );
+    setter!(
+        /// Sets [`merge_workers`](Self::merge_workers).
+        ///
+        /// ```
+        /// use rillkv::{CompactionOptions, compaction::fan_in_for};
+        /// // Workers share max_memory: the more of them, the smaller each merge.
+        /// let c = CompactionOptions::default().max_memory(16 << 20);
+        /// assert_eq!(fan_in_for(&c.clone().merge_workers(1)), 32); // capped by max_fan_in
+        /// assert_eq!(fan_in_for(&c.merge_workers(2)), 16);
+        /// ```
+        merge_workers: usize
+    );
+    setter!(
+        /// Sets [`target_table_size`](Self::target_table_size).
+        ///
+        /// ```
+        /// # fn main() -> rillkv::Result<()> {
+        /// # let dir = tempfile::tempdir()?;
+        /// use rillkv::{CompactionOptions, Db, Options};
+        /// let c = CompactionOptions::default().target_table_size(64 << 10);
+        /// let db = Db::open(dir.path(), Options::default().compaction(c))?;
+        /// let mut x = 1u64;
+        /// for i in 0..2000u32 {
+        ///     // 100 bytes of noise per value, which compression cannot shrink.
+        ///     let value: Vec<u8> = (0..100)
+        ///         .map(|_| {
+        ///             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ///             (x >> 56) as u8
+        ///         })
+        ///         .collect();
+        ///     db.put(i.to_be_bytes(), value)?;
+        /// }
+        /// db.compact()?;
+        /// let stats = db.stats();
+        /// assert_eq!(stats.runs.len(), 1);
+        /// assert!(stats.runs[0].tables.len() >= 3, "about 200 KiB cut into tables of about 64 KiB");
+        /// # Ok(()) }
+        /// ```
+        target_table_size: u64
+    );
+    setter!(
+        /// Sets [`slowdown_runs`](Self::slowdown_runs).
+        ///
+        /// ```
+        /// # fn main() -> rillkv::Result<()> {
+        /// # let dir = tempfile::tempdir()?;
+        /// use rillkv::{CompactionOptions, Db, ErrorKind, Options};
+        /// let c = CompactionOptions::default().max_merge_files(4).slowdown_runs(6).stop_runs(10);
+        /// let db = Db::open(dir.path(), Options::default().compaction(c))?;
+        /// # drop(db);
+        /// let below_max_merge_files = CompactionOptions::default().slowdown_runs(4);
+        /// let err = Db::open(dir.path(), Options::default().compaction(below_max_merge_files));
+        /// assert_eq!(err.unwrap_err().kind(), ErrorKind::InvalidArgument);
+        /// # Ok(()) }
+        /// ```
+        slowdown_runs: usize
+    );
+    setter!(
+        /// Sets [`stop_runs`](Self::stop_runs).
+        ///
+        /// ```
+        /// # fn main() -> rillkv::Result<()> {
+        /// # let dir = tempfile::tempdir()?;
+        /// use rillkv::{CompactionOptions, Db, ErrorKind, Options};
+        /// let not_above_slowdown = CompactionOptions::default().stop_runs(20);
+        /// let err = Db::open(dir.path(), Options::default().compaction(not_above_slowdown));
+        /// assert_eq!(err.unwrap_err().kind(), ErrorKind::InvalidArgument);
+        /// let db = Db::open(dir.path(), Options::default().compaction(CompactionOptions::default().stop_runs(64)))?;
+        /// # drop(db);
+        /// # Ok(()) }
+        /// ```
+        stop_runs: usize
+    );
+    setter!(
+        /// Sets [`background`](Self::background).
+        ///
+        /// ```
+        /// # fn main() -> rillkv::Result<()> {
+        /// # let dir = tempfile::tempdir()?;
+        /// use rillkv::{CompactionOptions, Db, Options};
+        /// let c = CompactionOptions::default().background(false).max_merge_files(2);
+        /// let db = Db::open(dir.path(), Options::default().compaction(c))?;
+        /// for round in ["1", "2", "3"] {
+        ///     db.put(b"k", round)?;
+        ///     db.flush()?;
+        /// }
+        /// assert_eq!(db.stats().runs.len(), 3, "nothing compacts by itself");
+        /// db.compact()?;
+        /// assert_eq!(db.stats().runs.len(), 1);
+        /// # Ok(()) }
+        /// ```
+        background: bool
+    );
 
     pub(crate) fn validate(&self) -> Result<()> {
         let bad = |what: &str| Err(Error::invalid(format!("compaction option {what}")));
@@ -467,6 +868,18 @@ impl WriteOptions {
     /// Fsync the WAL before the write returns, so that it survives a power
     /// loss. Without it a write survives a process crash but maybe not a
     /// power loss. Default: `false`.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// use rillkv::{WriteBatch, WriteOptions};
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"order:1", b"paid");
+    /// db.write_opt(batch, &WriteOptions::default().sync(true))?; // fsynced on return
+    /// assert_eq!(db.stats().counters.wal_syncs, 1);
+    /// # Ok(()) }
+    /// ```
     pub fn sync(mut self, yes: bool) -> Self {
         self.sync = yes;
         self

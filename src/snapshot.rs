@@ -116,12 +116,38 @@ impl Snapshot {
         }
     }
 
-    /// The sequence number this snapshot sees up to.
+    /// The sequence number this snapshot sees up to: every write with a
+    /// sequence number at most this one, and no other.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// let snap = db.snapshot();
+    /// assert_eq!(snap.seqno(), db.stats().last_seqno);
+    /// db.put(b"b", b"2")?;
+    /// assert_eq!(db.stats().last_seqno, snap.seqno() + 1);
+    /// # Ok(()) }
+    /// ```
     pub fn seqno(&self) -> SeqNo {
         self.pin.seqno
     }
 
     /// The value of `key` as of this snapshot.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// let snap = db.snapshot();
+    /// db.delete(b"k")?;
+    /// db.flush()?; // flushes and compactions keep what a snapshot sees
+    /// assert_eq!(snap.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(db.get(b"k")?, None);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`Db::get`].
@@ -135,17 +161,56 @@ impl Snapshot {
         result
     }
 
-    /// Iterates every key as of this snapshot.
+    /// Iterates every key as of this snapshot; `.rev()` for reverse order.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// let snap = db.snapshot();
+    /// db.put(b"b", b"2")?;
+    /// assert_eq!(snap.iter().count(), 1);
+    /// assert_eq!(db.iter().count(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn iter(&self) -> DbIter {
         self.range::<&[u8], _>(..)
     }
 
-    /// Iterates keys within `range` as of this snapshot.
+    /// Iterates keys within `range` as of this snapshot, forward or
+    /// (`.rev()`) backward.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// for k in [b"a", b"b", b"c"] {
+    ///     db.put(k, b"old")?;
+    /// }
+    /// let snap = db.snapshot();
+    /// db.put(b"b", b"new")?;
+    /// let (key, value) = snap.range(b"b".as_slice()..b"c".as_slice()).next().unwrap()?;
+    /// assert_eq!((&key[..], &value[..]), (&b"b"[..], &b"old"[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> DbIter {
         DbIter::new(self.pin.db.clone(), Some(self.pin.seqno), range)
     }
 
     /// Iterates keys starting with `prefix` as of this snapshot.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"user:1", b"alice")?;
+    /// let snap = db.snapshot();
+    /// db.put(b"user:2", b"bob")?;
+    /// let users = snap.prefix(b"user:").collect::<rillkv::Result<Vec<_>>>()?;
+    /// assert_eq!(users.len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter {
         DbIter::with_prefix(self.pin.db.clone(), Some(self.pin.seqno), prefix.as_ref())
     }

@@ -18,6 +18,13 @@ pub struct KeyRange {
 
 impl KeyRange {
     /// A range from `min` to `max` inclusive.
+    ///
+    /// ```
+    /// use rillkv::compaction::KeyRange;
+    /// let r = KeyRange::new("user:1", "user:9");
+    /// assert_eq!(r.min, "user:1");
+    /// assert_eq!(r.max, "user:9");
+    /// ```
     pub fn new(min: impl Into<Bytes>, max: impl Into<Bytes>) -> Self {
         KeyRange {
             min: min.into(),
@@ -26,16 +33,36 @@ impl KeyRange {
     }
 
     /// Whether the two ranges share at least one key.
+    ///
+    /// ```
+    /// use rillkv::compaction::KeyRange;
+    /// let ac = KeyRange::new("a", "c");
+    /// assert!(ac.overlaps(&KeyRange::new("c", "d")), "closed ranges: both hold c");
+    /// assert!(!ac.overlaps(&KeyRange::new("d", "e")));
+    /// ```
     pub fn overlaps(&self, other: &KeyRange) -> bool {
         self.min <= other.max && other.min <= self.max
     }
 
     /// Whether `key` lies in the range.
+    ///
+    /// ```
+    /// use rillkv::compaction::KeyRange;
+    /// let r = KeyRange::new("a", "c");
+    /// assert!(r.contains(b"a") && r.contains(b"bzz") && r.contains(b"c"));
+    /// assert!(!r.contains(b"ca"));
+    /// ```
     pub fn contains(&self, key: &[u8]) -> bool {
         self.min.as_ref() <= key && key <= self.max.as_ref()
     }
 
     /// The smallest range covering both.
+    ///
+    /// ```
+    /// use rillkv::compaction::KeyRange;
+    /// let u = KeyRange::new("a", "c").union(&KeyRange::new("x", "z"));
+    /// assert_eq!(u, KeyRange::new("a", "z"));
+    /// ```
     pub fn union(&self, other: &KeyRange) -> KeyRange {
         KeyRange {
             min: self.min.clone().min(other.min.clone()),
@@ -47,6 +74,17 @@ impl KeyRange {
 /// Partitions `ranges` into overlap groups. Returns groups of indices into
 /// `ranges`, each sorted by the ranges' smallest key; groups are ordered by
 /// key. O(N log N).
+///
+/// ```
+/// use rillkv::compaction::{KeyRange, overlap_groups};
+/// let ranges = [
+///     KeyRange::new("key_000", "key_120"),
+///     KeyRange::new("key_500", "key_599"),
+///     KeyRange::new("key_100", "key_220"),
+///     KeyRange::new("key_200", "key_299"), // overlaps the first only through the third
+/// ];
+/// assert_eq!(overlap_groups(&ranges), vec![vec![0, 2, 3], vec![1]]);
+/// ```
 pub fn overlap_groups(ranges: &[KeyRange]) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..ranges.len()).collect();
     order.sort_by(|&a, &b| {

@@ -16,7 +16,7 @@ pub mod svg;
 pub(crate) use collapse::{Collapse, CollapseOptions};
 pub use key_range::{KeyRange, overlap_groups};
 pub use policy::{
-    CompactionJob, CompactionPolicy, CompactionReason, RunFold, TieredPolicy, fan_in_for,
-    fold_runs, full_job, range_jobs, rounds_for,
+    CompactionJob, CompactionPolicy, CompactionReason, MEMORY_PER_INPUT, MEMORY_PER_OUTPUT,
+    RunFold, TieredPolicy, fan_in_for, fold_runs, full_job, range_jobs, round_widths, rounds_for,
 };
 pub use shape::{GroupRun, OverlapGroup, RunShape, TableShape, TreeShape};

@@ -77,11 +77,42 @@ pub struct CompactionJob {
 
 impl CompactionJob {
     /// Bytes of input.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// use rillkv::{CompactionOptions, compaction::full_job};
+    /// let shape = TreeShape::new(vec![run(2, &[(20, "a", "c", 100)]), run(1, &[(10, "b", "z", 300)])]);
+    /// let job = full_job(&shape, &CompactionOptions::default()).expect("a job");
+    /// assert_eq!(job.bytes(), 400);
+    /// ```
     pub fn bytes(&self) -> u64 {
         self.inputs.iter().map(|r| r.bytes).sum()
     }
 
     /// Input table numbers.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// use rillkv::{CompactionOptions, compaction::full_job};
+    /// let shape = TreeShape::new(vec![
+    ///     run(2, &[(20, "a", "c", 100)]),
+    ///     run(1, &[(10, "b", "m", 300), (11, "n", "z", 300)]),
+    /// ]);
+    /// let job = full_job(&shape, &CompactionOptions::default()).expect("a job");
+    /// assert_eq!(job.tables().collect::<Vec<_>>(), vec![20, 10, 11]);
+    /// ```
     pub fn tables(&self) -> impl Iterator<Item = u64> + '_ {
         self.inputs.iter().flat_map(|r| r.tables.iter().copied())
     }
@@ -91,6 +122,25 @@ impl CompactionJob {
 /// their arguments.
 pub trait CompactionPolicy: Send + Sync + 'static {
     /// The job to run next, or `None` when the tree needs no compaction.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// use rillkv::CompactionOptions;
+    /// use rillkv::compaction::{CompactionPolicy, CompactionReason, TieredPolicy};
+    /// let opts = CompactionOptions::default();
+    /// assert_eq!(TieredPolicy.pick(&TreeShape::default(), &opts), None);
+    /// // Eight runs over the same keys: a point read may probe eight tables.
+    /// let shape = TreeShape::new((1..=8).map(|id| run(id, &[(id, "a", "z", 100)])).collect());
+    /// let job = TieredPolicy.pick(&shape, &opts).expect("a job");
+    /// assert_eq!(job.reason, CompactionReason::FileCount);
+    /// assert_eq!(job.output_run, 8, "outputs join the newest input run");
+    /// ```
     fn pick(&self, shape: &TreeShape, opts: &CompactionOptions) -> Option<CompactionJob>;
 }
 
@@ -108,6 +158,14 @@ pub const MEMORY_PER_OUTPUT: u64 = 4 << 20;
 
 /// The largest fan-in whose merges fit `max_memory` when `workers` run at
 /// once (seed Rec-1), clamped to `2..=max_fan_in`.
+///
+/// ```
+/// use rillkv::{CompactionOptions, compaction::fan_in_for};
+/// // (max_memory / merge_workers - 4 MiB for the output) / 256 KiB per input.
+/// let c = CompactionOptions::default().max_memory(32 << 20).merge_workers(2);
+/// assert_eq!(fan_in_for(&c), 48_usize.min(c.max_fan_in)); // 32, the default max_fan_in
+/// assert_eq!(fan_in_for(&c.max_memory(8 << 20)), 2, "never below 2");
+/// ```
 pub fn fan_in_for(opts: &CompactionOptions) -> usize {
     let workers = opts.merge_workers.max(1) as u64;
     let per_worker = opts.max_memory / workers;
@@ -118,6 +176,13 @@ pub fn fan_in_for(opts: &CompactionOptions) -> usize {
 /// Rounds a merge of `inputs` runs needs at `fan_in`: one when they all
 /// fit (seed Rec-3); otherwise each earlier round merges the smallest runs
 /// first (Rec-4) until one final round remains.
+///
+/// ```
+/// use rillkv::compaction::rounds_for;
+/// assert_eq!(rounds_for(32, 32), 1, "every input fits one merge");
+/// assert_eq!(rounds_for(33, 32), 2, "one small pre-merge, then the last round");
+/// assert_eq!(rounds_for(100, 4), 4);
+/// ```
 pub fn rounds_for(inputs: usize, fan_in: usize) -> usize {
     let fan_in = fan_in.max(2);
     let mut n = inputs.max(1);
@@ -179,6 +244,28 @@ fn cost(job: &CompactionJob) -> f64 {
 
 impl TieredPolicy {
     /// Every triggered job, unsorted.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// use std::collections::BTreeSet;
+    /// use rillkv::CompactionOptions;
+    /// use rillkv::compaction::{CompactionPolicy, CompactionReason, TieredPolicy};
+    /// let shape = TreeShape::new((1..=8).map(|id| run(id, &[(id, "a", "z", 100)])).collect());
+    /// let opts = CompactionOptions::default();
+    /// let reasons: BTreeSet<CompactionReason> =
+    ///     TieredPolicy.candidates(&shape, &opts).iter().map(|j| j.reason).collect();
+    /// assert!(reasons.contains(&CompactionReason::FileCount));
+    /// assert!(reasons.contains(&CompactionReason::OverlapRatio));
+    /// assert!(reasons.contains(&CompactionReason::SizeTiered));
+    /// // `pick` takes the highest priority, then the cheapest job.
+    /// assert_eq!(TieredPolicy.pick(&shape, &opts).map(|j| j.reason), Some(CompactionReason::FileCount));
+    /// ```
     pub fn candidates(&self, shape: &TreeShape, opts: &CompactionOptions) -> Vec<CompactionJob> {
         let mut jobs = Vec::new();
         for group in shape.overlap_groups() {
@@ -231,6 +318,25 @@ impl CompactionPolicy for TieredPolicy {
 
 /// One job per overlap group meeting `range`, merging all of the group's
 /// runs: `Db::compact_range`.
+///
+/// ```
+/// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+/// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+/// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+/// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+/// #     }).collect();
+/// #     RunShape { id, tables }
+/// # }
+/// use rillkv::{CompactionOptions, compaction::{CompactionReason, range_jobs}};
+/// let shape = TreeShape::new(vec![
+///     run(2, &[(20, "a", "c", 100), (21, "x", "z", 100)]),
+///     run(1, &[(10, "b", "d", 100), (11, "w", "y", 100)]),
+/// ]);
+/// let jobs = range_jobs(&shape, &KeyRange::new("b", "b"), &CompactionOptions::default());
+/// assert_eq!(jobs.len(), 1, "only the group holding b");
+/// assert_eq!(jobs[0].reason, CompactionReason::Manual);
+/// assert_eq!(jobs[0].tables().collect::<Vec<_>>(), vec![20, 10]);
+/// ```
 pub fn range_jobs(
     shape: &TreeShape,
     range: &KeyRange,
@@ -246,6 +352,24 @@ pub fn range_jobs(
 
 /// The job merging every table into one run: `Db::compact`. `None` for an
 /// empty tree.
+///
+/// ```
+/// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+/// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+/// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+/// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+/// #     }).collect();
+/// #     RunShape { id, tables }
+/// # }
+/// use rillkv::{CompactionOptions, compaction::full_job};
+/// let opts = CompactionOptions::default();
+/// assert!(full_job(&TreeShape::default(), &opts).is_none());
+/// let shape = TreeShape::new(vec![run(2, &[(20, "a", "c", 100)]), run(1, &[(10, "x", "z", 100)])]);
+/// let job = full_job(&shape, &opts).expect("a job");
+/// assert_eq!(job.inputs.len(), 2, "every run, overlapping or not");
+/// assert!(job.bottom, "nothing older exists: tombstones can go");
+/// assert_eq!(job.range, KeyRange::new("a", "z"));
+/// ```
 pub fn full_job(shape: &TreeShape, opts: &CompactionOptions) -> Option<CompactionJob> {
     let mut range: Option<KeyRange> = None;
     let inputs: Vec<GroupRun> = shape
@@ -292,6 +416,26 @@ pub struct RunFold {
 /// changes no read. Sequential loads, which never trigger a merge, thereby
 /// keep a bounded number of runs for `get` to check. `None` when nothing
 /// would fold.
+///
+/// ```
+/// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+/// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+/// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+/// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+/// #     }).collect();
+/// #     RunShape { id, tables }
+/// # }
+/// use rillkv::{CompactionOptions, compaction::fold_runs};
+/// // A sequential load: ten flushes, each a run of one table over new keys.
+/// let key = |i: u64| format!("key{i:03}");
+/// let shape = TreeShape::new(
+///     (1..=10).map(|i| run(i, &[(i, &key(i * 10), &key(i * 10 + 9), 100)])).collect(),
+/// );
+/// let opts = CompactionOptions::default(); // max_merge_files: 8
+/// let fold = fold_runs(&shape, &opts).expect("more than 8 runs");
+/// assert_eq!(fold.moves.len(), 9, "nine tables move into the tenth's run");
+/// assert!(fold_runs(&shape, &opts.max_merge_files(10)).is_none());
+/// ```
 pub fn fold_runs(shape: &TreeShape, opts: &CompactionOptions) -> Option<RunFold> {
     if shape.runs.len() <= opts.max_merge_files {
         return None;

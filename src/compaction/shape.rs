@@ -61,11 +61,44 @@ pub struct GroupRun {
 
 impl OverlapGroup {
     /// Total bytes of the group.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// let shape = TreeShape::new(vec![
+    ///     run(2, &[(20, "a", "m", 300)]),
+    ///     run(1, &[(10, "k", "z", 100), (11, "zz", "zzz", 50)]),
+    /// ]);
+    /// let groups = shape.overlap_groups();
+    /// assert_eq!(groups[0].bytes(), 400);
+    /// assert_eq!(groups[1].bytes(), 50);
+    /// ```
     pub fn bytes(&self) -> u64 {
         self.runs.iter().map(|r| r.bytes).sum()
     }
 
     /// Number of tables in the group.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// let shape = TreeShape::new(vec![
+    ///     run(2, &[(20, "a", "m", 300)]),
+    ///     run(1, &[(10, "k", "z", 100), (11, "zz", "zzz", 50)]),
+    /// ]);
+    /// let tables: Vec<usize> = shape.overlap_groups().iter().map(|g| g.tables()).collect();
+    /// assert_eq!(tables, vec![2, 1]);
+    /// ```
     pub fn tables(&self) -> usize {
         self.runs.iter().map(|r| r.tables.len()).sum()
     }
@@ -74,6 +107,25 @@ impl OverlapGroup {
     /// most: the largest number of the group's tables whose ranges hold
     /// one same key. At most the number of runs in the group; for a chain
     /// of staggered tables it stays small however long the chain.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// // A chain: a..c overlaps b..e, which overlaps d..f; no key is in all three.
+    /// let shape = TreeShape::new(vec![
+    ///     run(3, &[(30, "d", "f", 100)]),
+    ///     run(2, &[(20, "b", "e", 100)]),
+    ///     run(1, &[(10, "a", "c", 100)]),
+    /// ]);
+    /// let groups = shape.overlap_groups();
+    /// assert_eq!(groups.len(), 1);
+    /// assert_eq!((groups[0].runs.len(), groups[0].depth()), (3, 2));
+    /// ```
     pub fn depth(&self) -> usize {
         self.depth
     }
@@ -82,6 +134,22 @@ impl OverlapGroup {
     /// largest run, `1 - largest_run_bytes / group_bytes`. 0 for a group
     /// with one run; it bounds the group's space amplification from
     /// duplicates by `1 / (1 - ratio)`.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// let shape = TreeShape::new(vec![
+    ///     run(2, &[(20, "a", "z", 100)]),
+    ///     run(1, &[(10, "a", "z", 300)]),
+    /// ]);
+    /// let group = &shape.overlap_groups()[0];
+    /// assert_eq!(group.overlap_ratio(), 0.25, "100 of 400 bytes lie outside the largest run");
+    /// ```
     pub fn overlap_ratio(&self) -> f64 {
         let total = self.bytes();
         if total == 0 {
@@ -117,6 +185,24 @@ fn point_depth<'a>(ranges: impl Iterator<Item = &'a KeyRange>) -> usize {
 
 impl TreeShape {
     /// Builds a shape from `(run id, tables)` pairs in any order.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// let shape = TreeShape::new(vec![
+    ///     run(1, &[(12, "m", "z", 10), (11, "a", "f", 10)]),
+    ///     run(2, &[(20, "a", "z", 10)]),
+    /// ]);
+    /// let ids: Vec<u64> = shape.runs.iter().map(|r| r.id).collect();
+    /// assert_eq!(ids, vec![2, 1], "newest run first");
+    /// let tables: Vec<u64> = shape.runs[1].tables.iter().map(|t| t.number).collect();
+    /// assert_eq!(tables, vec![11, 12], "each run's tables sorted by key");
+    /// ```
     pub fn new(mut runs: Vec<RunShape>) -> Self {
         runs.sort_by_key(|r| std::cmp::Reverse(r.id));
         for r in &mut runs {
@@ -127,6 +213,25 @@ impl TreeShape {
 
     /// The tree's overlap groups, in key order. O(N log N) in the number of
     /// tables.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// let shape = TreeShape::new(vec![
+    ///     run(2, &[(20, "a", "c", 100), (21, "x", "z", 100)]),
+    ///     run(1, &[(10, "b", "d", 100)]),
+    /// ]);
+    /// let groups = shape.overlap_groups();
+    /// assert_eq!(groups.len(), 2);
+    /// assert_eq!(groups[0].range, KeyRange::new("a", "d"));
+    /// let runs: Vec<(u64, Vec<u64>)> = groups[0].runs.iter().map(|r| (r.id, r.tables.clone())).collect();
+    /// assert_eq!(runs, vec![(2, vec![20]), (1, vec![10])]);
+    /// ```
     pub fn overlap_groups(&self) -> Vec<OverlapGroup> {
         let tables: Vec<(usize, &TableShape)> = self
             .runs
@@ -177,6 +282,23 @@ impl TreeShape {
 
     /// The deepest overlap group's depth: the most tables a point read may
     /// probe. Backpressure counts "sorted runs" this way.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// let shape = TreeShape::new(vec![
+    ///     run(3, &[(30, "a", "c", 10)]),
+    ///     run(2, &[(20, "a", "c", 10), (21, "x", "z", 10)]),
+    ///     run(1, &[(10, "a", "c", 10)]),
+    /// ]);
+    /// assert_eq!(shape.max_depth(), 3, "three tables hold the keys a..c");
+    /// assert_eq!(TreeShape::default().max_depth(), 0);
+    /// ```
     pub fn max_depth(&self) -> usize {
         self.overlap_groups()
             .iter()
@@ -186,6 +308,18 @@ impl TreeShape {
     }
 
     /// Total bytes of every table.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// let shape = TreeShape::new(vec![run(2, &[(20, "a", "c", 100)]), run(1, &[(10, "x", "z", 50)])]);
+    /// assert_eq!(shape.bytes(), 150);
+    /// ```
     pub fn bytes(&self) -> u64 {
         self.runs
             .iter()
@@ -195,6 +329,18 @@ impl TreeShape {
     }
 
     /// Number of tables.
+    ///
+    /// ```
+    /// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+    /// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+    /// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+    /// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+    /// #     }).collect();
+    /// #     RunShape { id, tables }
+    /// # }
+    /// let shape = TreeShape::new(vec![run(2, &[(20, "a", "c", 100), (21, "d", "e", 1)]), run(1, &[(10, "x", "z", 50)])]);
+    /// assert_eq!(shape.table_count(), 3);
+    /// ```
     pub fn table_count(&self) -> usize {
         self.runs.iter().map(|r| r.tables.len()).sum()
     }

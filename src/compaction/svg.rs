@@ -75,6 +75,13 @@ impl Default for SvgOptions {
 }
 
 /// A key for a label: text when printable, hex otherwise, cut at 20 bytes.
+///
+/// ```
+/// use rillkv::compaction::svg::key_label;
+/// assert_eq!(key_label(b"user:42"), "user:42");
+/// assert_eq!(key_label(&[0x00, 0xff]), "0x00ff");
+/// assert_eq!(key_label(b"a-key-longer-than-twenty-bytes"), "a-key-longer-than-tw…");
+/// ```
 pub fn key_label(key: &[u8]) -> String {
     let cut = key.get(..20).unwrap_or(key);
     let more = if cut.len() < key.len() { "…" } else { "" };
@@ -87,6 +94,13 @@ pub fn key_label(key: &[u8]) -> String {
 }
 
 /// Bytes as `12.3 MiB`.
+///
+/// ```
+/// use rillkv::compaction::svg::human_bytes;
+/// assert_eq!(human_bytes(512), "512 B");
+/// assert_eq!(human_bytes(1536), "1.5 KiB");
+/// assert_eq!(human_bytes(64 << 20), "64.0 MiB");
+/// ```
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
@@ -161,6 +175,24 @@ impl KeyAxis {
 
 /// Draws `shape` as an SVG document. `next` is the job the policy would
 /// run next (outlined), if any.
+///
+/// ```
+/// # use rillkv::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+/// # fn run(id: u64, tables: &[(u64, &str, &str, u64)]) -> RunShape {
+/// #     let tables = tables.iter().map(|&(number, min, max, size)| TableShape {
+/// #         number, range: KeyRange::new(min.to_owned(), max.to_owned()), size,
+/// #     }).collect();
+/// #     RunShape { id, tables }
+/// # }
+/// use rillkv::CompactionOptions;
+/// use rillkv::compaction::{CompactionPolicy, TieredPolicy, svg};
+/// let shape = TreeShape::new((1..=8).map(|id| run(id, &[(id, "a", "z", 100)])).collect());
+/// let next = TieredPolicy.pick(&shape, &CompactionOptions::default());
+/// let picture = svg::render(&shape, next.as_ref(), &svg::SvgOptions::default());
+/// assert!(picture.contains("<svg"));
+/// assert_eq!(picture.matches(r#"<rect class="table""#).count(), 8, "one bar per table");
+/// assert_eq!(picture.matches(r#"<rect class="next""#).count(), 1);
+/// ```
 pub fn render(shape: &TreeShape, next: Option<&CompactionJob>, opts: &SvgOptions) -> String {
     let width = f64::from(opts.width.max(400));
     let (margin_left, margin_right) = (150.0, 20.0);

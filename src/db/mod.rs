@@ -131,13 +131,32 @@ pub(crate) struct DbInner {
 
 impl Db {
     /// Opens the database in `path`, creating it if `Options` allow, and
-    /// replays its WAL.
+    /// replays its WAL. Starts the database's background threads (one
+    /// flush thread, one compaction thread).
+    ///
+    /// A directory is open in one `Db` at a time, in any process: its
+    /// `LOCK` file stays locked until the `Db` closes (or the process
+    /// exits). Share the `Db` by cloning it instead of opening it twice.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use rillkv::{Db, ErrorKind, Options};
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let second = Db::open(dir.path(), Options::default());
+    /// assert_eq!(second.unwrap_err().kind(), ErrorKind::Locked);
+    /// db.close()?; // releases the lock
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// # db.close()?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// - `Locked` if another open `Db` holds the directory;
     /// - `InvalidArgument` for bad options, a path that is a file, a
-    ///   missing database with `create_if_missing(false)`, or an existing
-    ///   one with `error_if_exists(true)`;
+    ///   missing database with `create_if_missing(false)`, an existing
+    ///   one with `error_if_exists(true)`, or a merge operator whose name
+    ///   differs from the one the database was created with;
     /// - `Corruption` if a log is damaged before its tail (see
     ///   [`RecoveryMode`](crate::RecoveryMode)), if `CURRENT` or the
     ///   manifest is damaged or missing next to tables, or if a table the
@@ -195,7 +214,24 @@ impl Db {
     }
 
     /// Flushes, then compacts every overlap group that holds keys in
-    /// `range` into one run each, and waits.
+    /// `range` into one run each, and waits. Tables outside those groups
+    /// are left alone. An excluded end bound is treated as included.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// for round in ["1", "2"] {
+    ///     db.put(b"a", round)?;
+    ///     db.put(b"c", round)?;
+    ///     db.flush()?; // each flush adds a run
+    /// }
+    /// assert_eq!(db.stats().runs.len(), 2);
+    /// db.compact_range(b"a".as_slice()..=b"b".as_slice())?;
+    /// assert_eq!(db.stats().runs.len(), 1);
+    /// assert_eq!(db.get(b"c")?.as_deref(), Some(&b"2"[..]));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`Db::compact`].
@@ -220,6 +256,19 @@ impl Db {
     /// been written to a table. Afterwards the WAL holds nothing that is
     /// not also in a table.
     ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.flush()?;
+    /// let stats = db.stats();
+    /// assert_eq!(stats.active_memtable_entries, 0);
+    /// assert_eq!(stats.runs.len(), 1, "one new table, in a run of its own");
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `Closed`, `Poisoned`, or the `Io`/`Corruption` error that stopped the
     /// flush.
@@ -227,17 +276,42 @@ impl Db {
         self.inner.flush_and_wait()
     }
 
-    /// Sets `key` to `value`.
+    /// Sets `key` to `value`. Returns once the write is in the WAL (see the
+    /// [durability contract](crate#durability-contract)); use
+    /// [`Db::write_opt`] with `sync(true)` to wait for an fsync too.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"user:1", b"alice")?;
+    /// db.put(b"user:1", b"bob")?; // the newest write wins
+    /// assert_eq!(db.get(b"user:1")?.as_deref(), Some(&b"bob"[..]));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// `Closed`, `Poisoned` after an earlier write failure, `Io`.
+    /// As [`Db::write_opt`]: `Closed`, `Poisoned` after an earlier write
+    /// failure, `Io`.
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         let mut batch = WriteBatch::new();
         batch.put(key, value);
         self.write(batch)
     }
 
-    /// Deletes `key` (writes a tombstone).
+    /// Deletes `key` (writes a tombstone). Deleting a missing key is not an
+    /// error.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.delete(b"k")?;
+    /// assert_eq!(db.get(b"k")?, None);
+    /// db.delete(b"never written")?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`Db::put`].
@@ -247,7 +321,21 @@ impl Db {
         self.write(batch)
     }
 
-    /// Adds a merge operand for `key`.
+    /// Adds a merge operand for `key`: the database's
+    /// [`MergeOperator`](crate::MergeOperator) combines it with the key's
+    /// older value when the key is read, flushed or compacted. No read
+    /// happens here.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, Options, merge::U64Add};
+    /// let db = Db::open(dir.path(), Options::default().merge_operator(U64Add))?;
+    /// db.merge(b"visits", 1u64.to_le_bytes())?;
+    /// db.merge(b"visits", 2u64.to_le_bytes())?;
+    /// assert_eq!(db.get(b"visits")?.as_deref(), Some(&3u64.to_le_bytes()[..]));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// `InvalidArgument` when no merge operator is configured; otherwise as
@@ -258,7 +346,20 @@ impl Db {
         self.write(batch)
     }
 
-    /// Applies `batch` atomically with default [`WriteOptions`].
+    /// Applies `batch` atomically with default [`WriteOptions`] (no fsync).
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"from", b"10")?;
+    /// let mut batch = rillkv::WriteBatch::new();
+    /// batch.delete(b"from").put(b"to", b"10"); // a move: both or neither
+    /// db.write(batch)?;
+    /// assert_eq!(db.get(b"from")?, None);
+    /// assert_eq!(db.get(b"to")?.as_deref(), Some(&b"10"[..]));
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`Db::write_opt`].
@@ -268,12 +369,29 @@ impl Db {
 
     /// Applies `batch` atomically: after a crash either every write of the
     /// batch is there or none is. With `sync(true)` the WAL is fsynced
-    /// before this returns.
+    /// before this returns. Several concurrent writers share one WAL append
+    /// and fsync (group commit).
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// use rillkv::{WriteBatch, WriteOptions};
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"a", b"1").put(b"b", b"2");
+    /// db.write_opt(batch, &WriteOptions::default().sync(true))?; // survives power loss
+    /// assert_eq!(db.stats().counters.wal_syncs, 1);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// `Closed`; `Poisoned` after an earlier write failure; `Io` if the WAL
-    /// append or fsync fails (the database is then poisoned for writes);
-    /// `InvalidArgument` for a merge without a merge operator.
+    /// `Closed` (also if the database closes while the write waits);
+    /// `Poisoned` after an earlier write failure; `Io` if the WAL append or
+    /// fsync fails (the database is then poisoned for writes), or if writes
+    /// are stopped at [`stop_runs`](crate::CompactionOptions::stop_runs)
+    /// while background compaction is failing; `InvalidArgument` for a
+    /// merge without a merge operator. The batch is then not applied, or
+    /// (after an `Io` error) may appear after a reopen, but never in part.
     pub fn write_opt(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
         self.inner.write(batch, opts.sync)
     }
@@ -283,8 +401,20 @@ impl Db {
     /// The returned `Bytes` shares memory with the memtable or a cached
     /// block; holding it keeps that memory alive.
     ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(db.get(b"missing")?, None);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
-    /// `Closed`; `Corruption` or `Io` from reading tables.
+    /// `Closed`; `Corruption` or `Io` from reading tables;
+    /// `MergeOperator` if the key's merge operands cannot be combined (the
+    /// operator failed, or none is configured), for that key only.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         self.inner.check_open()?;
         let (seqno, sv) = self.inner.latest_view();
@@ -298,11 +428,39 @@ impl Db {
     /// A consistent, read-only view of the database as of now. It is owned,
     /// `'static` and `Send`: keep it as long as needed; it pins the data it
     /// sees until dropped.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"k", b"old")?;
+    /// let snap = db.snapshot();
+    /// db.put(b"k", b"new")?;
+    /// let reader = std::thread::spawn(move || snap.get(b"k")); // Send + 'static
+    /// assert_eq!(reader.join().unwrap()?.as_deref(), Some(&b"old"[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         Snapshot::new(self.clone())
     }
 
-    /// Iterates every key in order; `.rev()` for reverse order.
+    /// Iterates every key in order; `.rev()` for reverse order. The
+    /// iterator sees the database as of this call.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"b", b"2")?;
+    /// db.put(b"a", b"1")?;
+    /// use bytes::Bytes;
+    /// let pairs = db.iter().collect::<rillkv::Result<Vec<_>>>()?;
+    /// assert_eq!(pairs, [
+    ///     (Bytes::from_static(b"a"), Bytes::from_static(b"1")),
+    ///     (Bytes::from_static(b"b"), Bytes::from_static(b"2")),
+    /// ]);
+    /// # Ok(()) }
+    /// ```
     pub fn iter(&self) -> DbIter {
         self.range::<&[u8], _>(..)
     }
@@ -328,7 +486,23 @@ impl Db {
         DbIter::new(self.clone(), None, range)
     }
 
-    /// Iterates the keys that start with `prefix`.
+    /// Iterates the keys that start with `prefix`, forward or (`.rev()`)
+    /// backward.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"user:1", b"alice")?;
+    /// db.put(b"user:2", b"bob")?;
+    /// db.put(b"visits", b"7")?;
+    /// let users: Vec<_> = db
+    ///     .prefix(b"user:")
+    ///     .map(|r| r.map(|(k, _)| k))
+    ///     .collect::<rillkv::Result<_>>()?;
+    /// assert_eq!(users, vec![&b"user:1"[..], &b"user:2"[..]]);
+    /// # Ok(()) }
+    /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter {
         DbIter::with_prefix(self.clone(), None, prefix.as_ref())
     }
@@ -356,12 +530,34 @@ impl Db {
         self.inner.verify()
     }
 
-    /// A snapshot of the database's counters and shape.
+    /// A snapshot of the database's counters and shape. Its `Display` prints
+    /// a table.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"b", b"2")?;
+    /// let stats = db.stats();
+    /// assert_eq!(stats.counters.writes, 2);
+    /// assert_eq!(stats.active_memtable_entries, 2);
+    /// println!("{stats}");
+    /// # Ok(()) }
+    /// ```
     pub fn stats(&self) -> Stats {
         self.inner.stats()
     }
 
     /// The directory the database lives in.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// let dir = tempfile::tempdir()?;
+    /// let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// assert_eq!(db.path(), dir.path());
+    /// # Ok(()) }
+    /// ```
     pub fn path(&self) -> &Path {
         &self.inner.dir
     }
@@ -370,9 +566,24 @@ impl Db {
     /// and releases the directory lock. Every other handle (clones,
     /// snapshots, iterators) then fails with `Closed`.
     ///
+    /// Dropping the last handle (every clone, snapshot and iterator) closes
+    /// the database too, but can only log a failure; call `close` to see it.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// let other = db.clone();
+    /// db.put(b"k", b"v")?;
+    /// db.close()?;
+    /// assert_eq!(other.get(b"k").unwrap_err().kind(), rillkv::ErrorKind::Closed);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// `Io` if the final fsync fails (writes acknowledged without `sync`
-    /// may then be lost to a power loss; none is lost to a process exit).
+    /// may then be lost to a power loss; none is lost to a process exit);
+    /// `Closed` if another handle already closed the database.
     pub fn close(self) -> Result<()> {
         self.inner.close()
     }

@@ -35,6 +35,18 @@ pub struct VerifyProblem {
 
 impl VerifyReport {
     /// Whether no problem was found.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.flush()?;
+    /// let report = db.verify()?;
+    /// assert!(report.is_ok(), "{report}");
+    /// assert!(report.problems.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }

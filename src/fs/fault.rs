@@ -112,17 +112,50 @@ impl State {
 
 impl FaultFs {
     /// A new empty filesystem.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use std::path::Path;
+    /// use rillkv::{Db, Options, fs::{FaultFs, Fs}};
+    /// let fs = FaultFs::new();
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?; // a clone shares the files
+    /// db.put(b"k", b"v")?;
+    /// assert!(fs.exists(Path::new("/db/CURRENT")));
+    /// # Ok(()) }
+    /// ```
     pub fn new() -> Self {
         FaultFs::default()
     }
 
     /// Mutating operations performed so far (appends, syncs, creates,
     /// renames, removals, directory syncs).
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use rillkv::{Db, Options, fs::FaultFs};
+    /// let fs = FaultFs::new();
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// let before = fs.op_count();
+    /// db.put(b"k", b"v")?; // one WAL append
+    /// assert_eq!(fs.op_count(), before + 1);
+    /// # Ok(()) }
+    /// ```
     pub fn op_count(&self) -> u64 {
         self.state.lock().ops
     }
 
     /// Bytes appended so far to every file, for sizing a space limit.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use rillkv::{Db, Options, fs::FaultFs};
+    /// let fs = FaultFs::new();
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// let before = fs.bytes_appended();
+    /// db.put(b"key", [7u8; 100])?;
+    /// assert!(fs.bytes_appended() >= before + 103);
+    /// # Ok(()) }
+    /// ```
     pub fn bytes_appended(&self) -> u64 {
         self.state.lock().bytes_appended
     }
@@ -130,18 +163,65 @@ impl FaultFs {
     /// Lets `n` more mutating operations succeed, then fails every one after
     /// them, as if the machine lost power at that point. Follow with
     /// [`FaultFs::crash`] to get the image a reboot would see.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use rillkv::{Db, ErrorKind, Options, WriteBatch, WriteOptions, fs::{CrashMode, FaultFs}};
+    /// let fs = FaultFs::new();
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"synced", b"1");
+    /// db.write_opt(batch, &WriteOptions::default().sync(true))?;
+    /// fs.fail_after_ops(0); // the power goes out now
+    /// assert_eq!(db.put(b"lost", b"2").unwrap_err().kind(), ErrorKind::Io);
+    /// drop(db);
+    /// fs.crash(CrashMode::DropUnsynced); // reboot
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// assert_eq!(db.get(b"synced")?.as_deref(), Some(&b"1"[..]));
+    /// assert_eq!(db.get(b"lost")?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn fail_after_ops(&self, n: u64) {
         let mut st = self.state.lock();
         st.fail_from_op = Some(st.ops + n);
     }
 
     /// Fails the `n`-th append from now (1 = the next one); later ones pass.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use rillkv::{Db, Options, fs::FaultFs};
+    /// let fs = FaultFs::new();
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// use rillkv::ErrorKind;
+    /// fs.fail_nth_write(1);
+    /// assert_eq!(db.put(b"k", b"v").unwrap_err().kind(), ErrorKind::Io);
+    /// // The WAL may now hold a torn record: the database refuses writes until reopened.
+    /// assert_eq!(db.put(b"k", b"v").unwrap_err().kind(), ErrorKind::Poisoned);
+    /// # Ok(()) }
+    /// ```
     pub fn fail_nth_write(&self, n: u64) {
         let mut st = self.state.lock();
         st.fail_write_at = Some(st.writes + n);
     }
 
     /// Fails the `n`-th file fsync from now (1 = the next one).
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use rillkv::{Db, Options, fs::FaultFs};
+    /// let fs = FaultFs::new();
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// use rillkv::{ErrorKind, WriteBatch, WriteOptions};
+    /// db.put(b"before", b"1")?;
+    /// fs.fail_nth_sync(1);
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"k", b"v");
+    /// let err = db.write_opt(batch, &WriteOptions::default().sync(true)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Io);
+    /// assert_eq!(db.get(b"before")?.as_deref(), Some(&b"1"[..]), "reads keep working");
+    /// # Ok(()) }
+    /// ```
     pub fn fail_nth_sync(&self, n: u64) {
         let mut st = self.state.lock();
         st.fail_sync_at = Some(st.syncs + n);
@@ -151,11 +231,36 @@ impl FaultFs {
     /// append that does not fit writes what fits and fails with
     /// [`io::ErrorKind::StorageFull`] (`ENOSPC`), as a full disk does;
     /// removing files gives their space back.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use rillkv::{Db, Options, fs::FaultFs};
+    /// let fs = FaultFs::new();
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// use rillkv::ErrorKind;
+    /// fs.set_space_limit(Some(10));
+    /// let err = db.put(b"k", [0u8; 100]).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Io);
+    /// assert!(err.message().contains("disk is full"), "{err}");
+    /// # Ok(()) }
+    /// ```
     pub fn set_space_limit(&self, bytes: Option<u64>) {
         self.state.lock().space_left = bytes;
     }
 
     /// Clears every armed fault, including a space limit.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use rillkv::{Db, Options, fs::FaultFs};
+    /// let fs = FaultFs::new();
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// fs.fail_nth_write(1);
+    /// fs.set_space_limit(Some(0));
+    /// fs.clear_faults();
+    /// db.put(b"k", b"v")?; // nothing fails
+    /// # Ok(()) }
+    /// ```
     pub fn clear_faults(&self) {
         let mut st = self.state.lock();
         st.fail_from_op = None;
@@ -168,6 +273,24 @@ impl FaultFs {
     /// last directory fsync, unsynced bytes are treated per `mode`, locks are
     /// released and armed faults cleared. Handles still open keep working on
     /// orphaned inodes, which no path reaches any more.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use rillkv::{Db, Options, fs::FaultFs};
+    /// let fs = FaultFs::new();
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// use rillkv::{WriteBatch, WriteOptions, fs::CrashMode};
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"synced", b"1");
+    /// db.write_opt(batch, &WriteOptions::default().sync(true))?;
+    /// db.put(b"unsynced", b"2")?; // in the WAL, not yet fsynced
+    /// fs.crash(CrashMode::DropUnsynced); // power loss, then reboot
+    /// drop(db); // the old handle writes only to orphaned files
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// assert_eq!(db.get(b"synced")?.as_deref(), Some(&b"1"[..]));
+    /// assert_eq!(db.get(b"unsynced")?, None);
+    /// # Ok(()) }
+    /// ```
     pub fn crash(&self, mode: CrashMode) {
         let mut st = self.state.lock();
         st.names = st.durable_names.clone();
@@ -208,6 +331,19 @@ impl FaultFs {
     }
 
     /// The current bytes of a file, for tests that corrupt files.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use rillkv::{Db, Options, fs::FaultFs};
+    /// let fs = FaultFs::new();
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// use std::path::Path;
+    /// let current = fs.file_bytes(Path::new("/db/CURRENT")).expect("CURRENT exists");
+    /// assert!(current.starts_with(b"MANIFEST-"));
+    /// assert_eq!(fs.file_bytes(Path::new("/db/missing")), None);
+    /// # drop(db);
+    /// # Ok(()) }
+    /// ```
     pub fn file_bytes(&self, path: &Path) -> Option<Vec<u8>> {
         let st = self.state.lock();
         let ino = st.names.get(path)?;
@@ -215,6 +351,23 @@ impl FaultFs {
     }
 
     /// Replaces a file's bytes (durably), for tests that corrupt files.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// use rillkv::{Db, Options, fs::FaultFs};
+    /// let fs = FaultFs::new();
+    /// let db = Db::open("/db", Options::default().fs(fs.clone()))?;
+    /// use std::path::Path;
+    /// use rillkv::ErrorKind;
+    /// db.close()?;
+    /// fs.set_file_bytes(Path::new("/db/CURRENT"), b"garbage".to_vec())?;
+    /// let err = Db::open("/db", Options::default().fs(fs.clone())).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Corruption);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `NotFound` if no file has that path.
     pub fn set_file_bytes(&self, path: &Path, data: Vec<u8>) -> io::Result<()> {
         let mut st = self.state.lock();
         let ino = *st

@@ -84,33 +84,63 @@ u64_operator!(
 /// `delimiter` (none if empty). Order-sensitive. Name: `"append"`, or
 /// `"append:<hex delimiter>"` with a delimiter, so that two databases
 /// appending with different delimiters are never confused.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Append {
-    /// Bytes put between two appended pieces.
-    pub delimiter: Vec<u8>,
-    name: std::sync::OnceLock<String>,
+    /// Bytes put between two appended pieces. Private, so that the
+    /// persisted name (derived from it) can never go stale.
+    delimiter: Vec<u8>,
+    name: String,
+}
+
+impl Default for Append {
+    /// Appends with no delimiter (name `"append"`).
+    fn default() -> Self {
+        Append::new(Vec::new())
+    }
 }
 
 impl Append {
     /// An append operator with `delimiter` between pieces.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, MergeOperator, Options, merge::Append};
+    /// let tags = Append::new(",");
+    /// assert_eq!(tags.name(), "append:2c");
+    /// let db = Db::open(dir.path(), Options::default().merge_operator(tags))?;
+    /// db.put(b"tags", b"red")?;
+    /// db.merge(b"tags", b"green")?;
+    /// db.merge(b"tags", b"blue")?;
+    /// assert_eq!(db.get(b"tags")?.as_deref(), Some(&b"red,green,blue"[..]));
+    /// # Ok(()) }
+    /// ```
     pub fn new(delimiter: impl Into<Vec<u8>>) -> Self {
-        Append {
-            delimiter: delimiter.into(),
-            name: std::sync::OnceLock::new(),
-        }
+        let delimiter = delimiter.into();
+        let name = if delimiter.is_empty() {
+            "append".to_owned()
+        } else {
+            let hex: String = delimiter.iter().map(|b| format!("{b:02x}")).collect();
+            format!("append:{hex}")
+        };
+        Append { delimiter, name }
+    }
+
+    /// The bytes put between two appended pieces.
+    ///
+    /// ```
+    /// use rillkv::merge::Append;
+    /// assert_eq!(Append::new("; ").delimiter(), b"; ");
+    /// assert_eq!(Append::default().delimiter(), b"");
+    /// ```
+    pub fn delimiter(&self) -> &[u8] {
+        &self.delimiter
     }
 }
 
 impl MergeOperator for Append {
     fn name(&self) -> &str {
-        self.name.get_or_init(|| {
-            if self.delimiter.is_empty() {
-                "append".to_owned()
-            } else {
-                let hex: String = self.delimiter.iter().map(|b| format!("{b:02x}")).collect();
-                format!("append:{hex}")
-            }
-        })
+        &self.name
     }
 
     fn merge(

@@ -53,6 +53,23 @@ pub struct MergeError {
 
 impl MergeError {
     /// A merge failure with a message (shown to the caller of the read).
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, ErrorKind, Options, merge::MergeError};
+    /// let opts = Options::default().merge_fn("strict-add", |_key, existing, op| {
+    ///     let op: [u8; 8] = op.try_into().map_err(|_| MergeError::new("operands are 8 bytes"))?;
+    ///     let old = existing.map_or(Ok([0; 8]), |e| e.try_into()).map_err(|_| MergeError::new("bad value"))?;
+    ///     Ok((u64::from_le_bytes(old) + u64::from_le_bytes(op)).to_le_bytes().to_vec())
+    /// });
+    /// let db = Db::open(dir.path(), opts)?;
+    /// db.merge(b"n", b"short")?; // stored as is: operators run on read
+    /// let err = db.get(b"n").unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::MergeOperator);
+    /// assert!(err.message().contains("operands are 8 bytes"), "{err}");
+    /// # Ok(()) }
+    /// ```
     pub fn new(message: impl Into<String>) -> Self {
         MergeError {
             message: message.into(),
@@ -81,9 +98,26 @@ impl std::error::Error for MergeError {}
 ///   flush and compaction keep the operands as they were.
 pub trait MergeOperator: Send + Sync + 'static {
     /// The operator's persistent name.
+    ///
+    /// ```
+    /// use rillkv::MergeOperator;
+    /// use rillkv::merge::{Append, U64Add};
+    /// assert_eq!(U64Add.name(), "u64add");
+    /// assert_eq!(Append::new("").name(), "append");
+    /// assert_eq!(Append::new(",").name(), "append:2c", "the delimiter is part of the name");
+    /// ```
     fn name(&self) -> &str;
 
     /// Applies one operand to the existing value.
+    ///
+    /// ```
+    /// use rillkv::MergeOperator;
+    /// use rillkv::merge::U64Add;
+    /// let five = 5u64.to_le_bytes();
+    /// let sum = U64Add.merge(b"counter", Some(&five[..]), &2u64.to_le_bytes()).unwrap();
+    /// assert_eq!(sum, 7u64.to_le_bytes());
+    /// assert!(U64Add.merge(b"counter", None, b"not 8 bytes").is_err());
+    /// ```
     ///
     /// # Errors
     /// [`MergeError`] when the operand or the existing value is malformed.
@@ -97,6 +131,18 @@ pub trait MergeOperator: Send + Sync + 'static {
     /// Applies several operands (oldest → newest) at once. The default folds
     /// [`merge`](MergeOperator::merge) pairwise; override it when a batch
     /// can be done in one pass (a counter sums them).
+    ///
+    /// ```
+    /// use rillkv::MergeOperator;
+    /// use rillkv::merge::Append;
+    /// let op = Append::new("+");
+    /// let (a, b, c) = (&b"a"[..], &b"b"[..], &b"c"[..]);
+    /// let all = op.merge_batch(b"k", Some(a), &[b, c]).unwrap();
+    /// assert_eq!(all, b"a+b+c");
+    /// // The law: a chunk merged with no base, then applied as one operand.
+    /// let chunk = op.merge_batch(b"k", None, &[b, c]).unwrap();
+    /// assert_eq!(op.merge_batch(b"k", Some(a), &[chunk.as_slice()]).unwrap(), all);
+    /// ```
     ///
     /// # Errors
     /// As [`merge`](MergeOperator::merge).

@@ -23,8 +23,10 @@ use super::format::BLOCK_TRAILER_LEN;
 pub enum Compression {
     /// Blocks are stored as they are.
     None,
-    /// Blocks are compressed with zstd at `level` (1 to 22; higher is
-    /// smaller and slower; 0 means zstd's default, 3).
+    /// Blocks are compressed with zstd at `level`: -7 to 22, higher is
+    /// smaller and slower (negative levels are faster still); 0 means
+    /// zstd's default, 3. Other levels fail the open with
+    /// `InvalidArgument`.
     Zstd {
         /// The zstd compression level.
         level: i32,

@@ -36,6 +36,15 @@ pub use compression::Compression;
 pub(crate) use iter::{Direction, TableIter};
 pub(crate) use reader::Table;
 pub(crate) use writer::{TableOptions, TableWriter};
+// Reached only by `crate::internals::bench` (the criterion benches).
+#[cfg(feature = "internals")]
+pub(crate) use self::{
+    block::Block,
+    block_builder::{BlockBuilder, DATA_RESTART_INTERVAL},
+    block_iter::BlockIter,
+    bloom::{Filter, FilterBuilder},
+    format::encoded_internal_key,
+};
 
 #[cfg(test)]
 mod tests;

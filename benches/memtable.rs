@@ -1,0 +1,111 @@
+//! The memtable (a lock-free skiplist of internal keys): inserting 100,000
+//! entries (16-byte user keys, 100-byte values) into an empty memtable in
+//! random and in ascending key order, and point reads (the newest visible
+//! version, as `Db::get` asks) of present and absent keys (absent keys sort
+//! between present ones) in a memtable of 100,000 entries.
+//!
+//! `cargo bench --bench memtable --features internals`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rillkv::internals::ValueKind;
+use rillkv::internals::bench::MemTable;
+
+const ENTRIES: usize = 100_000;
+/// Reads per timed iteration of the `get` benchmarks.
+const READS: usize = 10_000;
+
+/// The `i`th present user key: 16 bytes, sorting by `i`.
+fn key(i: usize) -> Bytes {
+    Bytes::from(format!("user{:012}", 2 * i))
+}
+
+/// A key never written, sorting between `key(i)` and `key(i + 1)`.
+fn absent_key(i: usize) -> Bytes {
+    Bytes::from(format!("user{:012}", 2 * i + 1))
+}
+
+fn fill(mem: &MemTable, keys: &[Bytes], value: &Bytes) {
+    for (seqno, k) in (1..).zip(keys) {
+        mem.insert(k.clone(), seqno, ValueKind::Put, value.clone());
+    }
+}
+
+fn bench_insert(c: &mut Criterion) {
+    let value = Bytes::from(vec![b'v'; 100]);
+    let ascending: Vec<Bytes> = (0..ENTRIES).map(key).collect();
+    let mut random = ascending.clone();
+    fastrand::Rng::with_seed(1).shuffle(&mut random);
+
+    let mut g = c.benchmark_group("memtable_insert");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(ENTRIES as u64));
+    for (order, keys) in [("random", &random), ("ascending", &ascending)] {
+        g.bench_with_input(BenchmarkId::new(order, ENTRIES), keys, |b, keys| {
+            // A fresh memtable per iteration; its drop is not timed
+            // (criterion drops batched outputs after the measurement).
+            b.iter_batched(
+                MemTable::new,
+                |mem| {
+                    fill(&mem, keys, &value);
+                    mem
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+fn bench_get(c: &mut Criterion) {
+    let value = Bytes::from(vec![b'v'; 100]);
+    let mut keys: Vec<Bytes> = (0..ENTRIES).map(key).collect();
+    fastrand::Rng::with_seed(2).shuffle(&mut keys);
+    let mem = MemTable::new();
+    fill(&mem, &keys, &value);
+    assert_eq!(mem.len(), ENTRIES);
+
+    let mut rng = fastrand::Rng::with_seed(3);
+    let present: Vec<Bytes> = (0..READS).map(|_| key(rng.usize(..ENTRIES))).collect();
+    let absent: Vec<Bytes> = (0..READS)
+        .map(|_| absent_key(rng.usize(..ENTRIES)))
+        .collect();
+    let snapshot = u64::MAX >> 8;
+
+    let mut g = c.benchmark_group("memtable_get");
+    g.throughput(Throughput::Elements(READS as u64));
+    g.bench_function(BenchmarkId::new("hit", ENTRIES), |b| {
+        b.iter(|| {
+            for k in &present {
+                assert!(black_box(mem.get(k, snapshot)).is_some());
+            }
+        })
+    });
+    g.bench_function(BenchmarkId::new("miss", ENTRIES), |b| {
+        b.iter(|| {
+            for k in &absent {
+                assert!(black_box(mem.get(k, snapshot)).is_none());
+            }
+        })
+    });
+    g.finish();
+}
+
+/// Short measurements, no plots: the whole file runs in well under a
+/// minute.
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .without_plots()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = bench_insert, bench_get
+}
+criterion_main!(benches);
