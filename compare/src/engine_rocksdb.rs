@@ -1,0 +1,192 @@
+//! RocksDB (through the `rocksdb` crate), configured as its tuning guide
+//! suggests for a small server: leveled compaction with dynamic level
+//! bytes, LZ4 for all levels and zstd for the bottommost, a 10-bit bloom
+//! filter, an LRU block cache, background jobs = cores.
+
+use std::path::Path;
+
+use rocksdb::{
+    BlockBasedOptions, BottommostLevelCompaction, Cache, CompactOptions, DB, DBCompressionType,
+    MergeOperands, Options, WriteBatch, WriteOptions,
+};
+
+use crate::engine::{Engine, EngineConfig, Result};
+
+/// RocksDB with a u64-add associative merge operator.
+pub struct RocksEngine {
+    db: DB,
+    describe: String,
+}
+
+fn u64_add(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    let mut sum = existing.map_or(0, decode);
+    for op in operands.iter() {
+        sum = sum.wrapping_add(decode(op));
+    }
+    Some(sum.to_le_bytes().to_vec())
+}
+
+fn decode(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    let n = b.len().min(8);
+    a[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(a)
+}
+
+impl RocksEngine {
+    /// Opens or creates a database in `dir`.
+    pub fn open(dir: &Path, cfg: &EngineConfig) -> Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as i32;
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.increase_parallelism(cores);
+        opts.set_max_background_jobs(cores.max(2));
+        opts.set_write_buffer_size(cfg.write_buffer as usize);
+        opts.set_level_compaction_dynamic_level_bytes(true);
+        opts.set_bytes_per_sync(1 << 20);
+        opts.set_compression_type(DBCompressionType::Lz4);
+        opts.set_bottommost_compression_type(DBCompressionType::Zstd);
+        opts.set_merge_operator_associative("u64add", u64_add);
+        let mut table = BlockBasedOptions::default();
+        table.set_bloom_filter(cfg.bloom_bits as f64, false);
+        table.set_block_cache(&Cache::new_lru_cache(cfg.block_cache as usize));
+        // Index and filter blocks stay in the table readers (RocksDB's
+        // default). Caching them in a 64 MiB LRU cache (64 shards of
+        // 1 MiB) thrashes once a table's filter block nears 1 MiB: at 5M
+        // keys that made every RocksDB point read reload a filter block.
+        table.set_format_version(5);
+        opts.set_block_based_table_factory(&table);
+        let describe = format!(
+            "rocksdb {}: write_buffer_size {} MiB (max_write_buffer_number 2), LRU block cache {} MiB (index+filter blocks held by table readers, the default), bloom {} bits/key (full filter), LZ4 levels + zstd bottommost, leveled with dynamic level bytes, max_background_jobs {}, bytes_per_sync 1 MiB, WAL on (fsync only for sync writes), merge operator u64add (associative)",
+            if cfg!(feature = "rocksdb-system") {
+                "7.8.3 (system librocksdb)"
+            } else {
+                "10.4.2 (bundled)"
+            },
+            cfg.write_buffer >> 20,
+            cfg.block_cache >> 20,
+            cfg.bloom_bits,
+            cores.max(2)
+        );
+        Ok(RocksEngine {
+            db: DB::open(&opts, dir)?,
+            describe,
+        })
+    }
+
+    fn prop(&self, name: &str) -> u64 {
+        self.db.property_int_value(name).ok().flatten().unwrap_or(0)
+    }
+}
+
+impl Engine for RocksEngine {
+    fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        Ok(self.db.put(key, value)?)
+    }
+
+    fn get(&self, key: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+        out.clear();
+        match self.db.get_pinned(key)? {
+            Some(v) => {
+                out.extend_from_slice(&v);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<()> {
+        Ok(self.db.delete(key)?)
+    }
+
+    fn merge_add(&self, key: &[u8], delta: u64) -> Result<()> {
+        Ok(self.db.merge(key, delta.to_le_bytes())?)
+    }
+
+    fn write_batch(&self, pairs: &[(&[u8], &[u8])], sync: bool) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        for (k, v) in pairs {
+            batch.put(k, v);
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        Ok(self.db.write_opt(batch, &wo)?)
+    }
+
+    fn scan(&self, start: &[u8], n: usize) -> Result<usize> {
+        let mut it = self.db.raw_iterator();
+        it.seek(start);
+        let mut read = 0;
+        while read < n && it.valid() {
+            let _ = (it.key(), it.value());
+            read += 1;
+            if read < n {
+                it.next();
+            }
+        }
+        it.status()?;
+        Ok(read)
+    }
+
+    fn scan_all(&self, progress: &dyn Fn(u64)) -> Result<(u64, u64)> {
+        let mut it = self.db.raw_iterator();
+        it.seek_to_first();
+        let (mut n, mut bytes) = (0u64, 0u64);
+        while it.valid() {
+            bytes += (it.key().map_or(0, <[u8]>::len) + it.value().map_or(0, <[u8]>::len)) as u64;
+            n += 1;
+            if n % 4096 == 0 {
+                progress(4096);
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok((n, bytes))
+    }
+
+    fn flush(&self) -> Result<()> {
+        Ok(self.db.flush()?)
+    }
+
+    fn compact(&self) -> Result<()> {
+        // Flush first, then rewrite every level including the bottommost
+        // (RocksDB skips the bottommost level by default).
+        self.db.flush()?;
+        let mut co = CompactOptions::default();
+        co.set_exclusive_manual_compaction(true);
+        co.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
+        self.db.compact_range_opt(None::<&[u8]>, None::<&[u8]>, &co);
+        Ok(())
+    }
+
+    fn busy(&self) -> bool {
+        self.prop("rocksdb.num-running-compactions") > 0
+            || self.prop("rocksdb.num-running-flushes") > 0
+            || self.prop("rocksdb.compaction-pending") > 0
+            || self.prop("rocksdb.mem-table-flush-pending") > 0
+    }
+
+    fn stall_micros(&self) -> Option<u64> {
+        None
+    }
+
+    fn close(self: Box<Self>) -> Result<()> {
+        self.db.cancel_all_background_work(true);
+        drop(self);
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+}
+
+/// Linking against a system RocksDB older than the bundled one (Debian 12
+/// ships 7.8.3; feature `rocksdb-system`, with `ROCKSDB_LIB_DIR` set):
+/// the crate references `rocksdb_write_buffer_manager_destroy`, which 7.8
+/// lacks. It is only called when a `WriteBufferManager` is dropped, and
+/// this benchmark never creates one.
+#[cfg(feature = "rocksdb-system")]
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub extern "C" fn rocksdb_write_buffer_manager_destroy(_manager: *mut std::ffi::c_void) {}
