@@ -110,18 +110,26 @@ pub(crate) fn internal_upper(bound: Bound<&Bytes>) -> Bound<InternalKey> {
     }
 }
 
-/// Entries fetched per refill of a [`MemIter`].
+/// Entries fetched by the first refill of a [`MemIter`]: a seek followed by
+/// a few `next`s (the common short scan) copies little.
+const FIRST_REFILL: usize = 8;
+
+/// The most entries fetched per refill: each later refill doubles up to it,
+/// so long scans re-seek rarely.
 const REFILL: usize = 64;
 
 /// An owned iterator over a memtable's entries within internal-key bounds,
-/// in one direction. It holds an `Arc` to the memtable and re-seeks every
-/// [`REFILL`] entries, so it borrows nothing.
+/// in one direction. It holds an `Arc` to the memtable and re-seeks after
+/// each batch it copies ([`FIRST_REFILL`] entries, doubling up to
+/// [`REFILL`]), so it borrows nothing.
 pub(crate) struct MemIter {
     mem: Arc<MemTable>,
     lower: Bound<InternalKey>,
     upper: Bound<InternalKey>,
     reverse: bool,
     buf: VecDeque<(InternalKey, Bytes)>,
+    /// Entries the next refill copies.
+    batch: usize,
     done: bool,
 }
 
@@ -137,15 +145,18 @@ impl MemIter {
             lower,
             upper,
             reverse,
-            buf: VecDeque::with_capacity(REFILL),
+            buf: VecDeque::with_capacity(FIRST_REFILL),
+            batch: FIRST_REFILL,
             done: false,
         }
     }
 
     fn refill(&mut self) {
         let range = (self.lower.clone(), self.upper.clone());
+        let batch = self.batch;
+        self.batch = (batch * 2).min(REFILL);
         if self.reverse {
-            for e in self.mem.map.range(range).rev().take(REFILL) {
+            for e in self.mem.map.range(range).rev().take(batch) {
                 self.buf.push_back((e.key().clone(), e.value().clone()));
             }
             match self.buf.back() {
@@ -153,7 +164,7 @@ impl MemIter {
                 None => self.done = true,
             }
         } else {
-            for e in self.mem.map.range(range).take(REFILL) {
+            for e in self.mem.map.range(range).take(batch) {
                 self.buf.push_back((e.key().clone(), e.value().clone()));
             }
             match self.buf.back() {
