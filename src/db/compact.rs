@@ -185,27 +185,7 @@ impl DbInner {
             added,
             ..VersionEdit::default()
         };
-        let mut versions = self.versions.lock();
-        let version = match versions.log_and_apply(edit, &self.next_file_number, Vec::new()) {
-            Ok(v) => v,
-            Err(e) => {
-                self.poison(&e, BackgroundErrorReason::Compaction);
-                return Err(e);
-            }
-        };
-        let old = {
-            let mut cur = self.super_version.write();
-            let new = Arc::new(SuperVersion {
-                active: Arc::clone(&cur.active),
-                sealed: cur.sealed.clone(),
-                version,
-            });
-            std::mem::replace(&mut *cur, new)
-        };
-        drop(versions);
-        // Dropped outside the locks: the last reference to a table may go
-        // with it, and its deletion event must not run under them.
-        drop(old);
+        self.install_edit(edit)?;
         self.counters.run_folds.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             tables = fold.moves.len(),
@@ -392,32 +372,9 @@ impl DbInner {
             added: report.outputs.clone(),
             ..VersionEdit::default()
         };
-        // Held until the super version is swapped: versions are installed
-        // in manifest order (lock order: versions, then super version).
-        let mut versions = self.versions.lock();
-        let installed = versions.log_and_apply(edit, &self.next_file_number, Vec::new());
-        let version = match installed {
-            Ok(v) => v,
-            Err(e) => {
-                // The edit may have reached the disk: keep the outputs. If it
-                // did not, they are unreferenced and removed at next open.
-                self.poison(&e, BackgroundErrorReason::Compaction);
-                return Err(e);
-            }
-        };
-        let old = {
-            let mut cur = self.super_version.write();
-            let new = Arc::new(SuperVersion {
-                active: Arc::clone(&cur.active),
-                sealed: cur.sealed.clone(),
-                version,
-            });
-            std::mem::replace(&mut *cur, new)
-        };
-        drop(versions);
-        // Dropped outside the locks: the inputs' deletion events (if no
-        // reader pins them) must not run under them.
-        drop(old);
+        // On failure the edit may have reached the disk: the outputs are
+        // kept. If it did not, they are unreferenced and removed at next open.
+        self.install_edit(edit)?;
         let counters = &self.counters;
         counters.compactions.fetch_add(1, Ordering::Relaxed);
         counters
@@ -525,5 +482,37 @@ impl DbInner {
             .stall_micros
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         result
+    }
+}
+
+impl DbInner {
+    /// Logs `edit` in the manifest and installs the resulting version in a
+    /// new super version; a failed manifest write poisons the database.
+    /// The versions lock is held until the super version is swapped, so
+    /// versions are installed in manifest order (lock order: versions, then
+    /// super version). The replaced super version is dropped outside both
+    /// locks: the last reference to a table may go with it, and its
+    /// deletion event must not run under them.
+    fn install_edit(&self, edit: VersionEdit) -> Result<()> {
+        let mut versions = self.versions.lock();
+        let version = match versions.log_and_apply(edit, &self.next_file_number, Vec::new()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.poison(&e, BackgroundErrorReason::Compaction);
+                return Err(e);
+            }
+        };
+        let old = {
+            let mut cur = self.super_version.write();
+            let new = Arc::new(SuperVersion {
+                active: Arc::clone(&cur.active),
+                sealed: cur.sealed.clone(),
+                version,
+            });
+            std::mem::replace(&mut *cur, new)
+        };
+        drop(versions);
+        drop(old);
+        Ok(())
     }
 }
