@@ -11,9 +11,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
+
+use super::block::Block;
 
 /// Per-entry bookkeeping counted against the capacity besides the block
 /// bytes, so many tiny blocks cannot exceed it by much.
@@ -25,16 +26,17 @@ type BlockKey = (u64, u64);
 #[derive(Clone)]
 struct BlockWeighter;
 
-impl Weighter<BlockKey, Bytes> for BlockWeighter {
-    fn weight(&self, _key: &BlockKey, block: &Bytes) -> u64 {
-        block.len() as u64 + ENTRY_OVERHEAD
+impl Weighter<BlockKey, Block> for BlockWeighter {
+    fn weight(&self, _key: &BlockKey, block: &Block) -> u64 {
+        block.data().len() as u64 + ENTRY_OVERHEAD
     }
 }
 
 /// A byte-bounded cache of decompressed blocks, keyed by table number and
-/// block offset.
+/// block offset. Blocks are kept parsed (restart array checked), so a hit
+/// costs no decoding.
 pub(crate) struct BlockCache {
-    cache: Cache<BlockKey, Bytes, BlockWeighter>,
+    cache: Cache<BlockKey, Block, BlockWeighter>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -67,7 +69,7 @@ impl BlockCache {
     }
 
     /// The cached block of `table` at `offset`, counting a hit or a miss.
-    pub(crate) fn get(&self, table: u64, offset: u64) -> Option<Bytes> {
+    pub(crate) fn get(&self, table: u64, offset: u64) -> Option<Block> {
         let found = self.cache.get(&(table, offset));
         let counter = if found.is_some() {
             &self.hits
@@ -80,7 +82,7 @@ impl BlockCache {
 
     /// Caches a decompressed block. A block heavier than the whole cache is
     /// not kept.
-    pub(crate) fn insert(&self, table: u64, offset: u64, block: Bytes) {
+    pub(crate) fn insert(&self, table: u64, offset: u64, block: Block) {
         self.cache.insert((table, offset), block);
     }
 
@@ -104,17 +106,28 @@ impl std::fmt::Debug for BlockCache {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
+
+    /// A parseable block of `len` bytes: one restart at 0, zero entries' worth
+    /// of padding (the cache never decodes entries).
+    fn block(len: usize) -> Block {
+        let mut data = vec![0u8; len - 8];
+        data.extend_from_slice(&0u32.to_le_bytes());
+        data.extend_from_slice(&1u32.to_le_bytes());
+        Block::new(Bytes::from(data)).unwrap()
+    }
 
     #[test]
     fn counts_hits_and_misses_and_bounds_bytes() {
         let cache = BlockCache::new(64 * 1024);
         assert!(cache.get(1, 0).is_none());
-        cache.insert(1, 0, Bytes::from(vec![7u8; 4000]));
-        assert_eq!(cache.get(1, 0).map(|b| b.len()), Some(4000));
+        cache.insert(1, 0, block(4000));
+        assert_eq!(cache.get(1, 0).map(|b| b.data().len()), Some(4000));
         assert!(cache.get(2, 0).is_none());
         for off in 0..100 {
-            cache.insert(3, off, Bytes::from(vec![0u8; 4000]));
+            cache.insert(3, off, block(4000));
         }
         let s = cache.stats();
         assert_eq!((s.hits, s.misses), (1, 2));

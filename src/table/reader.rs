@@ -302,19 +302,19 @@ impl Table {
         let offset = handle.offset;
         let corrupt = |e: &str| Error::corruption(&self.path, offset, format!("data block: {e}"));
         if let Some(cache) = &self.cache
-            && let Some(contents) = cache.get(self.number, offset)
+            && let Some(block) = cache.get(self.number, offset)
         {
-            return Ok((Block::new(contents).map_err(corrupt)?, offset));
+            return Ok((block, offset));
         }
         let stored = handle
             .slice_of(&self.data, self.footer_offset)
             .ok_or_else(|| self.index_corruption("block handle out of range"))?;
         let (contents, ty) = unseal(&stored).map_err(corrupt)?;
-        let block = Block::new(contents.clone()).map_err(corrupt)?;
+        let block = Block::new(contents).map_err(corrupt)?;
         if ty != CompressionType::None
             && let Some(cache) = &self.cache
         {
-            cache.insert(self.number, offset, contents);
+            cache.insert(self.number, offset, block.clone());
         }
         Ok((block, offset))
     }
