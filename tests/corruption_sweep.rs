@@ -745,6 +745,7 @@ fn random_bit_flips_in_tables_and_manifest_are_detected_per_key() {
     let bases = [
         build(Compression::None),
         build(Compression::Zstd { level: 1 }),
+        build(Compression::Lz4),
     ];
     for base in &bases {
         // The undamaged image reads right, and a lookup reaches every table.
@@ -915,8 +916,9 @@ const GARBAGE: [Garbage; 7] = [
     Garbage::FrameOfBadEntry,
 ];
 
-/// `payload` (a zstd stored payload: u32 length + frame) rewritten per
-/// `g`, at the same size.
+/// `payload` (a compressed stored payload: u32 length + frame) rewritten
+/// per `g`, at the same size. The `RandomAfterFrameHeader` and `FrameOf*`
+/// kinds assume zstd.
 fn garbage_payload(payload: &[u8], g: Garbage, rng: &mut fastrand::Rng) -> Vec<u8> {
     let mut p = payload.to_vec();
     let set_len = |p: &mut Vec<u8>, n: u32| p[..4].copy_from_slice(&n.to_le_bytes());
@@ -960,18 +962,38 @@ fn garbage_payload(payload: &[u8], g: Garbage, rng: &mut fastrand::Rng) -> Vec<u
 #[test]
 fn a_zstd_block_with_a_valid_crc_and_a_garbage_payload_is_corruption() {
     let seed = sweep_seed("a_zstd_block_with_a_valid_crc_and_a_garbage_payload_is_corruption");
+    garbage_behind_valid_crcs(Compression::Zstd { level: 1 }, 1, &GARBAGE, seed);
+}
+
+#[test]
+fn an_lz4_block_with_a_valid_crc_and_a_garbage_payload_is_corruption() {
+    let seed = sweep_seed("an_lz4_block_with_a_valid_crc_and_a_garbage_payload_is_corruption");
+    // The kinds that do not depend on zstd's frame layout.
+    let kinds = [
+        Garbage::RandomFrame,
+        Garbage::LengthShort,
+        Garbage::LengthLong,
+        Garbage::LengthBomb,
+    ];
+    garbage_behind_valid_crcs(Compression::Lz4, 2, &kinds, seed);
+}
+
+/// Rewrites the payloads of compressed blocks (type `ty`) per `kinds`,
+/// reseals their crcs, and checks every lookup routed there reports
+/// corruption.
+fn garbage_behind_valid_crcs(compression: Compression, ty: u8, kinds: &[Garbage], seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed);
-    let base = build(Compression::Zstd { level: 1 });
+    let base = build(compression);
     let mut tried = 0;
     let mut failures = Vec::new();
     for (t, table) in base.tables.iter().enumerate() {
         let bytes = base.bytes_of(&table.path);
         let zstd_blocks: Vec<usize> = (0..table.blocks.len())
-            .filter(|&b| block_type(bytes, table.blocks[b].1) == 1)
+            .filter(|&b| block_type(bytes, table.blocks[b].1) == ty)
             .collect();
         assert!(
             zstd_blocks.len() * 2 > table.blocks.len(),
-            "most data blocks of {} are zstd",
+            "most data blocks of {} are {compression:?}",
             table.name
         );
         let picks = [
@@ -982,7 +1004,7 @@ fn a_zstd_block_with_a_valid_crc_and_a_garbage_payload_is_corruption() {
         for block in picks {
             let h = table.blocks[block].1;
             let payload = h.offset as usize..(h.offset + h.size) as usize;
-            for g in GARBAGE {
+            for &g in kinds {
                 let mut damaged = bytes.to_vec();
                 let garbage = garbage_payload(&damaged[payload.clone()], g, &mut rng);
                 damaged[payload.clone()].copy_from_slice(&garbage);
@@ -990,7 +1012,7 @@ fn a_zstd_block_with_a_valid_crc_and_a_garbage_payload_is_corruption() {
                 let at = payload.end + 1;
                 assert_eq!(
                     damaged[at..at + 4],
-                    block_crc(&garbage, 1).to_le_bytes(),
+                    block_crc(&garbage, ty).to_le_bytes(),
                     "the crc is right"
                 );
                 let files = base.with_file(&table.path, damaged);
@@ -1009,7 +1031,7 @@ fn a_zstd_block_with_a_valid_crc_and_a_garbage_payload_is_corruption() {
         }
     }
     eprintln!(
-        "zstd garbage behind a valid crc: {tried} blocks tried, {} not reported as corruption",
+        "{compression:?} garbage behind a valid crc: {tried} blocks tried, {} not reported as corruption",
         failures.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -70,6 +70,12 @@ pub struct BenchArgs {
     /// at the end).
     #[arg(long)]
     pub db: Option<PathBuf>,
+    /// Keep what `--db` holds (db_bench's `use_existing_db`): read
+    /// workloads then run on a database filled by an earlier invocation
+    /// with the same `--num`, e.g. to profile them alone. Fill workloads
+    /// still start fresh.
+    #[arg(long, requires = "db")]
+    pub use_existing_db: bool,
     /// Print the results as JSON on stdout (human lines go to stderr).
     #[arg(long)]
     pub json: bool,
@@ -110,9 +116,16 @@ pub struct BenchArgs {
     /// Bloom filter bits per key, all engines.
     #[arg(long, default_value_t = 10)]
     pub bloom_bits: u32,
-    /// rillkv: zstd level of table blocks (0 = off).
-    #[arg(long, default_value_t = 1)]
-    pub zstd_level: i32,
+    /// rillkv: compression of table blocks: `lz4`, `zstd` (level 1),
+    /// `zstd:N` or `none`; everywhere, unless `--bottommost-compression`
+    /// says otherwise for the bottom. Default: rillkv's defaults (LZ4, with
+    /// zstd level 1 at the bottom).
+    #[arg(long, value_parser = parse_compression)]
+    pub compression: Option<rillkv::Compression>,
+    /// rillkv: compression of tables written at the bottom of the tree
+    /// (same syntax as `--compression`).
+    #[arg(long, value_parser = parse_compression)]
+    pub bottommost_compression: Option<rillkv::Compression>,
     /// rillkv: compaction `max_merge_files`.
     #[arg(long)]
     pub max_merge_files: Option<usize>,
@@ -178,7 +191,8 @@ impl BenchArgs {
             block_cache: self.block_cache_mb << 20,
             bloom_bits: self.bloom_bits,
             rillkv_compaction: c,
-            rillkv_zstd_level: self.zstd_level,
+            rillkv_compression: self.compression,
+            rillkv_bottommost_compression: self.bottommost_compression,
         }
     }
 }
@@ -453,7 +467,9 @@ impl Runner {
                 true,
             ),
         };
-        let _ = std::fs::remove_dir_all(&dir);
+        if !args.use_existing_db {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
         std::fs::create_dir_all(&dir)?;
         let cfg = args.engine_config();
         let merge_keys = args.merge_keys.unwrap_or((args.num / 10).max(1));
@@ -1086,4 +1102,19 @@ pub fn write_timeline(dir: &Path, engine: &str, results: &[PhaseResult]) -> Resu
         serde_json::to_string_pretty(&series)?,
     )?;
     crate::chart::timeline_svg(&dir.join(format!("{engine}-timeline.svg")), engine, results)
+}
+
+/// Parses `lz4`, `zstd`, `zstd:N` or `none`.
+fn parse_compression(s: &str) -> std::result::Result<rillkv::Compression, String> {
+    match s {
+        "none" => Ok(rillkv::Compression::None),
+        "lz4" => Ok(rillkv::Compression::Lz4),
+        "zstd" => Ok(rillkv::Compression::Zstd { level: 1 }),
+        _ => match s.strip_prefix("zstd:").map(str::parse::<i32>) {
+            Some(Ok(level)) => Ok(rillkv::Compression::Zstd { level }),
+            _ => Err(format!(
+                "unknown compression {s:?}: use lz4, zstd, zstd:N or none"
+            )),
+        },
+    }
 }

@@ -42,8 +42,11 @@ pub struct EngineConfig {
     pub bloom_bits: u32,
     /// rillkv: compaction options.
     pub rillkv_compaction: rillkv::CompactionOptions,
-    /// rillkv: zstd level (0 = no compression).
-    pub rillkv_zstd_level: i32,
+    /// rillkv: table compression (`None` = rillkv's default).
+    pub rillkv_compression: Option<rillkv::Compression>,
+    /// rillkv: compression at the bottom of the tree (`None` = rillkv's
+    /// default, or `rillkv_compression` when that is set).
+    pub rillkv_bottommost_compression: Option<rillkv::Compression>,
 }
 
 impl Default for EngineConfig {
@@ -53,7 +56,8 @@ impl Default for EngineConfig {
             block_cache: 64 << 20,
             bloom_bits: 10,
             rillkv_compaction: rillkv::CompactionOptions::default(),
-            rillkv_zstd_level: 1,
+            rillkv_compression: None,
+            rillkv_bottommost_compression: None,
         }
     }
 }
@@ -121,26 +125,27 @@ pub struct RillkvEngine {
 
 impl RillkvEngine {
     fn open(dir: &Path, cfg: &EngineConfig) -> Result<Self> {
-        let compression = if cfg.rillkv_zstd_level == 0 {
-            rillkv::Compression::None
-        } else {
-            rillkv::Compression::Zstd {
-                level: cfg.rillkv_zstd_level,
-            }
-        };
-        let opts = rillkv::Options::default()
+        let mut opts = rillkv::Options::default()
             .merge_operator(rillkv::merge::U64Add)
             .memtable_size(cfg.write_buffer as usize)
             .block_cache_size(cfg.block_cache)
             .bloom_bits_per_key(cfg.bloom_bits)
-            .compression(compression)
             .compaction(cfg.rillkv_compaction.clone());
+        if let Some(c) = cfg.rillkv_compression {
+            opts = opts.compression(c);
+        }
+        if let Some(c) = cfg.rillkv_bottommost_compression {
+            opts = opts.bottommost_compression(c);
+        }
         let describe = format!(
-            "rillkv: memtable {} MiB, block cache {} MiB, bloom {} bits/key, {:?}, WAL on (fsync only for sync writes), merge_operator(U64Add), {:?}",
+            "rillkv: memtable {} MiB, block cache {} MiB, bloom {} bits/key, compression {}, WAL on (fsync only for sync writes), merge_operator(U64Add), {:?}",
             cfg.write_buffer >> 20,
             cfg.block_cache >> 20,
             cfg.bloom_bits,
-            compression,
+            match (cfg.rillkv_compression, cfg.rillkv_bottommost_compression) {
+                (None, None) => "LZ4, zstd level 1 at the bottom (defaults)".to_owned(),
+                (c, b) => format!("{c:?}, bottom {b:?}"),
+            },
             cfg.rillkv_compaction
         );
         Ok(RillkvEngine {

@@ -340,7 +340,11 @@ impl DbInner {
             next_file_number: &self.next_file_number,
             table: TableOptions {
                 block_size: self.opts.block_size,
-                compression: self.opts.compression,
+                compression: if job.bottom {
+                    self.opts.bottommost_compression
+                } else {
+                    self.opts.compression
+                },
                 bloom_bits_per_key: self.opts.bloom_bits_per_key,
             },
             collapse: CollapseOptions {

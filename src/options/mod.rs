@@ -56,6 +56,7 @@ pub struct Options {
     pub(crate) fs: Arc<dyn Fs>,
     pub(crate) block_size: usize,
     pub(crate) compression: Compression,
+    pub(crate) bottommost_compression: Compression,
     pub(crate) bloom_bits_per_key: u32,
     pub(crate) block_cache_size: u64,
     pub(crate) max_manifest_size: u64,
@@ -77,6 +78,7 @@ impl Default for Options {
             fs: Arc::new(StdFs),
             block_size: 4096,
             compression: Compression::default(),
+            bottommost_compression: Compression::Zstd { level: 1 },
             bloom_bits_per_key: 10,
             block_cache_size: 64 << 20,
             max_manifest_size: 4 << 20,
@@ -100,6 +102,7 @@ impl fmt::Debug for Options {
             .field("fs", &self.fs)
             .field("block_size", &self.block_size)
             .field("compression", &self.compression)
+            .field("bottommost_compression", &self.bottommost_compression)
             .field("bloom_bits_per_key", &self.bloom_bits_per_key)
             .field("block_cache_size", &self.block_cache_size)
             .field("max_manifest_size", &self.max_manifest_size)
@@ -246,8 +249,10 @@ impl Options {
         self
     }
 
-    /// How table blocks are compressed. Default: zstd (see
-    /// [`Compression`]).
+    /// How table blocks are compressed, everywhere: this sets
+    /// [`bottommost_compression`](Options::bottommost_compression) too, so
+    /// call that one after it to treat the bottom differently. Default:
+    /// LZ4, with zstd level 1 at the bottom (see [`Compression`]).
     ///
     /// ```
     /// # fn main() -> rillkv::Result<()> {
@@ -261,6 +266,31 @@ impl Options {
     /// ```
     pub fn compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
+        self.bottommost_compression = compression;
+        self
+    }
+
+    /// How the tables of a compaction that reaches the bottom of the tree
+    /// are compressed (its inputs include the oldest run of their key
+    /// range, so most data ends up there and is rewritten least): the
+    /// place for a slower, smaller format. Default: `Zstd { level: 1 }`.
+    /// Set it after [`compression`](Options::compression), which resets it.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Compression, Db, Options};
+    /// let opts = Options::default()
+    ///     .compression(Compression::Lz4)
+    ///     .bottommost_compression(Compression::Zstd { level: 3 });
+    /// let db = Db::open(dir.path(), opts)?;
+    /// db.put(b"k", b"v")?;
+    /// db.compact()?;
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok(()) }
+    /// ```
+    pub fn bottommost_compression(mut self, compression: Compression) -> Self {
+        self.bottommost_compression = compression;
         self
     }
 
@@ -495,12 +525,14 @@ impl Options {
                 "max_manifest_size must be at least 1024 bytes",
             ));
         }
-        if let Compression::Zstd { level } = self.compression
-            && !(-7..=22).contains(&level)
-        {
-            return Err(Error::invalid(format!(
-                "zstd level {level} is out of range; use -7..=22"
-            )));
+        for c in [self.compression, self.bottommost_compression] {
+            if let Compression::Zstd { level } = c
+                && !(-7..=22).contains(&level)
+            {
+                return Err(Error::invalid(format!(
+                    "zstd level {level} is out of range; use -7..=22"
+                )));
+            }
         }
         if self.memtable_size < 4096 {
             return Err(Error::invalid(format!(

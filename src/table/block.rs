@@ -88,6 +88,31 @@ impl Block {
         Some(Cursor::new(&self.data, at).u32()? as usize)
     }
 
+    /// The key of the entry at restart point `offset`, borrowed from the
+    /// block: a restart entry shares nothing with its predecessor, so its key
+    /// is stored whole and a seek can compare it without copying.
+    ///
+    /// # Errors
+    /// The entry overruns the entry region or shares bytes (a restart
+    /// entry must not).
+    pub(crate) fn restart_key(&self, offset: usize) -> Result<&[u8], &'static str> {
+        let entries = self
+            .data
+            .get(..self.restarts_offset)
+            .ok_or("block entry region out of range")?;
+        let mut c = Cursor::new(entries, offset);
+        let bad = "block entry truncated";
+        let shared = c.varint32().ok_or(bad)?;
+        let unshared = c.varint32().ok_or(bad)? as usize;
+        c.varint32().ok_or(bad)?;
+        if shared != 0 {
+            return Err("block entry at a restart point shares bytes");
+        }
+        let key = c.bytes(unshared).ok_or(bad)?;
+        check_kind(key)?;
+        Ok(key)
+    }
+
     /// Decodes the entry at `offset` into `key`, which must hold the
     /// previous entry's key (or anything, at a restart point). Returns the
     /// value's range in [`Block::data`] and the next entry's offset.
@@ -120,18 +145,21 @@ impl Block {
         c.bytes(value_len).ok_or(bad)?;
         key.truncate(shared);
         key.extend_from_slice(delta);
-        // The trailer is `seqno << 8 | kind`, little-endian: kind first.
-        let kind = key
-            .len()
-            .checked_sub(TRAILER_LEN)
-            .and_then(|at| key.get(at));
-        match kind {
-            None => return Err("block key shorter than an internal-key trailer"),
-            Some(&k) if ValueKind::from_u8(k).is_none() => {
-                return Err("unknown value kind in a block key");
-            }
-            Some(_) => {}
-        }
+        check_kind(key)?;
         Ok((value_start..c.pos(), c.pos()))
+    }
+}
+
+/// Checks that `key` ends in an internal-key trailer of a known kind.
+fn check_kind(key: &[u8]) -> Result<(), &'static str> {
+    // The trailer is `seqno << 8 | kind`, little-endian: kind first.
+    let kind = key
+        .len()
+        .checked_sub(TRAILER_LEN)
+        .and_then(|at| key.get(at));
+    match kind {
+        None => Err("block key shorter than an internal-key trailer"),
+        Some(&k) if ValueKind::from_u8(k).is_none() => Err("unknown value kind in a block key"),
+        Some(_) => Ok(()),
     }
 }

@@ -130,14 +130,11 @@ impl BlockIter {
         let (mut left, mut right) = (0, self.block.num_restarts() - 1);
         while left < right {
             let mid = left + (right - left).div_ceil(2);
-            self.scratch.clear();
-            let decoded = self
-                .block
-                .decode_entry(self.restart(mid), &mut self.scratch);
-            if let Err(e) = decoded {
-                return self.corrupt(e);
-            }
-            if compare_encoded(&self.scratch, target) == Ordering::Less {
+            let less = match self.block.restart_key(self.restart(mid)) {
+                Ok(key) => compare_encoded(key, target) == Ordering::Less,
+                Err(e) => return self.corrupt(e),
+            };
+            if less {
                 left = mid;
             } else {
                 right = mid - 1;

@@ -93,6 +93,7 @@ impl From<&TableProperties> for TablePropertiesDump {
             compression: match p.compression {
                 Compression::None => "none".to_owned(),
                 Compression::Zstd { level } => format!("zstd({level})"),
+                Compression::Lz4 => "lz4".to_owned(),
             },
             filter_bits_per_key: p.filter_bits_per_key,
         }
@@ -314,6 +315,7 @@ impl TableDump {
             compression: match ty {
                 CompressionType::None => "none",
                 CompressionType::Zstd => "zstd",
+                CompressionType::Lz4 => "lz4",
             },
             uncompressed_size,
             restarts: block.num_restarts() as u64,

@@ -99,6 +99,7 @@ impl TableProperties {
         let (ty, level) = match self.compression {
             Compression::None => (CompressionType::None, 0),
             Compression::Zstd { level } => (CompressionType::Zstd, level),
+            Compression::Lz4 => (CompressionType::Lz4, 0),
         };
         buf.push(ty as u8);
         buf.extend_from_slice(&level.to_le_bytes());
@@ -148,6 +149,7 @@ impl TableProperties {
         let compression = match CompressionType::from_u8(ty) {
             Some(CompressionType::None) => Compression::None,
             Some(CompressionType::Zstd) => Compression::Zstd { level },
+            Some(CompressionType::Lz4) => Compression::Lz4,
             None => return Err("unknown compression type in properties"),
         };
         let filter_bits_per_key = c.u32().ok_or(short)?;

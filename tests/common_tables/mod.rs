@@ -279,6 +279,10 @@ pub fn block_contents(bytes: &[u8], h: Handle) -> Vec<u8> {
             let len = u32::from_le_bytes(payload[..4].try_into().expect("4 bytes")) as usize;
             zstd::bulk::decompress(&payload[4..], len).expect("zstd block decompresses")
         }
+        2 => {
+            let len = u32::from_le_bytes(payload[..4].try_into().expect("4 bytes")) as usize;
+            lz4_flex::block::decompress(&payload[4..], len).expect("lz4 block decompresses")
+        }
         _ => panic!("unknown block type {ty} at {}", h.offset),
     }
 }
