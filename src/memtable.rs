@@ -11,8 +11,9 @@
 
 use std::collections::VecDeque;
 use std::ops::Bound;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use crossbeam_skiplist::SkipMap;
@@ -90,6 +91,45 @@ pub(crate) struct MemTable {
     wal_number: u64,
     /// Largest sequence number inserted (0 when empty).
     max_seqno: AtomicU64,
+}
+
+/// Memtables with at least this many entries are freed on the reclaim
+/// thread rather than by whichever thread drops the last reference.
+const RECLAIM_MIN_ENTRIES: usize = 4096;
+
+/// The process-wide thread that frees large skiplists. Freeing a full
+/// memtable (hundreds of thousands of nodes) takes tens of milliseconds,
+/// and the last reference is often dropped by a reader or the writer, not
+/// by the flush that retired it: without this, that reader or writer
+/// stalls. `None` if the thread could not be started (memtables are then
+/// freed in place).
+fn reclaimer() -> Option<&'static Sender<SkipMap<MemKey, Bytes>>> {
+    static RECLAIMER: OnceLock<Option<Sender<SkipMap<MemKey, Bytes>>>> = OnceLock::new();
+    RECLAIMER
+        .get_or_init(|| {
+            let (tx, rx) = channel::<SkipMap<MemKey, Bytes>>();
+            std::thread::Builder::new()
+                .name("rillkv-reclaim".into())
+                .spawn(move || rx.into_iter().for_each(drop))
+                .ok()
+                .map(|_| tx)
+        })
+        .as_ref()
+}
+
+impl Drop for MemTable {
+    fn drop(&mut self) {
+        if self.map.len() < RECLAIM_MIN_ENTRIES {
+            return;
+        }
+        let Some(reclaimer) = reclaimer() else {
+            return;
+        };
+        let map = std::mem::replace(&mut self.map, SkipMap::new());
+        // Should the thread have stopped, `send` hands the map back and it
+        // is dropped here, as it would have been without a reclaimer.
+        let _ = reclaimer.send(map);
+    }
 }
 
 impl MemTable {
@@ -308,6 +348,19 @@ mod tests {
             Some((ValueKind::Merge, 3, b("v3")))
         );
         assert!(m.approximate_size() > 0);
+    }
+
+    #[test]
+    fn a_large_memtable_is_freed_off_the_dropping_thread() {
+        let m = MemTable::new(1);
+        for i in 0..(RECLAIM_MIN_ENTRIES as u64 + 1) {
+            m.insert(b(&format!("{i:08}")), i + 1, ValueKind::Put, b("v"));
+        }
+        let value = m.versions(b"00000007", MAX_SEQNO).next().map(|v| v.2);
+        drop(m);
+        // The values' bytes outlive the map they were read from.
+        assert_eq!(value, Some(b("v")));
+        assert!(reclaimer().is_some(), "the reclaim thread runs");
     }
 
     #[test]
