@@ -282,7 +282,7 @@ fn dump_table_wal_and_manifest() {
         "footer: index @",
         "properties:",
         "entries      3001",
-        "compression  zstd(1)",
+        "compression  lz4",
         "filter:",
         "block 0 @0 +",
         "put    @",

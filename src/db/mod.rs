@@ -635,9 +635,9 @@ impl DbInner {
             if poisoned {
                 Ok(())
             } else {
-                wal.writer.sync().map_err(|e| {
+                wal.writer.finish().map_err(|e| {
                     Error::io(
-                        "fsync",
+                        "trim and fsync",
                         &crate::filename::wal_path(&self.dir, wal.number),
                         e,
                     )

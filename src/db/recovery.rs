@@ -287,7 +287,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
             version,
         })),
         wal: Mutex::new(WalState {
-            writer: wal::Writer::new(file),
+            writer: wal::Writer::preallocated(file),
             number,
             slowdown: None,
         }),
@@ -395,7 +395,7 @@ fn replay_wal(
 ) -> Result<MemTable> {
     let data = fs.read(path).map_err(|e| Error::io("read", path, e))?;
     let mem = MemTable::new(number);
-    let mut reader = wal::Reader::new(path, data);
+    let mut reader = wal::Reader::preallocated(path, data);
     loop {
         let Some((offset, record)) = reader.next_record() else {
             if opts.recovery_mode == RecoveryMode::SkipCorrupted

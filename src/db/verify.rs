@@ -147,7 +147,11 @@ impl DbInner {
             }
         };
         report.bytes_checked += data.len() as u64;
-        let mut reader = wal::Reader::new(path, data);
+        let mut reader = if manifest {
+            wal::Reader::new(path, data)
+        } else {
+            wal::Reader::preallocated(path, data)
+        };
         while let Some((offset, record)) = reader.next_record() {
             let bad = if manifest {
                 VersionEdit::decode(&record).err()

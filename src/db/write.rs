@@ -223,8 +223,8 @@ impl DbInner {
         let _enter = span.enter();
         self.wait_for_flush_room()?;
         let old_path = filename::wal_path(&self.dir, wal.number);
-        if let Err(e) = wal.writer.sync() {
-            let err = Error::io("fsync", &old_path, e);
+        if let Err(e) = wal.writer.finish() {
+            let err = Error::io("trim and fsync", &old_path, e);
             self.poison(&err, BackgroundErrorReason::Wal);
             return Err(err);
         }
@@ -238,7 +238,7 @@ impl DbInner {
         self.fs
             .sync_dir(&self.dir)
             .map_err(|e| Error::io("fsync directory", &self.dir, e))?;
-        wal.writer = wal::Writer::new(file);
+        wal.writer = wal::Writer::preallocated(file);
         wal.number = number;
         {
             let mut sv = self.super_version.write();

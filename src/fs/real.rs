@@ -25,6 +25,19 @@ impl WritableFile for StdFile {
     fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
     }
+
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        // `set_len` leaves the write position where it is. The grown range
+        // is sparse: blocks are allocated as appends fill it.
+        if len > self.file.metadata()?.len() {
+            self.file.set_len(len)?;
+        }
+        Ok(())
+    }
+
+    fn trim(&mut self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
 }
 
 impl Fs for StdFs {

@@ -196,7 +196,11 @@ fn check_table(file: &LiveFile, data: bytes::Bytes, check: &mut FileCheck) {
 /// drops it), while any damage in the manifest is reported, as
 /// [`Db::verify`](crate::Db::verify) does.
 fn check_log(path: &Path, data: bytes::Bytes, manifest: bool, check: &mut FileCheck) {
-    let mut reader = wal::Reader::new(path, data);
+    let mut reader = if manifest {
+        wal::Reader::new(path, data)
+    } else {
+        wal::Reader::preallocated(path, data)
+    };
     while let Some((offset, record)) = reader.next_record() {
         check.entries += 1;
         let bad = if manifest {

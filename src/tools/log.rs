@@ -93,7 +93,7 @@ fn read(path: &Path) -> Result<Bytes> {
 pub fn dump_wal(path: &Path) -> Result<WalDump> {
     let data = read(path)?;
     let file_size = data.len() as u64;
-    let mut reader = wal::Reader::new(path, data);
+    let mut reader = wal::Reader::preallocated(path, data);
     let mut records = Vec::new();
     while let Some((offset, payload)) = reader.next_record() {
         let batch = crate::batch::decode_payload(&payload)

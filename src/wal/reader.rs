@@ -11,6 +11,10 @@
 //!   it.
 //! - **corruption**: a complete, valid record follows damaged bytes that are
 //!   not a hole, as a flipped bit leaves. A crash does not produce this.
+//!
+//! Zeros from where a record would start to the end of the file are not
+//! damage: the writer preallocates the file ahead of its records, so that
+//! is where a log being written (or one a crash interrupted) ends.
 
 #![deny(clippy::indexing_slicing)]
 
@@ -47,16 +51,34 @@ pub(crate) struct Reader {
     data: Bytes,
     path: PathBuf,
     pos: usize,
+    /// Where the zeros that run to the end of the file begin, for a log
+    /// whose writer preallocates (a WAL): the clean end of the log. The
+    /// end of the data for other logs (manifests), where zeros are damage.
+    zero_tail: usize,
     damage: Option<Damage>,
 }
 
 impl Reader {
+    /// A reader of a log whose writer does not preallocate (a manifest):
+    /// zeros where a record should start are damage.
     pub(crate) fn new(path: &Path, data: Bytes) -> Self {
         Reader {
+            zero_tail: data.len(),
             data,
             path: path.to_path_buf(),
             pos: 0,
             damage: None,
+        }
+    }
+
+    /// A reader of a WAL, which is preallocated: zeros from where a record
+    /// would start to the end of the file are its clean end
+    /// (`docs/format/wal.md`, "End of the log").
+    pub(crate) fn preallocated(path: &Path, data: Bytes) -> Self {
+        let zero_tail = data.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        Reader {
+            zero_tail,
+            ..Reader::new(path, data)
         }
     }
 
@@ -93,6 +115,13 @@ impl Reader {
     /// the valid data (see [`Reader::damage`]).
     pub(crate) fn next_record(&mut self) -> Option<(u64, Bytes)> {
         if self.damage.is_some() {
+            return None;
+        }
+        if self.zero_tail < self.data.len() && skip_trailer(&self.data, self.pos) >= self.zero_tail
+        {
+            // Nothing but zeros from here on: preallocated space (or an
+            // empty log), not damage.
+            self.pos = self.data.len();
             return None;
         }
         let start = self.pos;

@@ -10,7 +10,7 @@ fn write_log(records: &[Vec<u8>]) -> Vec<u8> {
     let dir = Path::new("/t");
     fs.create_dir_all(dir).unwrap();
     let path = dir.join("log");
-    let mut w = Writer::new(fs.create(&path).unwrap());
+    let mut w = Writer::preallocated(fs.create(&path).unwrap());
     for r in records {
         w.add_record(r).unwrap();
     }
@@ -18,7 +18,7 @@ fn write_log(records: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn read_all(data: Vec<u8>) -> (Vec<Vec<u8>>, Option<Damage>) {
-    let mut r = Reader::new(Path::new("/t/log"), Bytes::from(data));
+    let mut r = Reader::preallocated(Path::new("/t/log"), Bytes::from(data));
     let mut out = Vec::new();
     while let Some((_, rec)) = r.next_record() {
         out.push(rec.to_vec());
@@ -69,15 +69,24 @@ fn every_truncation_is_a_tail_and_keeps_a_prefix() {
 }
 
 #[test]
-fn zeroed_or_garbage_tail_is_a_tail() {
+fn zeros_to_the_end_are_preallocated_space_and_garbage_is_a_tail() {
     let recs = sample_records();
     let mut data = write_log(&recs);
     let n = data.len();
+    for zeros in [1, 6, 7, 5000, BLOCK_SIZE + 3] {
+        data.truncate(n);
+        data.extend(std::iter::repeat_n(0u8, zeros));
+        let (got, d) = read_all(data.clone());
+        assert_eq!(got, recs, "{zeros} zeros");
+        assert_eq!(d, None, "{zeros} zeros are the clean end, not damage");
+    }
+    // A record cut short before the zeros is still a torn tail.
+    data.truncate(n - 3);
     data.extend(std::iter::repeat_n(0u8, 5000));
     let (got, d) = read_all(data.clone());
-    assert_eq!(got, recs);
+    assert_eq!(got[..], recs[..recs.len() - 1]);
     assert!(d.unwrap().is_tail);
-    data.truncate(n);
+    let mut data = write_log(&recs);
     data.extend((0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
     let (got, d) = read_all(data);
     assert_eq!(got, recs);

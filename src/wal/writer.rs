@@ -5,6 +5,11 @@ use std::io;
 use super::{BLOCK_SIZE, FragmentType, HEADER_SIZE, fragment_crc};
 use crate::fs::WritableFile;
 
+/// How far ahead of the last record the log file is grown
+/// ([`WritableFile::preallocate`]): a synced append then rarely changes the
+/// file's size, so its fdatasync rarely has to journal one.
+const PREALLOCATE: u64 = 1 << 20;
+
 /// Writes records to a log file. Each record is framed into fragments in a
 /// buffer and handed to the file in one `append`.
 pub(crate) struct Writer {
@@ -13,16 +18,31 @@ pub(crate) struct Writer {
     block_offset: usize,
     /// Total bytes appended.
     len: u64,
+    /// The size the file was grown to (zeros past `len`); `None` for a log
+    /// that is not preallocated (a manifest, read by a reader that takes
+    /// zeros for damage).
+    allocated: Option<u64>,
     buf: Vec<u8>,
 }
 
 impl Writer {
+    /// A writer that appends only (manifests).
     pub(crate) fn new(file: Box<dyn WritableFile>) -> Self {
         Writer {
             file,
             block_offset: 0,
             len: 0,
+            allocated: None,
             buf: Vec::new(),
+        }
+    }
+
+    /// A writer that grows the file [`PREALLOCATE`] bytes at a time ahead of
+    /// its records (WALs, read with `Reader::preallocated`).
+    pub(crate) fn preallocated(file: Box<dyn WritableFile>) -> Self {
+        Writer {
+            allocated: Some(0),
+            ..Writer::new(file)
         }
     }
 
@@ -63,9 +83,29 @@ impl Writer {
                 break;
             }
         }
+        let end = self.len + self.buf.len() as u64;
+        if let Some(allocated) = &mut self.allocated
+            && end > *allocated
+        {
+            let grown = end.div_ceil(PREALLOCATE) * PREALLOCATE;
+            self.file.preallocate(grown)?;
+            *allocated = grown;
+        }
         self.file.append(&self.buf)?;
-        self.len += self.buf.len() as u64;
+        self.len = end;
         Ok(())
+    }
+
+    /// Cuts the preallocated zeros and syncs: the log as a reader of a
+    /// cleanly closed database should find it.
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
+        if let Some(allocated) = &mut self.allocated
+            && *allocated > self.len
+        {
+            self.file.trim(self.len)?;
+            *allocated = self.len;
+        }
+        self.file.sync()
     }
 
     /// Makes every appended record durable.

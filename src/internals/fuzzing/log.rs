@@ -48,7 +48,7 @@ pub(crate) fn options(fs: &FaultFs) -> Options {
 /// invariants; returns the records and the damage that ended the log.
 fn read_checked(path: &Path, data: &Bytes) -> (Vec<(u64, Bytes)>, Option<wal::Damage>) {
     let len = data.len() as u64;
-    let mut reader = wal::Reader::new(path, data.clone());
+    let mut reader = wal::Reader::preallocated(path, data.clone());
     let mut records: Vec<(u64, Bytes)> = Vec::new();
     while let Some((offset, record)) = reader.next_record() {
         if let Some((prev, _)) = records.last() {
@@ -87,7 +87,7 @@ fn read_checked(path: &Path, data: &Bytes) -> (Vec<(u64, Bytes)>, Option<wal::Da
 /// records.
 fn read_skipping(path: &Path, data: &Bytes) -> Vec<Bytes> {
     let len = data.len() as u64;
-    let mut reader = wal::Reader::new(path, data.clone());
+    let mut reader = wal::Reader::preallocated(path, data.clone());
     let mut out = Vec::new();
     let mut last_offset = None;
     let mut resume_floor = 0u64;
@@ -247,7 +247,7 @@ pub(crate) fn expect_recovery(data: &Bytes, mode: RecoveryMode) -> Expect {
         opens: false,
         state: BTreeMap::new(),
     };
-    let mut reader = wal::Reader::new(Path::new("/model.wal"), data.clone());
+    let mut reader = wal::Reader::preallocated(Path::new("/model.wal"), data.clone());
     let mut state = BTreeMap::new();
     let mut last_seqno = 0u64;
     loop {
