@@ -23,7 +23,8 @@
 //!
 //! At the bottom (no older version of any key can exist below the input)
 //! tombstones with no surviving older version of their key are dropped:
-//! "absent" needs no marker there, whatever snapshot reads it.
+//! "absent" needs no marker there, whatever snapshot reads it; and a Put
+//! that every live snapshot sees is written with sequence number 0.
 //!
 //! # Law
 //! For every live snapshot and for the latest state, resolving any user key
@@ -273,6 +274,26 @@ where
         self.out.extend(chunk);
     }
 
+    /// At the bottom, a Put that every live snapshot sees (its sequence
+    /// number is at or below the oldest one) gets sequence number 0: no
+    /// reader can tell the difference, it is the key's only version at or
+    /// below that snapshot (the stripe's newest state hides the rest), and
+    /// zeros compress: the trailers of a fully compacted tree then cost
+    /// next to nothing on disk (RocksDB does the same). Operands keep
+    /// theirs: a failed merge may leave several, which must stay distinct.
+    fn zero_seqno(&self, mut entry: Entry) -> Entry {
+        if entry.0.kind == ValueKind::Put
+            && self
+                .opts
+                .snapshots
+                .first()
+                .is_none_or(|&oldest| entry.0.seqno <= oldest)
+        {
+            entry.0.seqno = 0;
+        }
+        entry
+    }
+
     /// The next collapsed entry, before bottom tombstone dropping.
     fn next_collapsed(&mut self) -> Option<Result<Entry>> {
         loop {
@@ -333,6 +354,7 @@ where
                 self.held.push(entry);
             } else {
                 self.ready.extend(self.held.drain(..));
+                let entry = self.zero_seqno(entry);
                 self.ready.push_back(entry);
             }
         }

@@ -173,3 +173,44 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn at_the_bottom_puts_every_snapshot_sees_get_seqno_zero() {
+    use ValueKind::*;
+    let input = entries(&specs(&[
+        (1, 9, Put, "new"),
+        (1, 3, Put, "old"),
+        (2, 2, Put, "two"),
+        (3, 8, Merge, "m"),
+        (3, 7, Delete, ""),
+        (3, 1, Put, "gone"),
+    ]));
+    // Snapshot 5: key 1's newest version (9) is above it and keeps its
+    // seqno; everything at or below 5 that survives and is a Put gets 0.
+    let got: Vec<(u8, SeqNo, ValueKind)> = collapse(input.clone(), opts(&[5], true, 8))
+        .iter()
+        .map(|(k, _)| (k.user_key[0], k.seqno, k.kind))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, 9, Put),
+            (1, 0, Put),
+            (2, 0, Put),
+            (3, 8, Put),
+            (3, 0, Put)
+        ]
+    );
+    // Without snapshots every surviving Put is seen by everyone.
+    let got: Vec<(u8, SeqNo)> = collapse(input.clone(), opts(&[], true, 8))
+        .iter()
+        .map(|(k, _)| (k.user_key[0], k.seqno))
+        .collect();
+    assert_eq!(got, vec![(1, 0), (2, 0), (3, 0)]);
+    // Above the bottom nothing is renumbered.
+    assert!(
+        collapse(input, opts(&[], false, 8))
+            .iter()
+            .all(|(k, _)| k.seqno > 0)
+    );
+}
