@@ -3,7 +3,9 @@
 //!
 //! # Group commit
 //! Writers queue their batches. The first writer to find no leader becomes
-//! the leader: it takes every queued batch (up to [`MAX_GROUP_BYTES`]),
+//! the leader: if it will fsync and writers are evidently concurrent, it
+//! first gives them up to [`GATHER`] to join (see [`gather`]); then it
+//! takes every queued batch (up to [`MAX_GROUP_BYTES`]),
 //! assigns consecutive sequence numbers in queue order, appends them to the
 //! WAL as **one record** (so a crash keeps all of the group or none of it),
 //! fsyncs once if any writer asked for sync, inserts into the memtable,
@@ -20,7 +22,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
@@ -50,14 +52,29 @@ struct Request {
 struct QueueState {
     pending: VecDeque<Arc<Request>>,
     leader_active: bool,
+    /// Writers in the last group committed.
+    last_group: usize,
 }
+
+/// How long a leader of a synced group waits for other writers to join
+/// when writers are evidently concurrent (see [`gather`]).
+const GATHER: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// The queue of writers waiting to commit.
 #[derive(Default)]
 pub(super) struct CommitQueue {
     state: Mutex<QueueState>,
     cv: Condvar,
+    /// Groups finished so far: a follower spinning with the lock released
+    /// (see [`spin_for_result`]) stops when it changes.
+    finished: AtomicU64,
 }
+
+/// How long a writer waiting on a synced group spins before it sleeps.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(250);
+
+/// Writers spin only while at most this many are queued.
+const SPINNERS: usize = 2;
 
 impl CommitQueue {
     /// Waits until no leader is committing and nobody is queued.
@@ -106,6 +123,8 @@ impl DbInner {
         let queue = &self.commit;
         let mut st = queue.state.lock();
         st.pending.push_back(Arc::clone(&req));
+        let mut waited = false;
+        let mut spun = false;
         loop {
             if let Some(result) = req.result.lock().take() {
                 return result;
@@ -113,7 +132,11 @@ impl DbInner {
             if !st.leader_active {
                 // Lead a group: take queued requests, commit without the lock.
                 st.leader_active = true;
+                if req.sync && (waited || st.last_group > 1) {
+                    gather(&mut st);
+                }
                 let group = take_group(&mut st.pending);
+                st.last_group = group.len();
                 drop(st);
                 let result = self.commit_group(&group);
                 for r in &group {
@@ -121,10 +144,26 @@ impl DbInner {
                 }
                 st = queue.state.lock();
                 st.leader_active = false;
+                queue.finished.fetch_add(1, Ordering::Release);
                 queue.cv.notify_all();
                 continue;
             }
+            waited = true;
+            if req.sync && !spun && st.pending.len() <= SPINNERS {
+                // A synced group's fsync takes long enough that sleeping
+                // through it costs a wake-up, and that delay keeps the next
+                // group from gathering its writers: spin first. Only a few
+                // writers do; behind a long queue the wake-up is shared by
+                // a large group anyway, and spinners would take the cores.
+                let finished = queue.finished.load(Ordering::Acquire);
+                parking_lot::MutexGuard::unlocked(&mut st, || {
+                    spin_for_result(&req, &queue.finished, finished);
+                });
+                spun = true;
+                continue;
+            }
             queue.cv.wait(&mut st);
+            spun = false;
         }
     }
 
@@ -259,6 +298,35 @@ impl DbInner {
 
 /// Takes queued requests from the front, up to [`MAX_GROUP_BYTES`] (always
 /// at least one).
+/// Lets other writers join a synced group before it is taken: a group
+/// costs one fsync however many writers it holds, and with two or more
+/// synchronous writers the one just acknowledged is about to write again.
+/// Without this, two such writers alternate in groups of one (each arrives
+/// during the other's fsync) and gain nothing from group commit. Called
+/// only when writers are evidently concurrent (this leader had to wait, or
+/// the last group held several), so a lone writer never waits. Returns
+/// once someone joined or after [`GATHER`].
+fn gather(st: &mut parking_lot::MutexGuard<'_, QueueState>) {
+    let deadline = std::time::Instant::now() + GATHER;
+    while st.pending.len() < 2 && std::time::Instant::now() < deadline {
+        parking_lot::MutexGuard::unlocked(st, std::thread::yield_now);
+    }
+}
+
+/// Spins (yielding the core) until `req` has its result, a group finishes
+/// (`finished` moves past `seen`), or [`SPIN`] passes. Called without the
+/// queue lock; the caller re-checks everything under it afterwards, so
+/// returning early or late loses no wake-up.
+fn spin_for_result(req: &Request, finished: &AtomicU64, seen: u64) {
+    let deadline = std::time::Instant::now() + SPIN;
+    while req.result.lock().is_none()
+        && finished.load(Ordering::Acquire) == seen
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::yield_now();
+    }
+}
+
 fn take_group(pending: &mut VecDeque<Arc<Request>>) -> Vec<Arc<Request>> {
     let mut group = Vec::new();
     let mut bytes = 0;
