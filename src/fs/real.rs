@@ -13,13 +13,56 @@ use super::{FileLock, Fs, WritableFile};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StdFs;
 
+/// Appended bytes after which a file's new range is handed to the kernel's
+/// writeback (see [`StdFile::start_writeback`]).
+const WRITEBACK_CHUNK: u64 = 1 << 20;
+
 struct StdFile {
     file: File,
+    /// Bytes appended.
+    written: u64,
+    /// Where the range not yet handed to writeback starts.
+    unflushed: u64,
+}
+
+impl StdFile {
+    /// Starts writing back the appended range not yet started, without
+    /// waiting (Linux `sync_file_range(SYNC_FILE_RANGE_WRITE)`, RocksDB's
+    /// `bytes_per_sync`). A later fsync then finds at most about
+    /// [`WRITEBACK_CHUNK`] dirty: without it, the fsync that retires a
+    /// 64 MiB WAL at memtable rotation wrote the whole log while the
+    /// writer waited. Best effort: an error here resurfaces at the fsync.
+    fn start_writeback(&mut self) {
+        let len = self.written - self.unflushed;
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            #[allow(unsafe_code)]
+            // SAFETY: a plain syscall on a descriptor this struct owns; it
+            // reads no memory of ours.
+            unsafe {
+                libc::sync_file_range(
+                    self.file.as_raw_fd(),
+                    self.unflushed as libc::off64_t,
+                    len as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = len;
+        self.unflushed = self.written;
+    }
 }
 
 impl WritableFile for StdFile {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        self.file.write_all(data)
+        self.file.write_all(data)?;
+        self.written += data.len() as u64;
+        if self.written - self.unflushed >= WRITEBACK_CHUNK {
+            self.start_writeback();
+        }
+        Ok(())
     }
 
     fn sync(&mut self) -> io::Result<()> {
@@ -51,7 +94,11 @@ impl Fs for StdFs {
             .create(true)
             .truncate(true)
             .open(path)?;
-        Ok(Box::new(StdFile { file }))
+        Ok(Box::new(StdFile {
+            file,
+            written: 0,
+            unflushed: 0,
+        }))
     }
 
     fn read(&self, path: &Path) -> io::Result<Bytes> {
