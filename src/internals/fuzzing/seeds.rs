@@ -209,8 +209,8 @@ fn with_mode(mode: u8, body: &[u8]) -> Vec<u8> {
 }
 
 /// Block seeds from one stored data block: its contents raw (mode 0) and
-/// compressed by the harness (1), its zstd payload (2), the stored block
-/// as is (3). Returns `(mode, rest of the input)`.
+/// compressed by the harness (1), its zstd payload (2, zstd blocks only),
+/// the stored block as is (3). Returns `(mode, rest of the input)`.
 fn block_seeds(stored: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let len = stored.len().saturating_sub(spec::BLOCK_TRAILER_LEN);
     let (payload, trailer) = stored.split_at(len);
@@ -221,8 +221,14 @@ fn block_seeds(stored: &[u8]) -> Vec<(u8, Vec<u8>)> {
                 .get(..4)
                 .and_then(|b| b.try_into().ok())
                 .map_or(0, u32::from_le_bytes) as usize;
-            zstd::bulk::decompress(payload.get(4..).unwrap_or_default(), declared)
-                .expect("a block the writer compressed decompresses")
+            let compressed = payload.get(4..).unwrap_or_default();
+            if trailer.first() == Some(&2) {
+                lz4_flex::block::decompress(compressed, declared)
+                    .expect("a block the writer compressed with LZ4 decompresses")
+            } else {
+                zstd::bulk::decompress(compressed, declared)
+                    .expect("a block the writer compressed decompresses")
+            }
         }
     };
     let mut out = vec![(0, contents.clone()), (1, contents)];
