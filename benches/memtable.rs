@@ -6,10 +6,12 @@
 //!
 //! `cargo bench --bench memtable --features internals`
 
+mod common;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use bytes::Bytes;
+use common::{absent_key, config, key};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rillkv::internals::ValueKind;
 use rillkv::internals::bench::MemTable;
@@ -17,16 +19,6 @@ use rillkv::internals::bench::MemTable;
 const ENTRIES: usize = 100_000;
 /// Reads per timed iteration of the `get` benchmarks.
 const READS: usize = 10_000;
-
-/// The `i`th present user key: 16 bytes, sorting by `i`.
-fn key(i: usize) -> Bytes {
-    Bytes::from(format!("user{:012}", 2 * i))
-}
-
-/// A key never written, sorting between `key(i)` and `key(i + 1)`.
-fn absent_key(i: usize) -> Bytes {
-    Bytes::from(format!("user{:012}", 2 * i + 1))
-}
 
 fn fill(mem: &MemTable, keys: &[Bytes], value: &Bytes) {
     for (seqno, k) in (1..).zip(keys) {
@@ -92,15 +84,6 @@ fn bench_get(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-/// Short measurements, no plots: the whole file runs in well under a
-/// minute.
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .without_plots()
 }
 
 criterion_group! {

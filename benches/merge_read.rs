@@ -3,7 +3,7 @@
 //! base value, with the operands
 //!
 //! - `memtable`: still in the memtable;
-//! - `table`: in one flushed table (zstd, blocks in the warm block cache).
+//! - `table`: in one flushed table (LZ4, blocks in the warm block cache).
 //!   A flush folds the operands of a key into one unless a snapshot
 //!   separates them, so the bench holds a snapshot after each operand while
 //!   flushing and drops them afterwards.
@@ -14,9 +14,11 @@
 //!
 //! `cargo bench --bench merge_read`
 
-use std::hint::black_box;
-use std::time::Duration;
+mod common;
 
+use std::hint::black_box;
+
+use common::config;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rillkv::merge::U64Add;
 use rillkv::{CompactionOptions, Db, Options};
@@ -78,14 +80,6 @@ fn bench(c: &mut Criterion) {
         db.close().expect("close");
     }
     g.finish();
-}
-
-/// Short measurements, no plots.
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .without_plots()
 }
 
 criterion_group! {

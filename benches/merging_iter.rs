@@ -9,11 +9,13 @@
 //!
 //! `cargo bench --bench merging_iter --features internals`
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
+use common::config;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rillkv::internals::{InternalIter, InternalKey, MergingIter, ValueKind};
 
@@ -103,14 +105,6 @@ fn bench(c: &mut Criterion) {
         }
     }
     g.finish();
-}
-
-/// Short measurements, no plots.
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .without_plots()
 }
 
 criterion_group! {

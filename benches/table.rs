@@ -16,10 +16,12 @@
 //!
 //! `cargo bench --bench table --features internals`
 
+mod common;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use bytes::Bytes;
+use common::{absent_key, config, key};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rillkv::Compression;
 use rillkv::internals::bench::{
@@ -32,17 +34,6 @@ const BLOOM_KEYS: usize = 100_000;
 const TABLE_KEYS: usize = 100_000;
 /// Lookups per timed iteration of the `table_get` benchmarks.
 const LOOKUPS: usize = 1_000;
-
-/// The `i`th present user key: 16 bytes, sorting by `i`.
-fn key(i: usize) -> Bytes {
-    Bytes::from(format!("user{:012}", 2 * i))
-}
-
-/// A user key of the same shape that is never written, sorting between
-/// `key(i)` and `key(i + 1)`.
-fn absent_key(i: usize) -> Bytes {
-    Bytes::from(format!("user{:012}", 2 * i + 1))
-}
 
 /// A 100-byte value that zstd shrinks to about half: 50 random bytes, then
 /// 50 repeated ones.
@@ -236,14 +227,6 @@ fn bench_table_get(c: &mut Criterion) {
     g.finish();
     let (hits, misses) = cache.hits_and_misses();
     println!("table_get: block cache after the runs: {hits} hits, {misses} misses");
-}
-
-/// Short measurements, no plots: the whole file runs in about a minute.
-fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .without_plots()
 }
 
 criterion_group! {

@@ -296,8 +296,6 @@ impl DbInner {
     }
 }
 
-/// Takes queued requests from the front, up to [`MAX_GROUP_BYTES`] (always
-/// at least one).
 /// Lets other writers join a synced group before it is taken: a group
 /// costs one fsync however many writers it holds, and with two or more
 /// synchronous writers the one just acknowledged is about to write again.
@@ -327,6 +325,8 @@ fn spin_for_result(req: &Request, finished: &AtomicU64, seen: u64) {
     }
 }
 
+/// Takes queued requests from the front, up to [`MAX_GROUP_BYTES`] (always
+/// at least one).
 fn take_group(pending: &mut VecDeque<Arc<Request>>) -> Vec<Arc<Request>> {
     let mut group = Vec::new();
     let mut bytes = 0;

@@ -88,29 +88,46 @@ impl Block {
         Some(Cursor::new(&self.data, at).u32()? as usize)
     }
 
-    /// The key of the entry at restart point `offset`, borrowed from the
-    /// block: a restart entry shares nothing with its predecessor, so its key
-    /// is stored whole and a seek can compare it without copying.
+    /// Parses the entry at `offset`: its shared length, its key delta and
+    /// its value's range in [`Block::data`] (whose end is the next entry's
+    /// offset).
     ///
     /// # Errors
-    /// The entry overruns the entry region or shares bytes (a restart
-    /// entry must not).
-    pub(crate) fn restart_key(&self, offset: usize) -> Result<&[u8], &'static str> {
+    /// The entry overruns the entry region.
+    fn raw_entry(&self, offset: usize) -> Result<RawEntry<'_>, &'static str> {
         let entries = self
             .data
             .get(..self.restarts_offset)
             .ok_or("block entry region out of range")?;
         let mut c = Cursor::new(entries, offset);
         let bad = "block entry truncated";
-        let shared = c.varint32().ok_or(bad)?;
+        let shared = c.varint32().ok_or(bad)? as usize;
         let unshared = c.varint32().ok_or(bad)? as usize;
-        c.varint32().ok_or(bad)?;
-        if shared != 0 {
+        let value_len = c.varint32().ok_or(bad)? as usize;
+        let delta = c.bytes(unshared).ok_or(bad)?;
+        let value_start = c.pos();
+        c.bytes(value_len).ok_or(bad)?;
+        Ok(RawEntry {
+            shared,
+            delta,
+            value: value_start..c.pos(),
+        })
+    }
+
+    /// The key of the entry at restart point `offset`, borrowed from the
+    /// block: a restart entry shares nothing with its predecessor, so its key
+    /// is stored whole and a seek can compare it without copying.
+    ///
+    /// # Errors
+    /// As [`Block::decode_entry`], and the entry shares bytes (a restart
+    /// entry must not).
+    pub(crate) fn restart_key(&self, offset: usize) -> Result<&[u8], &'static str> {
+        let entry = self.raw_entry(offset)?;
+        if entry.shared != 0 {
             return Err("block entry at a restart point shares bytes");
         }
-        let key = c.bytes(unshared).ok_or(bad)?;
-        check_kind(key)?;
-        Ok(key)
+        check_kind(entry.delta)?;
+        Ok(entry.delta)
     }
 
     /// Decodes the entry at `offset` into `key`, which must hold the
@@ -128,26 +145,24 @@ impl Block {
         offset: usize,
         key: &mut Vec<u8>,
     ) -> Result<(Range<usize>, usize), &'static str> {
-        let entries = self
-            .data
-            .get(..self.restarts_offset)
-            .ok_or("block entry region out of range")?;
-        let mut c = Cursor::new(entries, offset);
-        let bad = "block entry truncated";
-        let shared = c.varint32().ok_or(bad)? as usize;
-        let unshared = c.varint32().ok_or(bad)? as usize;
-        let value_len = c.varint32().ok_or(bad)? as usize;
-        if shared > key.len() {
+        let entry = self.raw_entry(offset)?;
+        if entry.shared > key.len() {
             return Err("block entry shares more than the previous key");
         }
-        let delta = c.bytes(unshared).ok_or(bad)?;
-        let value_start = c.pos();
-        c.bytes(value_len).ok_or(bad)?;
-        key.truncate(shared);
-        key.extend_from_slice(delta);
+        key.truncate(entry.shared);
+        key.extend_from_slice(entry.delta);
         check_kind(key)?;
-        Ok((value_start..c.pos(), c.pos()))
+        let next = entry.value.end;
+        Ok((entry.value, next))
     }
+}
+
+/// One entry as stored: how many bytes of the previous key it shares, the
+/// rest of its key, and where its value lies in the block.
+struct RawEntry<'a> {
+    shared: usize,
+    delta: &'a [u8],
+    value: Range<usize>,
 }
 
 /// Checks that `key` ends in an internal-key trailer of a known kind.

@@ -117,10 +117,9 @@ impl Reader {
         if self.damage.is_some() {
             return None;
         }
-        if self.zero_tail < self.data.len() && skip_trailer(&self.data, self.pos) >= self.zero_tail
-        {
-            // Nothing but zeros from here on: preallocated space (or an
-            // empty log), not damage.
+        if skip_trailer(&self.data, self.pos) >= self.zero_tail {
+            // Nothing but zeros from here on (a WAL's preallocated space),
+            // or the end of the data: the clean end of the log.
             self.pos = self.data.len();
             return None;
         }
