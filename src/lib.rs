@@ -65,8 +65,18 @@
 //! - If a WAL write or fsync fails, the database refuses further writes
 //!   (`ErrorKind::Poisoned`) until reopened, because the state of the log on
 //!   disk is then unknown; reads keep working.
+//! - A failed fsync counts as a power loss at that moment: the kernel may
+//!   have dropped the pages it covered, so writes acknowledged without sync
+//!   since the last successful fsync may be missing after the next open
+//!   even without a power loss (reads served them until then). Recovery
+//!   still yields a prefix holding every write synced before the failure.
+//! - [`Db::sync_wal`] makes every write acknowledged so far durable without
+//!   writing anything (no fsync when nothing is pending).
 //! - [`Db::close`] fsyncs the WAL: after a clean close, writes made
-//!   without sync survive a power loss too.
+//!   without sync survive a power loss too. Once `close` returns, nothing
+//!   of that handle touches the directory again: a compaction running on
+//!   another clone is cancelled and waited for, and iterators and
+//!   snapshots still alive return [`ErrorKind::Closed`].
 //!
 //! Recovery drops a damaged log *tail* (what a crash leaves) and reports it
 //! in [`Db::stats`]; damage before the tail fails the open with

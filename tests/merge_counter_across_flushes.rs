@@ -80,6 +80,11 @@ fn long_folds_are_written_back() {
         db.merge(b"n", 1u64.to_le_bytes()).unwrap();
     }
     assert_eq!(count(db.get(b"n").unwrap()), 1_000);
+    // The read only offers the write-back; the flush thread commits it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.stats().counters.merge_writebacks == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     assert_eq!(db.stats().counters.merge_writebacks, 1);
     let folded = db.stats().counters.merge_operands_folded;
     // The next read stops at the written-back base.

@@ -297,6 +297,26 @@ impl AsyncDb {
         blocking(move || db.flush()).await
     }
 
+    /// Makes every write acknowledged so far durable (as [`Db::sync_wal`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::AsyncDb::open(dir.path(), rillkv::Options::default()).await?;
+    /// db.put(b"k", b"v").await?;
+    /// db.sync_wal().await?;
+    /// assert_eq!(db.stats().await?.counters.wal_syncs, 1);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Db::sync_wal`].
+    pub async fn sync_wal(&self) -> Result<()> {
+        let db = self.db.clone();
+        blocking(move || db.sync_wal()).await
+    }
+
     /// Flushes, then compacts every table into one run (as
     /// [`Db::compact`]).
     ///

@@ -38,7 +38,7 @@ use crate::iter::{InternalIter, MergingIter, RunIter};
 use crate::key::InternalKey;
 use crate::memtable::{internal_lower, internal_upper};
 use crate::table::{Direction, TableOptions, TableWriter};
-use crate::version::{TableFile, TableMeta};
+use crate::version::{TableFile, TableMeta, TableRegistry};
 
 /// One input: a run's tables (disjoint, sorted by key) and their bytes.
 pub(crate) struct EngineInput {
@@ -50,6 +50,8 @@ pub(crate) struct EngineInput {
 pub(crate) struct Engine<'a> {
     pub(crate) dir: &'a Path,
     pub(crate) fs: &'a Arc<dyn Fs>,
+    /// Makes the intermediate tables of a multi-round job.
+    pub(crate) tables: &'a Arc<TableRegistry>,
     pub(crate) next_file_number: &'a AtomicU64,
     pub(crate) table: TableOptions,
     pub(crate) collapse: CollapseOptions,
@@ -217,12 +219,11 @@ impl Engine<'_> {
             max_seqno: written.properties.max_seqno,
             entries: written.properties.entries,
         };
-        let file = TableFile::new(meta, path, Arc::clone(self.fs), None);
         // Not in any manifest: deleted as soon as the job lets go of it.
-        file.mark_obsolete(None);
+        let file = self.tables.intermediate(meta);
         Ok(EngineInput {
             bytes: written.file_size,
-            tables: vec![Arc::new(file)],
+            tables: vec![file],
         })
     }
 

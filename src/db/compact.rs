@@ -181,6 +181,7 @@ impl DbInner {
             return Ok(true);
         }
         if let Some(fold) = fold_runs(version.shape(), &self.opts.compaction) {
+            let _pass = self.enter()?;
             self.apply_fold(&fold)?;
             return Ok(true);
         }
@@ -188,7 +189,7 @@ impl DbInner {
     }
 
     /// Moves lone tables into one run: one manifest edit, no data written.
-    /// REQUIRES: `compaction.running` held.
+    /// REQUIRES: `compaction.running` held, and a fence pass.
     fn apply_fold(&self, fold: &RunFold) -> Result<()> {
         let version = self.current().version.clone();
         let mut added = Vec::with_capacity(fold.moves.len());
@@ -287,7 +288,13 @@ impl DbInner {
                 bottom: job.bottom,
             });
         }
-        let result = self.run_job_inner(job, job_id, started);
+        // The pass is taken after the begin event, whose listener may block
+        // (a `close` meanwhile must not wait for it), and held until the
+        // edit is installed: `close` waits for it, and a job that starts
+        // after `close` writes nothing.
+        let result = self
+            .enter()
+            .and_then(|_pass| self.run_job_inner(job, job_id, started));
         let (outputs, bytes_written, rounds) = match &result {
             Ok(report) => (
                 report.outputs.as_slice(),
@@ -328,7 +335,7 @@ impl DbInner {
     }
 
     /// Merges the job's inputs and installs the outputs (one manifest
-    /// edit). REQUIRES: `compaction.running` held.
+    /// edit). REQUIRES: `compaction.running` held, and a fence pass.
     fn run_job_inner(
         &self,
         job: &CompactionJob,
@@ -363,6 +370,7 @@ impl DbInner {
         let engine = Engine {
             dir: &self.dir,
             fs: &self.fs,
+            tables: &self.tables,
             next_file_number: &self.next_file_number,
             table: TableOptions {
                 block_size: self.opts.block_size,
@@ -431,6 +439,12 @@ impl DbInner {
         );
         self.compaction.schedule();
         Ok(report)
+    }
+
+    /// Whether run-count backpressure would slow or stop a commit now.
+    pub(crate) fn writes_slowed(&self) -> bool {
+        let c = &self.opts.compaction;
+        c.background && self.current().version.max_depth() >= c.slowdown_runs
     }
 
     /// Slows or stops the commit leader while too many runs overlap, and

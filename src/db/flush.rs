@@ -112,6 +112,9 @@ fn flush_loop(weak: Weak<DbInner>, control: Arc<FlushControl>) {
             }
             continue;
         }
+        if !db.write_backs.is_empty() {
+            db.commit_write_backs();
+        }
         drop(db);
         let mut st = control.state.lock();
         if !st.work_pending && !st.shutdown {
@@ -307,6 +310,9 @@ impl DbInner {
         self.check_open()?;
         {
             let mut wal = self.wal.lock();
+            // Under the WAL lock: `close` takes it after setting `closed`,
+            // so no WAL is created once `close` has finished with the log.
+            self.check_open()?;
             self.check_poison()?;
             if !self.current().active.is_empty() {
                 self.rotate_memtable(&mut wal)?;

@@ -20,7 +20,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::event::{ActiveStall, BackgroundErrorReason, CorruptionContext, Events};
-use crate::fs::{FileLock, Fs};
+use crate::fs::{Fence, FileLock, Fs};
 use crate::iter::DbIter;
 use crate::key::SeqNo;
 use crate::memtable::MemTable;
@@ -28,14 +28,14 @@ use crate::options::{Options, WriteOptions};
 use crate::snapshot::{Snapshot, SnapshotList};
 use crate::stats::{Counters, Stats};
 use crate::table::BlockCache;
-use crate::version::{Version, VersionSet};
+use crate::version::{TableRegistry, Version, VersionSet};
 use crate::wal;
 
 use compact::CompactionControl;
 use flush::FlushControl;
 pub(crate) use recovery::RecoveryReport;
 pub use verify::{VerifyProblem, VerifyReport};
-use write::CommitQueue;
+use write::{CommitQueue, WriteBacks};
 
 /// An open database. Cheap to clone: every clone is a handle on the same
 /// database (an `Arc` inside), and `Db` is `Send + Sync`.
@@ -107,6 +107,12 @@ pub(crate) struct DbInner {
     pub(crate) super_version: RwLock<Arc<SuperVersion>>,
     pub(crate) wal: Mutex<WalState>,
     commit: CommitQueue,
+    /// Merge write-backs offered by reads, committed in the background.
+    write_backs: WriteBacks,
+    /// Closed by `close`: no directory change of this handle after it.
+    fence: Arc<Fence>,
+    /// The one live object of each table.
+    tables: Arc<TableRegistry>,
     /// The newest sequence number visible to reads.
     pub(crate) last_seqno: AtomicU64,
     pub(crate) next_file_number: AtomicU64,
@@ -396,6 +402,34 @@ impl Db {
         self.inner.write(batch, opts.sync)
     }
 
+    /// Makes every write acknowledged so far durable: fsyncs the WAL if it
+    /// holds writes not yet synced, and returns at once otherwise. Use it
+    /// after a run of unsynced writes (`WriteOptions::sync(false)`) to get
+    /// the guarantee of a synced write without writing anything; an empty
+    /// batch written with `sync(true)` does the same.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// db.put(b"a", b"1")?; // in the WAL, not yet fsynced
+    /// db.put(b"b", b"2")?;
+    /// db.sync_wal()?; // both now survive a power loss
+    /// assert_eq!(db.stats().counters.wal_syncs, 1);
+    /// db.sync_wal()?; // nothing new: no fsync
+    /// assert_eq!(db.stats().counters.wal_syncs, 1);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `Closed`; `Poisoned` after an earlier write failure (the writes it
+    /// covered may be lost to a power loss, see the [durability
+    /// contract](crate#durability-contract)); `Io` if the fsync fails (the
+    /// database is then poisoned for writes).
+    pub fn sync_wal(&self) -> Result<()> {
+        self.inner.sync_wal()
+    }
+
     /// The newest value of `key`, or `None` if it has none.
     ///
     /// The returned `Bytes` shares memory with the memtable or a cached
@@ -609,7 +643,13 @@ impl DbInner {
         (self.last_seqno.load(Ordering::Acquire), Arc::clone(&sv))
     }
 
+    /// Closes the database. After this returns nothing of this `DbInner`
+    /// changes the directory again (see "Handle life cycle" in
+    /// `DESIGN.md`): writers, background threads and manual jobs are
+    /// finished or refused, and the fence stops table deletion.
     fn close(&self) -> Result<()> {
+        // A running compaction (background or manual) stops at its next
+        // check and deletes its outputs.
         self.compaction.cancel();
         if self.closed.swap(true, Ordering::AcqRel) {
             return Err(Error::closed());
@@ -626,6 +666,9 @@ impl DbInner {
                 }
             }
         }
+        // Manual compactions on other threads hold passes; wait for them
+        // (cancelled above, they end soon) and refuse any later one.
+        self.fence.close();
         let result = {
             let mut wal = self.wal.lock();
             if let (Some(ev), Some(stall)) = (&self.events, wal.slowdown.take()) {
@@ -647,6 +690,12 @@ impl DbInner {
         self.lock.lock().take();
         tracing::debug!(dir = %self.dir.display(), "database closed");
         result
+    }
+
+    /// A pass for work that changes the directory outside the background
+    /// threads (manual compaction), or `Closed`.
+    fn enter(&self) -> Result<crate::fs::FencePass<'_>> {
+        self.fence.enter().ok_or_else(Error::closed)
     }
 
     /// Refuses writes from now on, after `cause` (a failed WAL write, flush

@@ -21,7 +21,8 @@ impl DbInner {
     /// The first version found decides, unless it is a merge operand: then
     /// operands are collected newest → oldest until a Put (base), a Delete
     /// (no base) or the end of the key's history, folded in chunks of
-    /// `merge_batch_size`. With `latest`, a long fold is written back.
+    /// `merge_batch_size`. With `latest`, a long fold is offered for
+    /// write-back (never waiting: see `write.rs`).
     pub(crate) fn get_at(
         &self,
         key: &[u8],
@@ -103,7 +104,7 @@ impl DbInner {
             .fetch_add(folded, Ordering::Relaxed);
         let threshold = self.opts.merge_writeback_threshold as u64;
         if latest && threshold > 0 && folded > threshold {
-            self.write_back(key, &value, seqno);
+            self.offer_write_back(key, value.clone(), seqno);
         }
         Ok(Some(value))
     }

@@ -6,19 +6,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use parking_lot::{Mutex, RwLock};
 
-use super::{DbInner, SuperVersion, WalState, flush, write::CommitQueue};
+use super::write::{CommitQueue, WriteBacks};
+use super::{DbInner, SuperVersion, WalState, flush};
 use crate::batch;
 use crate::error::{Error, Result};
 use crate::event::{Events, TableCreationReason, TableDeletionReason};
 use crate::filename::{self, FileKind};
-use crate::fs::Fs;
+use crate::fs::{Fence, Fs, WritableFile};
 use crate::key::SeqNo;
 use crate::memtable::MemTable;
 use crate::options::{Options, RecoveryMode};
 use crate::snapshot::SnapshotList;
 use crate::stats::Counters;
 use crate::table::BlockCache;
-use crate::version::{Version, VersionEdit, VersionSet, check_table_size, set};
+use crate::version::{TableRegistry, Version, VersionEdit, VersionSet, check_table_size, set};
 use crate::wal::{self, Damage};
 
 /// What recovery found, kept for [`Db::stats`](crate::Db::stats).
@@ -84,13 +85,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
             )));
         }
     }
-    fs.create_dir_all(dir).map_err(|e| match e.kind() {
-        // The path, or one of its parents, is a file.
-        std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => {
-            not_a_directory(dir, e)
-        }
-        _ => Error::io("create directory", dir, e),
-    })?;
+    create_dir_durably(&*fs, dir)?;
     let lock_path = dir.join(filename::LOCK);
     let lock = fs
         .try_lock(&lock_path)
@@ -98,6 +93,14 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         .ok_or_else(|| Error::locked(dir))?;
     let block_cache =
         (opts.block_cache_size > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_size)));
+    let fence = Arc::new(Fence::default());
+    let tables = TableRegistry::new(
+        dir,
+        Arc::clone(&fs),
+        block_cache.clone(),
+        opts.mmap_reads,
+        Arc::clone(&fence),
+    );
 
     let names = fs.list_dir(dir).map_err(|e| Error::io("list", dir, e))?;
     let kinds: Vec<(String, FileKind)> = names
@@ -107,7 +110,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
             (n, k)
         })
         .collect();
-    let loaded = set::load(dir, &fs, &block_cache, opts.recovery_mode)?;
+    let loaded = set::load(dir, &fs, &tables)?;
     let has_wals = kinds.iter().any(|(_, k)| matches!(k, FileKind::Wal(_)));
     if (loaded.is_some() || has_wals) && opts.error_if_exists {
         return Err(Error::invalid(format!(
@@ -137,8 +140,8 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     // open writes anything). Their contents are checked when first read.
     for t in version.tables() {
         let path = filename::table_path(dir, t.meta.number);
-        let data = match fs.read(&path) {
-            Ok(data) => data,
+        let size = match fs.file_size(&path) {
+            Ok(size) => size,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let current = dir.join(filename::CURRENT);
                 return Err(Error::corruption(
@@ -152,7 +155,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
             }
             Err(e) => return Err(Error::io("read", &path, e)),
         };
-        check_table_size(&path, t.meta.size, data.len() as u64)?;
+        check_table_size(&path, t.meta.size, size)?;
     }
     // Never reuse a number a file in the directory already has.
     let max_seen = kinds
@@ -192,71 +195,62 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
             break;
         }
     }
-    // In point-in-time mode, later logs are set aside, never replayed again.
-    if let Some(first_dropped) = stop_at {
-        for &number in wals.iter().skip(first_dropped) {
-            let from = filename::wal_path(dir, number);
-            let to = from.with_extension("wal.dropped");
-            tracing::warn!(file = %from.display(), "point-in-time recovery set this WAL aside");
-            fs.rename(&from, &to)
-                .map_err(|e| Error::io("rename", &from, e))?;
-        }
-    }
-    // Replayed writes become tables now, so that no recovered log —
-    // possibly unsynced, possibly damaged at its tail — outlives this open:
-    // the next open, after a crash or not, never meets that damage again,
-    // and a synced write made after this open cannot outlive an earlier,
-    // replayed one.
-    let mut added = Vec::new();
-    for mem in &sealed {
-        let number = next_file;
-        next_file += 1;
-        if let Some(meta) = flush::write_memtable(dir, &fs, &opts, mem, number, Vec::new())? {
-            if let Some(ev) = &events {
-                ev.table_created(
-                    meta.number,
-                    meta.size,
-                    meta.entries,
-                    TableCreationReason::Recovery,
-                    None,
-                );
-            }
-            added.push(meta);
-        }
-    }
-    let version = version
-        .apply(
-            &VersionEdit {
-                added,
-                ..VersionEdit::default()
-            },
-            |m| set::make_table_file(dir, &fs, &block_cache, m),
-        )
-        .map_err(|why| Error::corruption(&dir.join(filename::CURRENT), 0, why))?;
-
-    // A fresh manifest holding the recovered state (every replayed WAL now
-    // below its log number), then a fresh WAL.
-    let manifest_number = next_file;
-    let number = next_file + 1;
-    let mut versions = VersionSet::create(
+    // In point-in-time mode, later logs are set aside (renamed once the new
+    // manifest is durable, so a failed open renames nothing), never
+    // replayed again.
+    let set_aside: Vec<u64> = stop_at.map_or_else(Vec::new, |first_dropped| {
+        wals.iter().skip(first_dropped).copied().collect()
+    });
+    // Files this open writes before its new manifest is durable: removed
+    // again if the open fails, so that a failed open changes nothing.
+    let mut written = Vec::new();
+    let result = write_state(
         dir,
-        Arc::clone(&fs),
-        block_cache.clone(),
-        version,
-        number,
-        last_seqno,
-        merge_operator,
-        manifest_number,
-        next_file + 2,
-        opts.max_manifest_size,
-    )?;
-    versions.set_events(events.clone());
-    let path = filename::wal_path(dir, number);
-    let file = fs
-        .create(&path)
-        .map_err(|e| Error::io("create", &path, e))?;
-    fs.sync_dir(dir)
-        .map_err(|e| Error::io("fsync directory", dir, e))?;
+        &fs,
+        &opts,
+        &events,
+        &tables,
+        Recovered {
+            version,
+            sealed: &sealed,
+            last_seqno,
+            merge_operator,
+            next_file,
+        },
+        &mut written,
+    );
+    let (versions, number, file, manifest_number) = match result {
+        Ok(state) => state,
+        Err(e) => {
+            // Unless CURRENT already names the new manifest (a failure after
+            // its rename): then the open happened and its files are live.
+            let installed = fs
+                .read(&dir.join(filename::CURRENT))
+                .ok()
+                .and_then(|data| set::parse_current(&data))
+                .is_some_and(|n| written.contains(&filename::manifest_path(dir, n)));
+            if !installed {
+                for path in &written {
+                    let _ = fs.remove_file(path);
+                }
+            }
+            return Err(e);
+        }
+    };
+    for &number in &set_aside {
+        let from = filename::wal_path(dir, number);
+        let to = from.with_extension("wal.dropped");
+        tracing::warn!(file = %from.display(), "point-in-time recovery set this WAL aside");
+        if let Err(e) = fs.rename(&from, &to) {
+            // The manifest already puts it below the log number: it is
+            // never replayed, only not kept for inspection.
+            tracing::warn!(file = %from.display(), error = %e, "could not set the WAL aside");
+        }
+    }
+    let kinds: Vec<(String, FileKind)> = kinds
+        .into_iter()
+        .filter(|(_, k)| !matches!(k, FileKind::Wal(n) if set_aside.contains(n)))
+        .collect();
     let version = versions.current();
     remove_obsolete_files(
         &*fs,
@@ -281,6 +275,9 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         dir: dir.to_path_buf(),
         fs,
         lock: Mutex::new(Some(lock)),
+        write_backs: WriteBacks::default(),
+        fence,
+        tables,
         super_version: RwLock::new(Arc::new(SuperVersion {
             active: Arc::new(MemTable::new(number)),
             sealed: Vec::new(),
@@ -308,6 +305,116 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         events,
         opts,
     })
+}
+
+/// The recovered state, before it is written down.
+struct Recovered<'a> {
+    version: Version,
+    /// Replayed memtables, oldest first.
+    sealed: &'a [Arc<MemTable>],
+    last_seqno: SeqNo,
+    merge_operator: Option<String>,
+    next_file: u64,
+}
+
+/// Writes the recovered state: each replayed memtable as a table, then a
+/// new manifest holding the whole state (every replayed WAL below its log
+/// number) and `CURRENT` naming it, then a fresh WAL. Returns the version
+/// set, the new WAL's number and file, and the manifest's number. Every
+/// file created is pushed to `written` first, for the caller to remove if
+/// this fails.
+///
+/// Replayed writes become tables now, so that no recovered log — possibly
+/// unsynced, possibly damaged at its tail — outlives this open: the next
+/// open, after a crash or not, never meets that damage again, and a synced
+/// write made after this open cannot outlive an earlier, replayed one.
+fn write_state(
+    dir: &Path,
+    fs: &Arc<dyn Fs>,
+    opts: &Options,
+    events: &Option<Arc<Events>>,
+    tables: &Arc<TableRegistry>,
+    state: Recovered<'_>,
+    written: &mut Vec<std::path::PathBuf>,
+) -> Result<(VersionSet, u64, Box<dyn WritableFile>, u64)> {
+    let mut next_file = state.next_file;
+    let mut added = Vec::new();
+    for mem in state.sealed {
+        let number = next_file;
+        next_file += 1;
+        written.push(filename::table_path(dir, number));
+        if let Some(meta) = flush::write_memtable(dir, fs, opts, mem, number, Vec::new())? {
+            if let Some(ev) = events {
+                ev.table_created(
+                    meta.number,
+                    meta.size,
+                    meta.entries,
+                    TableCreationReason::Recovery,
+                    None,
+                );
+            }
+            added.push(meta);
+        }
+    }
+    let version = state
+        .version
+        .apply(
+            &VersionEdit {
+                added,
+                ..VersionEdit::default()
+            },
+            tables,
+        )
+        .map_err(|why| Error::corruption(&dir.join(filename::CURRENT), 0, why))?;
+    let manifest_number = next_file;
+    let number = next_file + 1;
+    written.push(filename::manifest_path(dir, manifest_number));
+    written.push(filename::temp_path(dir, manifest_number));
+    let mut versions = VersionSet::create(
+        dir,
+        Arc::clone(fs),
+        Arc::clone(tables),
+        version,
+        number,
+        state.last_seqno,
+        state.merge_operator,
+        manifest_number,
+        next_file + 2,
+        opts.max_manifest_size,
+    )?;
+    // CURRENT names the new manifest now: the open has happened, whatever
+    // fails next (the next open replays the same WALs again).
+    written.clear();
+    versions.set_events(events.clone());
+    let path = filename::wal_path(dir, number);
+    let file = fs
+        .create(&path)
+        .map_err(|e| Error::io("create", &path, e))?;
+    fs.sync_dir(dir)
+        .map_err(|e| Error::io("fsync directory", dir, e))?;
+    Ok((versions, number, file, manifest_number))
+}
+
+/// Creates `dir` (and missing parents) so that it survives a power loss:
+/// after `create_dir_all`, the parent of each directory it made is
+/// fsynced, deepest first — otherwise a power loss could drop the new
+/// database with synced writes in it.
+fn create_dir_durably(fs: &dyn Fs, dir: &Path) -> Result<()> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|a| !fs.exists(a)).collect();
+    fs.create_dir_all(dir).map_err(|e| match e.kind() {
+        // The path, or one of its parents, is a file.
+        std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => {
+            not_a_directory(dir, e)
+        }
+        _ => Error::io("create directory", dir, e),
+    })?;
+    for made in missing {
+        if let Some(parent) = made.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs.sync_dir(parent)
+                .map_err(|e| Error::io("fsync directory", parent, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// The error for a database path that is a file, or lies under one.
@@ -363,9 +470,9 @@ fn remove_obsolete_files(
         };
         if obsolete {
             let path = dir.join(name);
-            // The size, for the listeners only (a mapping, not a copy).
+            // The size, for the listeners only.
             let size = match (events, kind) {
-                (Some(_), FileKind::Table(_)) => fs.read(&path).map_or(0, |b| b.len() as u64),
+                (Some(_), FileKind::Table(_)) => fs.file_size(&path).unwrap_or(0),
                 _ => 0,
             };
             match fs.remove_file(&path) {

@@ -84,29 +84,31 @@ impl DbInner {
         for t in version.tables() {
             let path = filename::table_path(&self.dir, t.meta.number);
             report.files_checked += 1;
-            let data = match self.fs.read(&path) {
-                Ok(d) => d,
+            // Positional reads, never a mapping, no block cache: every block
+            // is read and checked from the file, and a failing disk is an
+            // error in the report.
+            let file = match self.fs.open_random(&path, false) {
+                Ok(f) => f,
                 Err(e) => {
                     report.problem(path, format!("cannot read: {e}"));
                     continue;
                 }
             };
-            report.bytes_checked += data.len() as u64;
-            if data.len() as u64 != t.meta.size {
+            report.bytes_checked += file.len();
+            if file.len() != t.meta.size {
                 let message = format!(
                     "size {} differs from the {} bytes the manifest records",
-                    data.len(),
+                    file.len(),
                     t.meta.size
                 );
                 if self.events.is_some() {
-                    let offset = t.meta.size.min(data.len() as u64);
+                    let offset = t.meta.size.min(file.len());
                     let e = Error::corruption(&path, offset, &message);
                     self.report_corruption(&e, CorruptionContext::Verify);
                 }
                 report.problem(path.clone(), message);
             }
-            // No block cache: every block is read and checked from the file.
-            let table = match Table::open(&path, data, t.meta.number, None) {
+            let table = match Table::open(&path, file, t.meta.number, None) {
                 Ok(t) => t,
                 Err(e) => {
                     self.report_corruption(&e, CorruptionContext::Verify);
@@ -136,7 +138,9 @@ impl DbInner {
     }
 
     /// Checks a log's records; a damaged tail of the log being written is
-    /// expected (a record may be mid-append) and not reported.
+    /// expected (a record may be mid-append) and not reported. The log is
+    /// read as a copy (`Fs::read`), never mapped: the WAL being written
+    /// may be trimmed by a rotation or `close` while this reads it.
     fn verify_log(&self, path: &std::path::Path, manifest: bool, report: &mut VerifyReport) {
         report.files_checked += 1;
         let data = match self.fs.read(path) {

@@ -19,6 +19,17 @@
 //! - Before a new WAL receives its first record, the previous WAL is fsynced,
 //!   so a power loss can never keep a later WAL's writes and lose an earlier
 //!   one's (the prefix property across files).
+//!
+//! # Merge write-backs
+//! A read that folds many merge operands *offers* its result
+//! ([`WriteBacks::offer`]): a bounded queue, a short lock, never a wait.
+//! The next commit group takes the queue and commits, ahead of its own
+//! batches, each offer whose key has no version newer than the read,
+//! checked under leadership. When no
+//! writer comes, the flush thread commits them as a group of their own
+//! ([`DbInner::commit_write_backs`]), but only if that needs no waiting: a
+//! reader never waits for writers, and a background thread never waits for
+//! itself.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -36,16 +47,63 @@ use crate::key::{MAX_SEQNO, SeqNo};
 use crate::memtable::MemTable;
 use crate::wal;
 
+/// Who leads a commit group, and so whether it may wait.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CommitMode {
+    /// A writer: waits for stalls and seals a full memtable.
+    Writers,
+    /// The flush thread committing write-backs: never waits; skips the
+    /// group instead.
+    NoWait,
+}
+
 /// A leader stops adding batches to its group past this many bytes.
 const MAX_GROUP_BYTES: usize = 1 << 20;
 
 struct Request {
     batch: WriteBatch,
     sync: bool,
-    /// Commit only if the key's newest version is at most this seqno
-    /// (a merge write-back must not hide a newer write).
-    condition: Option<(Bytes, SeqNo)>,
     result: Mutex<Option<Result<()>>>,
+}
+
+/// A folded merge result to write back as the key's base value, if the
+/// key has no version newer than `read_seqno` when it commits (so a
+/// concurrent update is never hidden).
+struct WriteBack {
+    key: Bytes,
+    value: Bytes,
+    read_seqno: SeqNo,
+}
+
+/// At most this many write-backs wait; later offers are dropped (the next
+/// long read offers again).
+const MAX_WRITE_BACKS: usize = 64;
+
+/// Merge write-backs offered by reads, waiting for a commit group.
+#[derive(Default)]
+pub(super) struct WriteBacks {
+    queue: Mutex<VecDeque<WriteBack>>,
+}
+
+impl WriteBacks {
+    /// Queues a write-back unless the queue is full. Never blocks beyond
+    /// the queue's short lock. Returns whether it was queued.
+    fn offer(&self, wb: WriteBack) -> bool {
+        let mut q = self.queue.lock();
+        if q.len() >= MAX_WRITE_BACKS {
+            return false;
+        }
+        q.push_back(wb);
+        true
+    }
+
+    fn take(&self) -> VecDeque<WriteBack> {
+        std::mem::take(&mut *self.queue.lock())
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.queue.lock().is_empty()
+    }
 }
 
 #[derive(Default)]
@@ -90,31 +148,74 @@ impl DbInner {
     pub(crate) fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
         self.check_open()?;
         if batch.is_empty() {
-            return Ok(());
+            return if sync { self.sync_wal() } else { Ok(()) };
         }
         batch.validate(self.opts.merge_operator.is_some())?;
         self.submit(Request {
             batch,
             sync,
-            condition: None,
             result: Mutex::new(None),
         })
     }
 
-    /// Writes a folded merge result back as the key's base value, unless a
-    /// newer write to the key was committed after `read_seqno`. Best effort:
-    /// failures are logged, the read that triggered it is unaffected.
-    pub(crate) fn write_back(&self, key: &[u8], value: &[u8], read_seqno: SeqNo) {
-        let mut batch = WriteBatch::new();
-        batch.put(key, value);
-        let result = self.submit(Request {
-            batch,
-            sync: false,
-            condition: Some((Bytes::copy_from_slice(key), read_seqno)),
-            result: Mutex::new(None),
+    /// Fsyncs the WAL if it holds unsynced records. Older WALs were
+    /// fsynced when they were sealed, so this covers every write so far.
+    pub(crate) fn sync_wal(&self) -> Result<()> {
+        self.check_open()?;
+        // The WAL lock excludes the commit leader for the fsync's length.
+        let mut wal = self.wal.lock();
+        self.check_open()?;
+        self.check_poison()?;
+        if wal.writer.is_synced() {
+            return Ok(());
+        }
+        if let Err(e) = wal.writer.sync() {
+            let err = Error::io("fsync", &filename::wal_path(&self.dir, wal.number), e);
+            self.poison(&err, BackgroundErrorReason::Wal);
+            return Err(err);
+        }
+        self.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Offers a folded merge result to be written back as the key's base
+    /// value, unless a newer write to the key commits after `read_seqno`.
+    /// Never blocks: the write happens with a later commit group, or on the
+    /// flush thread, or not at all (the queue was full, or writes would
+    /// have to wait). The read that offered it is unaffected.
+    pub(crate) fn offer_write_back(&self, key: &[u8], value: Bytes, read_seqno: SeqNo) {
+        let queued = self.write_backs.offer(WriteBack {
+            key: Bytes::copy_from_slice(key),
+            value,
+            read_seqno,
         });
+        if queued {
+            self.flush.schedule();
+        } else {
+            tracing::debug!("merge write-back dropped: the queue is full");
+        }
+    }
+
+    /// Commits the offered write-backs as a group of their own, if no
+    /// writer leads now (a leader takes them itself) and committing needs
+    /// no wait (no stall, no memtable to seal). Called on the flush thread.
+    pub(super) fn commit_write_backs(&self) {
+        let queue = &self.commit;
+        {
+            let mut st = queue.state.lock();
+            if st.leader_active || !st.pending.is_empty() {
+                return;
+            }
+            st.leader_active = true;
+        }
+        let result = self.commit_group(&[], CommitMode::NoWait);
+        let mut st = queue.state.lock();
+        st.leader_active = false;
+        queue.finished.fetch_add(1, Ordering::Release);
+        queue.cv.notify_all();
+        drop(st);
         if let Err(e) = result {
-            tracing::debug!(error = %e, "merge write-back skipped");
+            tracing::debug!(error = %e, "merge write-backs skipped");
         }
     }
 
@@ -138,7 +239,7 @@ impl DbInner {
                 let group = take_group(&mut st.pending);
                 st.last_group = group.len();
                 drop(st);
-                let result = self.commit_group(&group);
+                let result = self.commit_group(&group, CommitMode::Writers);
                 for r in &group {
                     *r.result.lock() = Some(result.clone());
                 }
@@ -167,41 +268,56 @@ impl DbInner {
         }
     }
 
-    /// Commits one group. Runs on the leader only.
-    fn commit_group(&self, group: &[Arc<Request>]) -> Result<()> {
+    /// Commits one group, with the write-backs offered so far. Runs on
+    /// the leader only.
+    fn commit_group(&self, group: &[Arc<Request>], mode: CommitMode) -> Result<()> {
         let mut wal = self.wal.lock();
         // `close` sets `closed` before it takes the WAL lock to fsync, so a
         // group that gets the lock after that fsync is refused here.
         self.check_open()?;
         self.check_poison()?;
-        self.wait_for_compaction_room(&mut wal)?;
-        if self.current().active.approximate_size() >= self.opts.memtable_size {
-            self.rotate_memtable(&mut wal)?;
-        }
-        let mut batches: Vec<&WriteBatch> = Vec::with_capacity(group.len());
-        for r in group {
-            match &r.condition {
-                None => batches.push(&r.batch),
-                // Leadership excludes other writers, so this check and the
-                // commit below are atomic with respect to writes to the key.
-                Some((key, read_seqno)) => {
-                    // Unchanged since the read: nothing newer committed,
-                    // and nothing earlier in this very group touches it.
-                    let in_group = batches.iter().any(|b| b.touches(key));
-                    let unchanged = !in_group
-                        && matches!(
-                            self.newest_seqno(key),
-                            Ok(newest) if newest.is_none_or(|s| s <= *read_seqno)
-                        );
-                    if unchanged {
-                        batches.push(&r.batch);
-                        self.counters
-                            .merge_writebacks
-                            .fetch_add(1, Ordering::Relaxed);
-                    }
+        let full = self.current().active.approximate_size() >= self.opts.memtable_size;
+        match mode {
+            CommitMode::Writers => {
+                self.wait_for_compaction_room(&mut wal)?;
+                if full {
+                    self.rotate_memtable(&mut wal)?;
                 }
             }
+            // Write-backs are an optimisation: never worth a wait.
+            CommitMode::NoWait if full || self.writes_slowed() => {
+                drop(self.write_backs.take());
+                return Ok(());
+            }
+            CommitMode::NoWait => {}
         }
+        // Write-backs go first: each was read before any batch of this
+        // group was committed, so it may commit ahead of them as long as
+        // nothing newer than its read is committed already. Leadership
+        // excludes other writers, so this check and the commit below are
+        // atomic with respect to writes to the key. A key offered twice is
+        // written once.
+        let offered = self.write_backs.take();
+        let mut write_backs: Vec<WriteBatch> = Vec::with_capacity(offered.len());
+        for wb in offered {
+            let unchanged = !write_backs.iter().any(|b| b.touches(&wb.key))
+                && matches!(
+                    self.newest_seqno(&wb.key),
+                    Ok(newest) if newest.is_none_or(|s| s <= wb.read_seqno)
+                );
+            if unchanged {
+                let mut batch = WriteBatch::new();
+                batch.put(&wb.key, &wb.value);
+                write_backs.push(batch);
+            }
+        }
+        self.counters
+            .merge_writebacks
+            .fetch_add(write_backs.len() as u64, Ordering::Relaxed);
+        let batches: Vec<&WriteBatch> = write_backs
+            .iter()
+            .chain(group.iter().map(|r| &r.batch))
+            .collect();
         if batches.is_empty() {
             return Ok(());
         }

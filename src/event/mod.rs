@@ -47,7 +47,9 @@
 //!   a write-stall callback delays every writer. Hand slow work (network,
 //!   disk, locks others hold long) to another thread through a channel.
 //! - **Reading the same database is allowed**: `get`, iterators, snapshots
-//!   and `stats` never wait for the thread a callback runs on.
+//!   and `stats` never wait for the thread a callback runs on. (A `get`
+//!   that folds many merge operands only *offers* its result for
+//!   write-back; it never writes, so it never waits for a stall.)
 //! - **Never write to or manage the same database from a callback**: `put`,
 //!   `delete`, `merge`, `write`, `flush`, `compact`, `compact_range`,
 //!   `verify` and `close` may wait for the very thread the callback runs on (a stall

@@ -7,8 +7,10 @@
 //! [`Fs::sync_dir`] of each directory. [`FaultFs::crash`] replaces the
 //! current namespace by the durable one and cuts every inode back according
 //! to a [`CrashMode`]: exactly what a power loss may leave on a filesystem
-//! that honours fsync and nothing more. Directories themselves are assumed
-//! durable once created.
+//! that honours fsync and nothing more. A directory made by
+//! [`Fs::create_dir_all`] is durable once its parent is synced after it was
+//! made (a root always is); a crash loses a directory that is not, with
+//! every name in it.
 //!
 //! # Thread safety
 //! All state sits behind one mutex; handles may be used from any thread.
@@ -70,6 +72,10 @@ struct State {
     names: BTreeMap<PathBuf, u64>,
     durable_names: BTreeMap<PathBuf, u64>,
     dirs: BTreeSet<PathBuf>,
+    /// Directories whose entry in their parent was made durable (by a
+    /// `sync_dir` of the parent after they were created). A root has no
+    /// parent and is always durable.
+    durable_dirs: BTreeSet<PathBuf>,
     locks: BTreeSet<PathBuf>,
     /// Mutating operations so far (appends, syncs, creates, renames, removes).
     ops: u64,
@@ -293,7 +299,25 @@ impl FaultFs {
     /// ```
     pub fn crash(&self, mode: CrashMode) {
         let mut st = self.state.lock();
-        st.names = st.durable_names.clone();
+        // A directory survives if its entry, and every ancestor's, is
+        // durable; names inside a lost directory are lost with it.
+        let dirs: BTreeSet<PathBuf> = st
+            .dirs
+            .iter()
+            .filter(|d| {
+                d.ancestors()
+                    .all(|a| a.parent().is_none() || st.durable_dirs.contains(a))
+            })
+            .cloned()
+            .collect();
+        st.names = st
+            .durable_names
+            .iter()
+            .filter(|(p, _)| p.parent().is_none_or(|parent| dirs.contains(parent)))
+            .map(|(p, i)| (p.clone(), *i))
+            .collect();
+        st.durable_dirs.retain(|d| dirs.contains(d));
+        st.dirs = dirs;
         st.locks.clear();
         st.fail_from_op = None;
         st.fail_write_at = None;
@@ -612,6 +636,11 @@ impl Fs for FaultFs {
         let mut st = self.state.lock();
         st.mutating_op("sync dir")?;
         let st = &mut *st;
+        for d in &st.dirs {
+            if d.parent() == Some(dir) {
+                st.durable_dirs.insert(d.clone());
+            }
+        }
         st.durable_names.retain(|p, _| p.parent() != Some(dir));
         for (p, ino) in &st.names {
             if p.parent() == Some(dir) {
@@ -657,10 +686,39 @@ mod tests {
         PathBuf::from("/db")
     }
 
+    /// Creates [`dir`] durably.
+    fn mkdir(fs: &FaultFs) {
+        fs.create_dir_all(&dir()).unwrap();
+        fs.sync_dir(Path::new("/")).unwrap();
+    }
+
+    #[test]
+    fn a_directory_survives_a_crash_once_its_parent_is_synced() {
+        let fs = FaultFs::new();
+        fs.create_dir_all(Path::new("/a/b")).unwrap();
+        fs.sync_dir(Path::new("/a")).unwrap(); // b's entry, not a's
+        let file = Path::new("/a/b/f");
+        fs.create(file).unwrap().sync().unwrap();
+        fs.sync_dir(Path::new("/a/b")).unwrap();
+        fs.crash(CrashMode::KeepAll);
+        assert!(
+            !fs.exists(Path::new("/a")),
+            "a's entry in / was never synced"
+        );
+        assert!(!fs.exists(file), "lost with its directory");
+        fs.create_dir_all(Path::new("/a/b")).unwrap();
+        fs.sync_dir(Path::new("/a")).unwrap();
+        fs.sync_dir(Path::new("/")).unwrap();
+        fs.create(file).unwrap().sync().unwrap();
+        fs.sync_dir(Path::new("/a/b")).unwrap();
+        fs.crash(CrashMode::KeepAll);
+        assert!(fs.exists(file));
+    }
+
     #[test]
     fn crash_drops_unsynced_bytes_and_unsynced_names() {
         let fs = FaultFs::new();
-        fs.create_dir_all(&dir()).unwrap();
+        mkdir(&fs);
         let a = dir().join("a");
         let mut f = fs.create(&a).unwrap();
         f.append(b"hello").unwrap();
@@ -682,7 +740,7 @@ mod tests {
     #[test]
     fn unsynced_rename_and_remove_revert() {
         let fs = FaultFs::new();
-        fs.create_dir_all(&dir()).unwrap();
+        mkdir(&fs);
         let a = dir().join("a");
         fs.create(&a).unwrap().sync().unwrap();
         fs.sync_dir(&dir()).unwrap();
@@ -717,7 +775,7 @@ mod tests {
         let mut seen_hole = false;
         for seed in 0..64 {
             let fs = FaultFs::new();
-            fs.create_dir_all(&dir()).unwrap();
+            mkdir(&fs);
             let a = dir().join("a");
             let mut f = fs.create(&a).unwrap();
             f.append(b"s").unwrap();

@@ -1,7 +1,9 @@
 //! The filesystem seam: every byte rillkv reads or writes goes through [`Fs`].
 //!
 //! Two implementations ship:
-//! - [`StdFs`], the real filesystem (files read through `memmap2`);
+//! - [`StdFs`], the real filesystem: logs are read with plain reads,
+//!   tables with positional reads (`pread`) or, on request, through a
+//!   read-only mapping (see [`Fs::open_random`]);
 //! - [`FaultFs`], an in-memory filesystem for tests that fails chosen
 //!   writes and fsyncs and simulates a power loss by dropping everything that
 //!   was not made durable (file bytes not covered by a file fsync, and names
@@ -12,15 +14,18 @@
 //! the storage media.
 
 mod fault;
+mod fence;
 mod real;
 
 use std::fmt;
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 pub use fault::{CrashMode, FaultFs};
+pub(crate) use fence::{Fence, FencePass};
 pub use real::StdFs;
 
 /// A filesystem as rillkv uses it.
@@ -30,9 +35,14 @@ pub use real::StdFs;
 ///   durable only after [`Fs::sync_dir`] on its directory.
 /// - [`WritableFile::sync`] makes the bytes appended so far durable.
 /// - `rename` atomically replaces the target; durable after `sync_dir`.
-/// - `read` returns the whole current contents of a file. Files rillkv reads
-///   are never modified afterwards (tables and finished logs are immutable),
-///   so an implementation may map them.
+/// - `read` returns a copy of the whole current contents of a file. It may
+///   be called on a file another thread is appending to or truncating (the
+///   WAL being written, when `Db::verify` checks it): it must then return
+///   some prefix of the file, or an error, never fault. So it must not map
+///   the file.
+/// - [`Fs::open_random`] opens a table, which is never modified once its
+///   name is in a manifest (written, fsynced, then only read and finally
+///   unlinked). Only there may an implementation map the file.
 pub trait Fs: Send + Sync + fmt::Debug + 'static {
     /// Creates `dir` and its parents if missing.
     ///
@@ -67,7 +77,7 @@ pub trait Fs: Send + Sync + fmt::Debug + 'static {
     /// `NotFound` if the directory does not exist; whatever else the
     /// filesystem reports.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
-    /// Reads the whole file.
+    /// Reads the whole file into memory (a copy: see the contract above).
     ///
     /// ```
     /// # fn main() -> std::io::Result<()> {
@@ -149,6 +159,7 @@ pub trait Fs: Send + Sync + fmt::Debug + 'static {
     /// let fs = FaultFs::new();
     /// use rillkv::fs::CrashMode;
     /// fs.create_dir_all(Path::new("/d"))?;
+    /// fs.sync_dir(Path::new("/"))?; // "/d" itself survives a crash now
     /// fs.create(Path::new("/d/kept"))?.sync()?;
     /// fs.sync_dir(Path::new("/d"))?;
     /// fs.create(Path::new("/d/lost"))?.sync()?; // its bytes are durable, its name is not
@@ -176,6 +187,52 @@ pub trait Fs: Send + Sync + fmt::Debug + 'static {
     /// # Ok(()) }
     /// ```
     fn exists(&self, path: &Path) -> bool;
+    /// Opens an immutable file (a table) for reads at any offset. With
+    /// `mmap`, an implementation may map the file and serve reads as
+    /// zero-copy slices of the mapping; otherwise each read is a copy
+    /// (`pread`). The default reads the whole file with [`Fs::read`] and
+    /// serves slices of that copy.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::path::Path;
+    /// use rillkv::fs::{FaultFs, Fs, WritableFile};
+    /// let fs = FaultFs::new();
+    /// fs.create_dir_all(Path::new("/d"))?;
+    /// fs.create(Path::new("/d/t"))?.append(b"hello world")?;
+    /// let file = fs.open_random(Path::new("/d/t"), false)?;
+    /// assert_eq!(file.len(), 11);
+    /// assert_eq!(file.read_at(6, 5)?, &b"world"[..]);
+    /// assert!(file.read_at(8, 5).is_err(), "past the end");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `NotFound` for a missing file; whatever else the filesystem reports.
+    fn open_random(&self, path: &Path, mmap: bool) -> io::Result<Arc<dyn RandomAccessFile>> {
+        let _ = mmap;
+        Ok(Arc::new(InMemoryFile::new(self.read(path)?)))
+    }
+
+    /// The size of a file in bytes. The default reads the file.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::path::Path;
+    /// use rillkv::fs::{FaultFs, Fs, WritableFile};
+    /// let fs = FaultFs::new();
+    /// fs.create_dir_all(Path::new("/d"))?;
+    /// fs.create(Path::new("/d/t"))?.append(b"abc")?;
+    /// assert_eq!(fs.file_size(Path::new("/d/t"))?, 3);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `NotFound` for a missing file; whatever else the filesystem reports.
+    fn file_size(&self, path: &Path) -> io::Result<u64> {
+        Ok(self.read(path)?.len() as u64)
+    }
+
     /// Takes an exclusive lock on `path` (creating it), without waiting.
     /// Returns `Ok(None)` when someone else holds it. The lock is released
     /// when the returned guard drops.
@@ -230,6 +287,7 @@ pub trait WritableFile: Send + Sync {
     /// let fs = FaultFs::new();
     /// use rillkv::fs::CrashMode;
     /// fs.create_dir_all(Path::new("/d"))?;
+    /// fs.sync_dir(Path::new("/"))?; // make the directory durable
     /// let mut file = fs.create(Path::new("/d/log"))?;
     /// fs.sync_dir(Path::new("/d"))?; // make the name durable
     /// file.append(b"durable")?;
@@ -298,6 +356,99 @@ pub trait WritableFile: Send + Sync {
         let _ = len;
         Ok(())
     }
+}
+
+/// An immutable file opened for reads at any offset: a table. Shared by
+/// every reader of the table (`Send + Sync`).
+pub trait RandomAccessFile: Send + Sync + fmt::Debug {
+    /// The file's size in bytes when it was opened.
+    fn len(&self) -> u64;
+
+    /// Whether the file is empty.
+    ///
+    /// ```
+    /// use rillkv::fs::{InMemoryFile, RandomAccessFile};
+    /// assert!(InMemoryFile::new(bytes::Bytes::new()).is_empty());
+    /// ```
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Exactly `len` bytes at `offset`.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rillkv::fs::{InMemoryFile, RandomAccessFile};
+    /// let file = InMemoryFile::new(bytes::Bytes::from_static(b"0123456789"));
+    /// assert_eq!(file.read_at(2, 3)?, &b"234"[..]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `UnexpectedEof` if the range passes the end of the file; whatever
+    /// the filesystem reports (a failing disk is an error here, never a
+    /// signal).
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes>;
+
+    /// Whether reads are zero-copy slices of a mapping (then a block cache
+    /// need not hold uncompressed blocks: the mapping already does).
+    ///
+    /// ```
+    /// use rillkv::fs::{InMemoryFile, RandomAccessFile};
+    /// assert!(InMemoryFile::new(bytes::Bytes::new()).is_zero_copy());
+    /// ```
+    fn is_zero_copy(&self) -> bool {
+        false
+    }
+}
+
+/// A [`RandomAccessFile`] over bytes already in memory: what the default
+/// [`Fs::open_random`] returns, and how tests and tools hand a table's bytes
+/// to the reader.
+#[derive(Debug, Clone)]
+pub struct InMemoryFile {
+    data: Bytes,
+}
+
+impl InMemoryFile {
+    /// A file holding `data`.
+    ///
+    /// ```
+    /// use rillkv::fs::{InMemoryFile, RandomAccessFile};
+    /// assert_eq!(InMemoryFile::new(bytes::Bytes::from_static(b"ab")).len(), 2);
+    /// ```
+    pub fn new(data: Bytes) -> Self {
+        InMemoryFile { data }
+    }
+}
+
+impl RandomAccessFile for InMemoryFile {
+    fn len(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        let start = usize::try_from(offset).map_err(|_| past_end(offset, len))?;
+        let end = start
+            .checked_add(len)
+            .ok_or_else(|| past_end(offset, len))?;
+        if end > self.data.len() {
+            return Err(past_end(offset, len));
+        }
+        Ok(self.data.slice(start..end))
+    }
+
+    fn is_zero_copy(&self) -> bool {
+        true
+    }
+}
+
+/// The error for a read past the end of a file.
+pub(crate) fn past_end(offset: u64, len: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("read of {len} bytes at offset {offset} passes the end of the file"),
+    )
 }
 
 /// An exclusive lock on a file, released on drop.

@@ -2,16 +2,53 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{FileLock, Fs, WritableFile};
+use super::{FileLock, Fs, RandomAccessFile, WritableFile, past_end};
 
-/// The operating system's filesystem. Reads map files with `memmap2`, so a
-/// value read from a table is a zero-copy slice of the mapping.
+/// The operating system's filesystem.
+///
+/// Logs are read with plain reads into memory. Tables are read with
+/// positional reads (`pread`) into the block cache by default, so an I/O
+/// error is an error and memory follows the cache size; with
+/// [`Options::mmap_reads`](crate::Options::mmap_reads) they are mapped
+/// read-only instead and values are zero-copy slices of the mapping. Only
+/// tables are ever mapped: a table never changes once its name is in a
+/// manifest (it is written, fsynced, read, and finally unlinked, which
+/// leaves a mapping valid), so a mapping never loses its pages to a
+/// truncation. A disk that fails under a mapping still raises `SIGBUS`;
+/// that is the price of the option.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StdFs;
+
+/// A table read with `pread`.
+#[derive(Debug)]
+struct PreadFile {
+    file: File,
+    len: u64,
+}
+
+impl RandomAccessFile for PreadFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        if offset
+            .checked_add(len as u64)
+            .is_none_or(|end| end > self.len)
+        {
+            return Err(past_end(offset, len));
+        }
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, offset)?;
+        Ok(Bytes::from(buf))
+    }
+}
 
 /// Appended bytes after which a file's new range is handed to the kernel's
 /// writeback (see [`StdFile::start_writeback`]).
@@ -102,18 +139,32 @@ impl Fs for StdFs {
     }
 
     fn read(&self, path: &Path) -> io::Result<Bytes> {
+        // A copy, never a mapping: the file may be the WAL being appended
+        // to and trimmed (see the `Fs` contract).
+        fs::read(path).map(Bytes::from)
+    }
+
+    fn open_random(&self, path: &Path, mmap: bool) -> io::Result<Arc<dyn RandomAccessFile>> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
-        if len == 0 {
-            return Ok(Bytes::new());
+        if !mmap || len == 0 {
+            return Ok(Arc::new(PreadFile { file, len }));
         }
-        // SAFETY: rillkv maps only files it never modifies once written
-        // (finished logs and tables), inside a directory it holds the lock
-        // on. Another program truncating them would break that assumption,
-        // which DESIGN.md states as an assumption about the storage.
+        // SAFETY: `open_random` is called only for tables (the `Fs`
+        // contract), and a table is never written, truncated or extended
+        // once its name is in a manifest: rillkv writes it whole, fsyncs
+        // it and only then names it, and later only unlinks it, which
+        // leaves the mapping valid. Another program truncating it would
+        // break this, which DESIGN.md states as an assumption about the
+        // storage; a failing disk under the mapping raises SIGBUS, which
+        // is why mapping is an option and not the default.
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&file)? };
-        Ok(Bytes::from_owner(map))
+        Ok(Arc::new(super::InMemoryFile::new(Bytes::from_owner(map))))
+    }
+
+    fn file_size(&self, path: &Path) -> io::Result<u64> {
+        Ok(fs::metadata(path)?.len())
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {

@@ -246,5 +246,5 @@ pub fn build_table(
     writer.finish()?;
     let data = fs.read(path).map_err(|e| Error::io("read", path, e))?;
     let cache = cache.map(|c| Arc::clone(&c.0));
-    table::Table::open(path, data, 1, cache).map(Table)
+    table::Table::from_bytes(path, data, 1, cache).map(Table)
 }

@@ -178,6 +178,13 @@ impl DbIter {
     /// Ends the iterator after its last item or an error — except a failed
     /// merge, which concerns one key only: iteration goes on past it.
     fn finish(&mut self, item: Option<Result<(Bytes, Bytes)>>) -> Option<Result<(Bytes, Bytes)>> {
+        // A read that failed because `close` raced it reports the close.
+        let item = match item {
+            Some(Err(e)) if e.kind() != ErrorKind::Closed => {
+                Some(Err(self.pin.db.inner.check_open().err().unwrap_or(e)))
+            }
+            other => other,
+        };
         match &item {
             Some(Err(e)) if e.kind() == ErrorKind::MergeOperator => {}
             Some(Err(e)) => {
@@ -202,6 +209,11 @@ impl Iterator for DbIter {
             return None;
         }
         if let Some(e) = self.pending_error.take() {
+            return self.finish(Some(Err(e)));
+        }
+        // A closed database's files may be gone or reused by the next
+        // open: its iterators end with `Closed` rather than read them.
+        if let Err(e) = self.pin.db.inner.check_open() {
             return self.finish(Some(Err(e)));
         }
         if self.front.is_none() {
@@ -230,6 +242,11 @@ impl DoubleEndedIterator for DbIter {
             return None;
         }
         if let Some(e) = self.pending_error.take() {
+            return self.finish(Some(Err(e)));
+        }
+        // A closed database's files may be gone or reused by the next
+        // open: its iterators end with `Closed` rather than read them.
+        if let Err(e) = self.pin.db.inner.check_open() {
             return self.finish(Some(Err(e)));
         }
         if self.back.is_none() {

@@ -59,6 +59,7 @@ pub struct Options {
     pub(crate) bottommost_compression: Compression,
     pub(crate) bloom_bits_per_key: u32,
     pub(crate) block_cache_size: u64,
+    pub(crate) mmap_reads: bool,
     pub(crate) max_manifest_size: u64,
     pub(crate) merge_operator: Option<Arc<dyn MergeOperator>>,
     pub(crate) merge_batch_size: usize,
@@ -81,6 +82,7 @@ impl Default for Options {
             bottommost_compression: Compression::Zstd { level: 1 },
             bloom_bits_per_key: 10,
             block_cache_size: 64 << 20,
+            mmap_reads: false,
             max_manifest_size: 4 << 20,
             merge_operator: None,
             merge_batch_size: 100,
@@ -105,6 +107,7 @@ impl fmt::Debug for Options {
             .field("bottommost_compression", &self.bottommost_compression)
             .field("bloom_bits_per_key", &self.bloom_bits_per_key)
             .field("block_cache_size", &self.block_cache_size)
+            .field("mmap_reads", &self.mmap_reads)
             .field("max_manifest_size", &self.max_manifest_size)
             .field(
                 "merge_operator",
@@ -340,6 +343,33 @@ impl Options {
     /// ```
     pub fn block_cache_size(mut self, bytes: u64) -> Self {
         self.block_cache_size = bytes;
+        self
+    }
+
+    /// Reads tables through a read-only memory mapping instead of
+    /// positional reads (`pread`) into the block cache. Default: `false`.
+    ///
+    /// With mapping, values of uncompressed blocks are zero-copy slices of
+    /// the mapping and cached file pages count in the process's memory; a
+    /// disk that fails under a mapped page raises `SIGBUS` (the process
+    /// dies) instead of returning an `Io` error. Without it (the default,
+    /// as in RocksDB and fjall), every table read is a copy into the block
+    /// cache, an I/O error is an error, and memory follows
+    /// [`block_cache_size`](Options::block_cache_size). Only tables are
+    /// ever mapped, and a table never changes once written (see
+    /// `DESIGN.md`, "Handle life cycle").
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = rillkv::Db::open(dir.path(), rillkv::Options::default().mmap_reads(true))?;
+    /// db.put(b"k", b"v")?;
+    /// db.flush()?;
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok(()) }
+    /// ```
+    pub fn mmap_reads(mut self, mmap: bool) -> Self {
+        self.mmap_reads = mmap;
         self
     }
 

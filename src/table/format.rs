@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 use bytes::Bytes;
 
 use super::coding::Cursor;
+use crate::fs::RandomAccessFile;
 use crate::key::{InternalKey, compare_internal, unpack_trailer};
 
 /// The table file magic number, the last 8 bytes of every table (LE).
@@ -60,8 +61,31 @@ impl BlockHandle {
             .checked_add(BLOCK_TRAILER_LEN as u64)
     }
 
+    /// Reads the block's payload and trailer from `file`: `Ok(None)` if
+    /// they do not lie entirely before `limit` (the footer's offset).
+    ///
+    /// # Errors
+    /// Whatever the file's read reports.
+    pub(crate) fn read_from(
+        &self,
+        file: &dyn RandomAccessFile,
+        limit: u64,
+    ) -> std::io::Result<Option<Bytes>> {
+        let Some(end) = self.end().filter(|&end| end <= limit) else {
+            return Ok(None);
+        };
+        let Ok(len) = usize::try_from(end - self.offset) else {
+            return Ok(None);
+        };
+        file.read_at(self.offset, len).map(Some)
+    }
+
     /// The block's payload and trailer within `file`, if they lie entirely
     /// before `limit` (the footer's offset).
+    #[cfg_attr(
+        not(feature = "cli"),
+        expect(dead_code, reason = "for tools (dump table)")
+    )]
     pub(crate) fn slice_of(&self, file: &Bytes, limit: u64) -> Option<Bytes> {
         let end = self.end()?;
         if end > limit {

@@ -23,6 +23,7 @@ use super::format::{BlockHandle, FOOTER_LEN, Footer, TRAILER_LEN, split_internal
 use super::iter::{Direction, TableIter};
 use super::properties::TableProperties;
 use crate::error::{Error, Result};
+use crate::fs::{InMemoryFile, RandomAccessFile};
 use crate::key::{InternalKey, MAX_SEQNO, SeqNo, ValueKind, pack_trailer, unpack_trailer};
 
 /// How useful a table's filter has been.
@@ -46,7 +47,7 @@ pub(crate) struct FilterStats {
 pub(crate) struct Table {
     path: PathBuf,
     number: u64,
-    data: Bytes,
+    file: Arc<dyn RandomAccessFile>,
     /// Where the footer starts; every block lies before it.
     footer_offset: u64,
     index: Block,
@@ -59,20 +60,22 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    /// Opens the table whose whole file is `data`, read from `path`.
-    /// `number` identifies the table in the block cache.
+    /// Opens the table in `file`, read from `path`. `number` identifies
+    /// the table in the block cache. Reads the footer, the index, the
+    /// filter and the properties; data blocks are read when needed.
     ///
     /// # Errors
     /// `Corruption` if the file is shorter than a footer (truncated or
-    /// empty), or its footer, index block or properties block is damaged.
-    /// A damaged filter block is not an error: the table opens without it.
+    /// empty), or its footer, index block or properties block is damaged;
+    /// `Io` if a read fails. A damaged filter block is not an error: the
+    /// table opens without it.
     pub(crate) fn open(
         path: &Path,
-        data: Bytes,
+        file: Arc<dyn RandomAccessFile>,
         number: u64,
         cache: Option<Arc<BlockCache>>,
     ) -> Result<Arc<Table>> {
-        let file_len = data.len() as u64;
+        let file_len = file.len();
         let footer_offset = file_len.checked_sub(FOOTER_LEN as u64).ok_or_else(|| {
             Error::corruption(
                 path,
@@ -80,20 +83,23 @@ impl Table {
                 format!("the file is {file_len} bytes, too short for a table footer"),
             )
         })?;
-        let footer_bytes = data
-            .get(footer_offset as usize..)
-            .ok_or_else(|| Error::corruption(path, footer_offset, "footer out of range"))?;
+        let footer_bytes = file
+            .read_at(footer_offset, FOOTER_LEN)
+            .map_err(|e| Error::io("read", path, e))?;
         let footer =
-            Footer::decode(footer_bytes).map_err(|e| Error::corruption(path, footer_offset, e))?;
+            Footer::decode(&footer_bytes).map_err(|e| Error::corruption(path, footer_offset, e))?;
 
         let meta = |handle: BlockHandle, what: &str| -> Result<Bytes> {
-            let stored = handle.slice_of(&data, footer_offset).ok_or_else(|| {
-                Error::corruption(
-                    path,
-                    footer_offset,
-                    format!("{what} block handle out of range"),
-                )
-            })?;
+            let stored = handle
+                .read_from(&*file, footer_offset)
+                .map_err(|e| Error::io("read", path, e))?
+                .ok_or_else(|| {
+                    Error::corruption(
+                        path,
+                        footer_offset,
+                        format!("{what} block handle out of range"),
+                    )
+                })?;
             unseal(&stored)
                 .map(|(contents, _)| contents)
                 .map_err(|e| Error::corruption(path, handle.offset, format!("{what} block: {e}")))
@@ -125,7 +131,7 @@ impl Table {
         Ok(Arc::new(Table {
             path: path.to_path_buf(),
             number,
-            data,
+            file,
             footer_offset,
             index,
             index_offset: footer.index.offset,
@@ -135,6 +141,24 @@ impl Table {
             filter_useful: AtomicU64::new(0),
             filter_false_positives: AtomicU64::new(0),
         }))
+    }
+
+    /// Opens a table whose whole file is already in memory (`verify` of a
+    /// copy, tools, tests).
+    ///
+    /// # Errors
+    /// As [`Table::open`].
+    #[cfg_attr(
+        not(any(test, feature = "cli", feature = "internals")),
+        expect(dead_code, reason = "for tools, benches and tests")
+    )]
+    pub(crate) fn from_bytes(
+        path: &Path,
+        data: Bytes,
+        number: u64,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<Arc<Table>> {
+        Table::open(path, Arc::new(InMemoryFile::new(data)), number, cache)
     }
 
     /// The newest version of `user_key` with a sequence number `<= seqno`:
@@ -241,7 +265,7 @@ impl Table {
     }
 
     pub(crate) fn file_size(&self) -> u64 {
-        self.data.len() as u64
+        self.file.len()
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -295,7 +319,8 @@ impl Table {
     ///
     /// # Errors
     /// `Corruption` if the handle is malformed or out of range, or the block
-    /// fails its checksum, decompression or restart-array check.
+    /// fails its checksum, decompression or restart-array check; `Io` if
+    /// the read fails.
     pub(super) fn read_data_block(&self, handle: &[u8]) -> Result<(Block, u64)> {
         let handle = BlockHandle::decode(handle)
             .ok_or_else(|| self.index_corruption("malformed block handle"))?;
@@ -307,13 +332,15 @@ impl Table {
             return Ok((block, offset));
         }
         let stored = handle
-            .slice_of(&self.data, self.footer_offset)
+            .read_from(&*self.file, self.footer_offset)
+            .map_err(|e| Error::io("read", &self.path, e))?
             .ok_or_else(|| self.index_corruption("block handle out of range"))?;
         let (contents, ty) = unseal(&stored).map_err(corrupt)?;
         let block = Block::new(contents).map_err(corrupt)?;
-        if ty != CompressionType::None
-            && let Some(cache) = &self.cache
-        {
+        // An uncompressed block of a mapped file is a slice of the mapping:
+        // caching it would only count the same pages twice.
+        let zero_copy = ty == CompressionType::None && self.file.is_zero_copy();
+        if !zero_copy && let Some(cache) = &self.cache {
             cache.insert(self.number, offset, block.clone());
         }
         Ok((block, offset))

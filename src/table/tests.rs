@@ -48,7 +48,7 @@ fn build(model: &Model, opts: &TableOptions) -> (Bytes, TableMeta) {
 }
 
 fn open(bytes: Bytes) -> crate::Result<Arc<Table>> {
-    Table::open(Path::new(PATH), bytes, 1, None)
+    Table::from_bytes(Path::new(PATH), bytes, 1, None)
 }
 
 /// A model of `users` user keys with 1 to 3 versions each, of mixed kinds.
@@ -309,7 +309,7 @@ fn round_trip_100k_entries_against_model() {
         }
 
         let cache = Arc::new(BlockCache::new(1 << 20));
-        let table = Table::open(Path::new(PATH), bytes, 9, Some(Arc::clone(&cache))).unwrap();
+        let table = Table::from_bytes(Path::new(PATH), bytes, 9, Some(Arc::clone(&cache))).unwrap();
         assert_eq!(table.properties(), p);
         assert_eq!((table.number(), table.file_size()), (9, meta.file_size));
 

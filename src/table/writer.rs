@@ -28,7 +28,8 @@ pub(crate) struct TableOptions {
     /// Uncompressed bytes per data block before it is cut (default 4096;
     /// at most 1 GiB).
     pub block_size: usize,
-    /// Per-block compression (default `Zstd { level: 1 }`).
+    /// Per-block compression (default `Compression::default()`, LZ4; the
+    /// database writes bottom tables with its `bottommost_compression`).
     pub compression: Compression,
     /// Bloom filter bits per distinct user key (default 10, about 1% false
     /// positives); 0 writes no filter.

@@ -173,7 +173,7 @@ fn check_table(file: &LiveFile, data: bytes::Bytes, check: &mut FileCheck) {
         ));
     }
     // No block cache: every block is read and checked from the file.
-    let table = match Table::open(&file.path, data, file.number, None) {
+    let table = match Table::from_bytes(&file.path, data, file.number, None) {
         Ok(t) => t,
         Err(e) => {
             check.problems.push(e.to_string());

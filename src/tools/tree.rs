@@ -15,8 +15,8 @@ use crate::filename::{self, FileKind};
 use crate::fs::{Fs, StdFs};
 use crate::iter::{InternalIter, MergingIter};
 use crate::key::ValueKind;
-use crate::options::RecoveryMode;
 use crate::table::{Direction, Table};
+use crate::version::TableRegistry;
 
 /// The durable state of a database, as its manifest describes it.
 #[derive(Debug, Clone)]
@@ -53,7 +53,9 @@ pub struct TreeInfo {
 pub fn load_tree(dir: &Path) -> Result<TreeInfo> {
     let (manifest, _) = current_manifest(dir)?;
     let fs: Arc<dyn Fs> = Arc::new(StdFs);
-    let state = crate::version::set::load(dir, &fs, &None, RecoveryMode::TolerateCorruptedTail)?
+    // Read only: nothing is marked obsolete, so nothing is ever deleted.
+    let tables = TableRegistry::new(dir, Arc::clone(&fs), None, false, Arc::default());
+    let state = crate::version::set::load(dir, &fs, &tables)?
         .ok_or_else(|| Error::invalid(format!("{} is not a rillkv database", dir.display())))?;
     let shape: TreeShape = (**state.version.shape()).clone();
     let mut tables: Vec<TableInfo> = state.version.metas().iter().map(TableInfo::from).collect();
@@ -121,8 +123,10 @@ pub fn live_data(tree: &TreeInfo, progress: &mut dyn FnMut(u64)) -> Result<LiveD
     let mut sources: Vec<InternalIter> = Vec::with_capacity(tree.tables.len());
     for t in &tree.tables {
         let path = filename::table_path(&tree.dir, t.number);
-        let data = StdFs.read(&path).map_err(|e| Error::io("read", &path, e))?;
-        let table = Table::open(&path, data, t.number, None)?;
+        let file = StdFs
+            .open_random(&path, false)
+            .map_err(|e| Error::io("open", &path, e))?;
+        let table = Table::open(&path, file, t.number, None)?;
         sources.push(Box::new(
             table.iter((Bound::Unbounded, Bound::Unbounded), Direction::Forward),
         ));

@@ -2,135 +2,24 @@
 //! manifest that records how that set changes.
 //!
 //! A [`Version`] is immutable and shared behind an `Arc`. Readers and
-//! iterators pin one; a table file is deleted only when the last version
-//! that lists it is dropped *and* an edit durably removed it.
+//! iterators pin one. Each table has exactly one live [`TableFile`], made
+//! by the [`TableRegistry`] and shared by every version listing it; the
+//! file is deleted only when the last of them is dropped *and* an edit
+//! durably removed it (`registry.rs`).
 //! The manifest format is specified in `docs/format/manifest.md`.
 
 mod edit;
+mod registry;
 pub(crate) mod set;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 pub(crate) use edit::{TableMeta, VersionEdit};
+pub(crate) use registry::{TableFile, TableRegistry, check_table_size};
 pub(crate) use set::VersionSet;
 
 use crate::compaction::{KeyRange, RunShape, TableShape, TreeShape};
-use crate::error::{Error, Result};
-use crate::event::{Events, TableDeletionReason};
-use crate::fs::Fs;
-use crate::table::{BlockCache, Table};
-
-/// A live table file: its manifest entry and, once first read, the opened
-/// table (the cache of open tables is this `OnceLock`).
-pub(crate) struct TableFile {
-    pub(crate) meta: TableMeta,
-    path: PathBuf,
-    fs: Arc<dyn Fs>,
-    cache: Option<Arc<BlockCache>>,
-    opened: OnceLock<Arc<Table>>,
-    /// Set once an edit durably removed the table: the file is deleted when
-    /// the last version holding it drops.
-    obsolete: AtomicBool,
-    /// Who hears of the deletion, set when it is marked obsolete.
-    on_delete: OnceLock<Arc<Events>>,
-}
-
-impl TableFile {
-    pub(crate) fn new(
-        meta: TableMeta,
-        path: PathBuf,
-        fs: Arc<dyn Fs>,
-        cache: Option<Arc<BlockCache>>,
-    ) -> Self {
-        TableFile {
-            meta,
-            path,
-            fs,
-            cache,
-            opened: OnceLock::new(),
-            obsolete: AtomicBool::new(false),
-            on_delete: OnceLock::new(),
-        }
-    }
-
-    /// The opened table, opening it on first use.
-    pub(crate) fn table(&self) -> Result<Arc<Table>> {
-        if let Some(t) = self.opened.get() {
-            return Ok(Arc::clone(t));
-        }
-        let data = self
-            .fs
-            .read(&self.path)
-            .map_err(|e| Error::io("read", &self.path, e))?;
-        check_table_size(&self.path, self.meta.size, data.len() as u64)?;
-        let table = Table::open(&self.path, data, self.meta.number, self.cache.clone())?;
-        Ok(Arc::clone(self.opened.get_or_init(|| table)))
-    }
-
-    /// The opened table, if it was opened already (no I/O).
-    pub(crate) fn opened(&self) -> Option<&Arc<Table>> {
-        self.opened.get()
-    }
-
-    /// Deletes the file once the last version holding it drops, telling
-    /// `events` then (intermediate tables of a compaction pass `None`).
-    pub(crate) fn mark_obsolete(&self, events: Option<&Arc<Events>>) {
-        if let Some(ev) = events {
-            let _ = self.on_delete.set(Arc::clone(ev));
-        }
-        self.obsolete.store(true, Ordering::Release);
-    }
-
-    /// Whether `key` lies within the table's key range.
-    pub(crate) fn may_contain_key(&self, key: &[u8]) -> bool {
-        self.meta.smallest.as_ref() <= key && key <= self.meta.largest.as_ref()
-    }
-}
-
-impl Drop for TableFile {
-    fn drop(&mut self) {
-        if self.obsolete.load(Ordering::Acquire) {
-            match self.fs.remove_file(&self.path) {
-                Ok(()) => {
-                    tracing::debug!(file = %self.path.display(), "deleted obsolete table");
-                    if let Some(ev) = self.on_delete.get() {
-                        ev.table_deleted(
-                            self.meta.number,
-                            self.meta.size,
-                            TableDeletionReason::Compacted,
-                        );
-                    }
-                }
-                Err(e) => tracing::warn!(file = %self.path.display(), error = %e,
-                    "could not delete obsolete table; it is removed at next open"),
-            }
-        }
-    }
-}
-
-/// Checks that the table file at `path` holds the `recorded` number of
-/// bytes its manifest entry gives it: a truncated, extended or swapped
-/// table is refused before any of its bytes is trusted.
-///
-/// # Errors
-/// `Corruption` naming the table, at the first offset where the recorded
-/// and the actual file disagree.
-pub(crate) fn check_table_size(path: &Path, recorded: u64, actual: u64) -> Result<()> {
-    if recorded == actual {
-        return Ok(());
-    }
-    Err(Error::corruption(
-        path,
-        recorded.min(actual),
-        format!(
-            "the manifest records {recorded} bytes for this table but the file holds {actual} \
-             (truncated, extended or replaced)"
-        ),
-    ))
-}
 
 /// A sorted run: tables with disjoint key ranges, sorted by key.
 #[derive(Clone)]
@@ -159,7 +48,7 @@ impl Run {
 ///   newest first in that order. Flush keeps this by giving its table a new
 ///   run with the largest id; compaction by merging runs consecutive among
 ///   those holding its key range and adding the outputs to the newest input
-///   run (`DESIGN.md`, "Why run order stays right").
+///   run (`DESIGN.md`, section "Compaction", "Invariant (run order)").
 /// - Tables inside a run have disjoint key ranges and are sorted by key.
 #[derive(Clone, Default)]
 pub(crate) struct Version {
@@ -171,12 +60,13 @@ pub(crate) struct Version {
 }
 
 impl Version {
-    /// Applies an edit, returning the new version. `open` turns a new
-    /// manifest entry into a live table file.
+    /// Applies an edit, returning the new version. A table the edit adds
+    /// is the registry's live object for its number: the same object when
+    /// the edit only moves it to another run.
     pub(crate) fn apply(
         &self,
         edit: &VersionEdit,
-        mut open: impl FnMut(&TableMeta) -> Arc<TableFile>,
+        tables: &Arc<TableRegistry>,
     ) -> std::result::Result<Version, String> {
         let mut by_run: BTreeMap<u64, Vec<Arc<TableFile>>> = BTreeMap::new();
         for run in &self.runs {
@@ -187,7 +77,10 @@ impl Version {
             }
         }
         for meta in &edit.added {
-            by_run.entry(meta.run).or_default().push(open(meta));
+            by_run
+                .entry(meta.run)
+                .or_default()
+                .push(tables.get_or_insert(meta)?);
         }
         let mut runs = Vec::with_capacity(by_run.len());
         for (id, mut tables) in by_run {
@@ -249,8 +142,17 @@ impl Version {
         self.runs.iter().map(|r| r.tables.len()).sum()
     }
 
-    /// Manifest entries of every live table, for a manifest snapshot.
+    /// Manifest entries of every live table, for a manifest snapshot, each
+    /// in the run that holds it now.
     pub(crate) fn metas(&self) -> Vec<TableMeta> {
-        self.tables().map(|t| t.meta.clone()).collect()
+        self.runs
+            .iter()
+            .flat_map(|r| {
+                r.tables.iter().map(|t| TableMeta {
+                    run: r.id,
+                    ..t.meta.clone()
+                })
+            })
+            .collect()
     }
 }

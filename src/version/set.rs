@@ -24,13 +24,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::edit::MANIFEST_FORMAT_VERSION;
-use super::{TableFile, TableMeta, Version, VersionEdit};
+use super::{TableFile, TableRegistry, Version, VersionEdit};
 use crate::error::{Error, Result};
 use crate::filename;
 use crate::fs::Fs;
 use crate::key::SeqNo;
-use crate::options::RecoveryMode;
-use crate::table::BlockCache;
 use crate::wal::{self, Damage};
 
 /// The durable state the manifest describes, as loaded at open.
@@ -48,7 +46,7 @@ pub(crate) struct LoadedState {
 pub(crate) struct VersionSet {
     dir: PathBuf,
     fs: Arc<dyn Fs>,
-    cache: Option<Arc<BlockCache>>,
+    tables: Arc<TableRegistry>,
     manifest: wal::Writer,
     manifest_number: u64,
     max_manifest_size: u64,
@@ -91,27 +89,12 @@ pub(crate) fn parse_current(data: &[u8]) -> Option<u64> {
     }
 }
 
-pub(crate) fn make_table_file(
-    dir: &Path,
-    fs: &Arc<dyn Fs>,
-    cache: &Option<Arc<BlockCache>>,
-    meta: &TableMeta,
-) -> Arc<TableFile> {
-    Arc::new(TableFile::new(
-        meta.clone(),
-        filename::table_path(dir, meta.number),
-        Arc::clone(fs),
-        cache.clone(),
-    ))
-}
-
 /// Loads the durable state from `CURRENT` and the manifest it names, or
 /// `None` when the directory has no `CURRENT` (a new database).
 pub(crate) fn load(
     dir: &Path,
     fs: &Arc<dyn Fs>,
-    cache: &Option<Arc<BlockCache>>,
-    mode: RecoveryMode,
+    tables: &Arc<TableRegistry>,
 ) -> Result<Option<LoadedState>> {
     let current_path = dir.join(filename::CURRENT);
     if !fs.exists(&current_path) {
@@ -171,13 +154,16 @@ pub(crate) fn load(
         apply_scalars(&mut state, &edit);
         state.version = state
             .version
-            .apply(&edit, |m| make_table_file(dir, fs, cache, m))
+            .apply(&edit, tables)
             .map_err(|why| Error::corruption(&path, offset, why))?;
     }
     if let Some(damage) = reader.damage() {
         // A torn manifest tail is an edit that was never acknowledged (its
-        // fsync did not return); anything else loses tables.
-        if !damage.is_tail || mode == RecoveryMode::AbsoluteConsistency {
+        // fsync did not return), and nothing it made obsolete was deleted
+        // ("Deletion lags one record"): a crash, not damage, in every
+        // recovery mode — the modes are about acknowledged writes, which
+        // live in the WAL. Anything else loses tables.
+        if !damage.is_tail {
             return Err(Error::corruption(&path, damage.offset, damage.reason));
         }
         tracing::warn!(file = %path.display(), offset = damage.offset, "dropped a torn manifest tail");
@@ -234,7 +220,7 @@ impl VersionSet {
     pub(crate) fn create(
         dir: &Path,
         fs: Arc<dyn Fs>,
-        cache: Option<Arc<BlockCache>>,
+        tables: Arc<TableRegistry>,
         version: Version,
         log_number: u64,
         last_seqno: SeqNo,
@@ -250,7 +236,7 @@ impl VersionSet {
         let mut set = VersionSet {
             dir: dir.to_path_buf(),
             fs,
-            cache,
+            tables,
             manifest: wal::Writer::new(file),
             manifest_number,
             max_manifest_size,
@@ -339,19 +325,13 @@ impl VersionSet {
         if self.broken {
             return Err(Error::poisoned("an earlier manifest write failed"));
         }
-        let dir = self.dir.clone();
-        let fs = Arc::clone(&self.fs);
-        let cache = self.cache.clone();
-        let version = self
-            .current
-            .apply(&edit, |m| make_table_file(&dir, &fs, &cache, m))
-            .map_err(|why| {
-                Error::corruption(
-                    &filename::manifest_path(&self.dir, self.manifest_number),
-                    0,
-                    why,
-                )
-            })?;
+        let version = self.current.apply(&edit, &self.tables).map_err(|why| {
+            Error::corruption(
+                &filename::manifest_path(&self.dir, self.manifest_number),
+                0,
+                why,
+            )
+        })?;
         if self.manifest.len() >= self.max_manifest_size {
             let number = next_file_number.fetch_add(1, Ordering::AcqRel);
             self.roll_manifest(number, next_file_number.load(Ordering::Acquire))?;

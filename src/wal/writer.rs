@@ -18,6 +18,8 @@ pub(crate) struct Writer {
     block_offset: usize,
     /// Total bytes appended.
     len: u64,
+    /// Bytes made durable by the last successful sync.
+    synced: u64,
     /// The size the file was grown to (zeros past `len`); `None` for a log
     /// that is not preallocated (a manifest, read by a reader that takes
     /// zeros for damage).
@@ -32,6 +34,7 @@ impl Writer {
             file,
             block_offset: 0,
             len: 0,
+            synced: 0,
             allocated: None,
             buf: Vec::new(),
         }
@@ -105,12 +108,19 @@ impl Writer {
             self.file.trim(self.len)?;
             *allocated = self.len;
         }
-        self.file.sync()
+        self.sync()
     }
 
     /// Makes every appended record durable.
     pub(crate) fn sync(&mut self) -> io::Result<()> {
-        self.file.sync()
+        self.file.sync()?;
+        self.synced = self.len;
+        Ok(())
+    }
+
+    /// Whether every appended record was made durable by a sync.
+    pub(crate) fn is_synced(&self) -> bool {
+        self.synced == self.len
     }
 
     /// Bytes appended so far.

@@ -364,6 +364,9 @@ pub fn fault_image(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> rillkv::fs::Faul
         f.sync().expect("sync");
     }
     fs.sync_dir(dir).expect("sync dir");
+    for parent in dir.ancestors().skip(1) {
+        fs.sync_dir(parent).expect("sync parent dir");
+    }
     fs
 }
 

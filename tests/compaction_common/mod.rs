@@ -328,6 +328,9 @@ pub fn fs_from_image(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> FaultFs {
         f.sync().expect("sync");
     }
     fs.sync_dir(dir).expect("sync dir");
+    for parent in dir.ancestors().skip(1) {
+        fs.sync_dir(parent).expect("sync parent dir");
+    }
     fs
 }
 

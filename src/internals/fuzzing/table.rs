@@ -15,7 +15,7 @@ use crate::error::ErrorKind;
 use crate::fs::{FaultFs, Fs};
 use crate::key::{InternalKey, MAX_SEQNO, ValueKind};
 use crate::table::{BlockCache, Direction, Table, TableIter};
-use crate::version::{TableFile, TableMeta};
+use crate::version::{TableMeta, TableRegistry};
 
 const DIR: &str = "/fuzz";
 
@@ -25,7 +25,7 @@ const DIR: &str = "/fuzz";
 fn open_table(file: &[u8]) -> crate::Result<Arc<Table>> {
     let fs = FaultFs::new();
     let dir = Path::new(DIR);
-    let path: PathBuf = dir.join("000007.rkt");
+    let path: PathBuf = crate::filename::table_path(dir, 7);
     fs.create_dir_all(dir).expect("mkdir");
     let mut f = fs.create(&path).expect("create");
     f.append(file).expect("append");
@@ -42,7 +42,12 @@ fn open_table(file: &[u8]) -> crate::Result<Arc<Table>> {
     };
     let cache = Arc::new(BlockCache::new(1 << 20));
     let fs: Arc<dyn Fs> = Arc::new(fs);
-    TableFile::new(meta, path, fs, Some(cache)).table()
+    let tables = TableRegistry::new(dir, fs, Some(cache), false, Arc::default());
+    let file = tables
+        .get_or_insert(&meta)
+        .expect("a fresh registry holds no other table 7");
+    debug_assert_eq!(file.meta.number, 7);
+    file.table()
 }
 
 fn encode(k: &InternalKey) -> Vec<u8> {
