@@ -160,3 +160,114 @@ mod tests {
         assert_eq!(unpack_trailer(7), None);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Bounds: user-key ranges as the read path and compaction need them.
+
+/// User-key bounds, owned.
+pub(crate) type UserBounds = (std::ops::Bound<Bytes>, std::ops::Bound<Bytes>);
+
+/// Copies a range's bounds into owned user-key bounds.
+pub(crate) fn owned_bounds<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(range: &R) -> UserBounds {
+    use std::ops::Bound;
+    let own = |b: Bound<&K>| match b {
+        Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k.as_ref())),
+        Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k.as_ref())),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (own(range.start_bound()), own(range.end_bound()))
+}
+
+/// The bounds of every key starting with `prefix`.
+pub(crate) fn prefix_bounds(prefix: &[u8]) -> UserBounds {
+    use std::ops::Bound;
+    let lower = Bound::Included(Bytes::copy_from_slice(prefix));
+    let upper = prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
+    (lower, upper)
+}
+
+/// The smallest key greater than every key starting with `prefix`, or
+/// `None` when no such key exists (the prefix is all `0xff`).
+pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Bytes> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(Bytes::from(end));
+        }
+    }
+    None
+}
+
+/// Whether the user-key range `[smallest, largest]` meets the bounds.
+pub(crate) fn range_meets(
+    (lower, upper): (&std::ops::Bound<Bytes>, &std::ops::Bound<Bytes>),
+    smallest: &[u8],
+    largest: &[u8],
+) -> bool {
+    use std::ops::Bound;
+    let above_lower = match lower {
+        Bound::Included(l) => largest >= l.as_ref(),
+        Bound::Excluded(l) => largest > l.as_ref(),
+        Bound::Unbounded => true,
+    };
+    let below_upper = match upper {
+        Bound::Included(u) => smallest <= u.as_ref(),
+        Bound::Excluded(u) => smallest < u.as_ref(),
+        Bound::Unbounded => true,
+    };
+    above_lower && below_upper
+}
+
+/// Converts a user-key lower bound into an internal-key bound covering
+/// every version.
+pub(crate) fn internal_lower(bound: std::ops::Bound<&Bytes>) -> std::ops::Bound<InternalKey> {
+    use std::ops::Bound;
+    match bound {
+        Bound::Included(k) => {
+            Bound::Included(InternalKey::new(k.clone(), MAX_SEQNO, ValueKind::Merge))
+        }
+        Bound::Excluded(k) => Bound::Excluded(InternalKey::new(k.clone(), 0, ValueKind::Delete)),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// Converts a user-key upper bound into an internal-key bound covering
+/// every version.
+pub(crate) fn internal_upper(bound: std::ops::Bound<&Bytes>) -> std::ops::Bound<InternalKey> {
+    use std::ops::Bound;
+    match bound {
+        Bound::Included(k) => Bound::Included(InternalKey::new(k.clone(), 0, ValueKind::Delete)),
+        Bound::Excluded(k) => {
+            Bound::Excluded(InternalKey::new(k.clone(), MAX_SEQNO, ValueKind::Merge))
+        }
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+    use std::ops::Bound;
+
+    #[test]
+    fn prefix_successor_skips_trailing_ff() {
+        assert_eq!(prefix_successor(b"ab").as_deref(), Some(&b"ac"[..]));
+        assert_eq!(prefix_successor(b"a\xff").as_deref(), Some(&b"b"[..]));
+        assert_eq!(prefix_successor(b"\xff\xff"), None);
+        assert_eq!(prefix_successor(b""), None);
+    }
+
+    #[test]
+    fn range_meets_respects_every_bound_kind() {
+        let b = |s: &'static str| Bytes::from_static(s.as_bytes());
+        let inc = Bound::Included(b("c"));
+        let exc = Bound::Excluded(b("c"));
+        let all = Bound::Unbounded;
+        assert!(range_meets((&inc, &all), b"a", b"c"));
+        assert!(!range_meets((&exc, &all), b"a", b"c"));
+        assert!(range_meets((&all, &inc), b"c", b"d"));
+        assert!(!range_meets((&all, &exc), b"c", b"d"));
+        assert!(range_meets((&all, &all), b"", b""));
+    }
+}

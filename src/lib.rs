@@ -186,13 +186,14 @@ mod key;
 mod memtable;
 pub mod merge;
 mod options;
-mod snapshot;
+mod read;
 mod stats;
 mod table;
 // Offline decoders for the `rillkv` command-line tool: not a stable API.
 #[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod tools;
+mod tree;
 mod version;
 mod wal;
 
@@ -217,10 +218,9 @@ pub use bytes::Bytes;
 pub use db::{Db, VerifyProblem, VerifyReport};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{EventListener, TracingListener};
-pub use iter::DbIter;
 pub use key::SeqNo;
 pub use merge::{MergeError, MergeOperator};
 pub use options::{CompactionOptions, Options, RecoveryMode, WriteOptions};
-pub use snapshot::Snapshot;
+pub use read::{DbIter, Snapshot};
 pub use stats::{CounterValues, RunStats, Stats, TableStats};
 pub use table::Compression;

@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use crossbeam_skiplist::SkipMap;
 
-use crate::key::{InternalKey, MAX_SEQNO, SeqNo, ValueKind};
+use crate::key::{InternalKey, SeqNo, ValueKind};
 
 /// Bytes charged per entry on top of key and value: skiplist node, trailer.
 const ENTRY_OVERHEAD: usize = 48;
@@ -187,28 +187,6 @@ impl MemTable {
     }
 }
 
-/// Converts user-key bounds into internal-key bounds covering every version.
-pub(crate) fn internal_lower(bound: Bound<&Bytes>) -> Bound<InternalKey> {
-    match bound {
-        Bound::Included(k) => {
-            Bound::Included(InternalKey::new(k.clone(), MAX_SEQNO, ValueKind::Merge))
-        }
-        Bound::Excluded(k) => Bound::Excluded(InternalKey::new(k.clone(), 0, ValueKind::Delete)),
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
-/// Converts user-key bounds into internal-key bounds covering every version.
-pub(crate) fn internal_upper(bound: Bound<&Bytes>) -> Bound<InternalKey> {
-    match bound {
-        Bound::Included(k) => Bound::Included(InternalKey::new(k.clone(), 0, ValueKind::Delete)),
-        Bound::Excluded(k) => {
-            Bound::Excluded(InternalKey::new(k.clone(), MAX_SEQNO, ValueKind::Merge))
-        }
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
 /// Entries fetched by the first refill of a [`MemIter`]: a seek followed by
 /// a few `next`s (the common short scan) copies little.
 const FIRST_REFILL: usize = 8;
@@ -288,6 +266,7 @@ impl Iterator for MemIter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::key::{MAX_SEQNO, internal_lower, internal_upper};
     use proptest::prelude::*;
 
     fn arb_key() -> impl Strategy<Value = InternalKey> {

@@ -32,13 +32,13 @@ use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
 use tokio::sync::mpsc;
 
+use crate::Db;
 use crate::batch::WriteBatch;
-use crate::db::Db;
 use crate::error::{Error, ErrorKind, Result};
-use crate::iter::DbIter;
 use crate::key::SeqNo;
 use crate::options::{Options, WriteOptions};
-use crate::snapshot::Snapshot;
+use crate::read::DbIter;
+use crate::read::Snapshot;
 use crate::stats::Stats;
 
 /// Pairs per chunk sent from the scanning task.

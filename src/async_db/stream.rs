@@ -263,6 +263,6 @@ pub(super) fn owned_bounds<K: AsRef<[u8]>, R: RangeBounds<K>>(
 
 pub(super) fn prefix_bounds(prefix: &[u8]) -> (Bound<Bytes>, Bound<Bytes>) {
     let lower = Bound::Included(Bytes::copy_from_slice(prefix));
-    let upper = crate::iter::prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
+    let upper = crate::key::prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
     (lower, upper)
 }

@@ -36,7 +36,7 @@ use crate::filename;
 use crate::fs::Fs;
 use crate::iter::{InternalIter, MergingIter, RunIter};
 use crate::key::InternalKey;
-use crate::memtable::{internal_lower, internal_upper};
+use crate::key::{UserBounds, internal_lower, internal_upper};
 use crate::table::{Direction, TableOptions, TableWriter};
 use crate::version::{TableFile, TableMeta, TableRegistry};
 
@@ -76,9 +76,6 @@ pub(crate) struct EngineReport {
     pub(crate) rounds: usize,
     pub(crate) sub_jobs: usize,
 }
-
-/// A `(lower, upper)` pair of user-key bounds.
-type UserBounds = (Bound<Bytes>, Bound<Bytes>);
 
 impl Engine<'_> {
     /// Runs the merge. On error, every file it wrote is deleted.

@@ -8,15 +8,18 @@
 
 mod collapse;
 pub(crate) mod engine;
-mod key_range;
+mod options;
 pub(crate) mod policy;
-mod shape;
 pub mod svg;
 
 pub(crate) use collapse::{Collapse, CollapseOptions};
-pub use key_range::{KeyRange, overlap_groups};
+pub use options::CompactionOptions;
 pub use policy::{
     CompactionJob, CompactionPolicy, CompactionReason, MEMORY_PER_INPUT, MEMORY_PER_OUTPUT,
     RunFold, TieredPolicy, fan_in_for, fold_runs, full_job, range_jobs, round_widths, rounds_for,
 };
-pub use shape::{GroupRun, OverlapGroup, RunShape, TableShape, TreeShape};
+// The policy's view of a version lives with the version; re-exported
+// here, where users of the policy look for it.
+pub use crate::version::{
+    GroupRun, KeyRange, OverlapGroup, RunShape, TableShape, TreeShape, overlap_groups,
+};

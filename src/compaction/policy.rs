@@ -25,9 +25,8 @@
 //!
 //! Within a priority the cheapest job per run removed wins.
 
-use super::shape::{GroupRun, OverlapGroup, TreeShape};
-use crate::compaction::KeyRange;
-use crate::options::CompactionOptions;
+use super::CompactionOptions;
+use crate::version::{GroupRun, KeyRange, OverlapGroup, TreeShape};
 
 /// Why a job was picked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

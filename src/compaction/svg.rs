@@ -40,7 +40,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 
 use super::policy::CompactionJob;
-use super::shape::TreeShape;
+use crate::version::TreeShape;
 
 /// Fill colours for overlap groups, in key order (cycled). Neighbouring
 /// groups always differ.

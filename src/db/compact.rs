@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::{DbInner, SuperVersion, WalState};
-use crate::compaction::engine::{Engine, EngineInput, EngineReport};
+use super::{DbInner, WalState};
+use crate::compaction::engine::EngineReport;
 use crate::compaction::{
-    CollapseOptions, CompactionJob, CompactionPolicy, KeyRange, RunFold, TieredPolicy, fold_runs,
-    full_job, range_jobs,
+    CompactionJob, CompactionPolicy, KeyRange, RunFold, TieredPolicy, fold_runs, full_job,
+    range_jobs,
 };
 use crate::error::{Error, Result};
 use crate::event::{
@@ -27,7 +27,7 @@ use crate::event::{
     TableCreationReason, WriteStallCause,
 };
 use crate::stats::TableStats;
-use crate::table::TableOptions;
+use crate::tree::{JobContext, fold_edit, run_job};
 use crate::version::VersionEdit;
 
 /// Coordination between the compactor thread, manual compactions and
@@ -128,7 +128,7 @@ fn compact_loop(weak: Weak<DbInner>, control: Arc<CompactionControl>) {
     lower_thread_priority(COMPACTION_NICE);
     loop {
         let Some(db) = weak.upgrade() else { return };
-        let result = if db.opts.compaction.background && db.check_open().is_ok() {
+        let result = if db.tree.opts().compaction.background && db.check_open().is_ok() {
             db.compact_once()
         } else {
             Ok(false)
@@ -175,12 +175,12 @@ impl DbInner {
     /// Runs the policy's next job, if any. Returns whether one ran.
     fn compact_once(&self) -> Result<bool> {
         let _running = self.compaction.running.lock();
-        let version = self.current().version.clone();
-        if let Some(job) = TieredPolicy.pick(version.shape(), &self.opts.compaction) {
+        let version = self.tree.current().version.clone();
+        if let Some(job) = TieredPolicy.pick(version.shape(), &self.tree.opts().compaction) {
             self.run_job(&job)?;
             return Ok(true);
         }
-        if let Some(fold) = fold_runs(version.shape(), &self.opts.compaction) {
+        if let Some(fold) = fold_runs(version.shape(), &self.tree.opts().compaction) {
             let _pass = self.enter()?;
             self.apply_fold(&fold)?;
             return Ok(true);
@@ -191,27 +191,7 @@ impl DbInner {
     /// Moves lone tables into one run: one manifest edit, no data written.
     /// REQUIRES: `compaction.running` held, and a fence pass.
     fn apply_fold(&self, fold: &RunFold) -> Result<()> {
-        let version = self.current().version.clone();
-        let mut added = Vec::with_capacity(fold.moves.len());
-        for &(run, number) in &fold.moves {
-            let meta = version
-                .runs
-                .iter()
-                .filter(|r| r.id == run)
-                .flat_map(|r| r.tables.iter())
-                .find(|t| t.meta.number == number)
-                .map(|t| t.meta.clone())
-                .ok_or_else(|| Error::invalid(format!("table {number} to fold is gone")))?;
-            added.push(crate::version::TableMeta {
-                run: fold.target,
-                ..meta
-            });
-        }
-        let edit = VersionEdit {
-            deleted: fold.moves.iter().map(|&(_, n)| n).collect(),
-            added,
-            ..VersionEdit::default()
-        };
+        let edit = fold_edit(&self.tree, fold)?;
         self.install_edit(edit)?;
         self.counters.run_folds.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
@@ -227,8 +207,8 @@ impl DbInner {
     pub(crate) fn compact_all(&self) -> Result<()> {
         self.flush_and_wait()?;
         let _running = self.compaction.running.lock();
-        let version = self.current().version.clone();
-        if let Some(job) = full_job(version.shape(), &self.opts.compaction) {
+        let version = self.tree.current().version.clone();
+        if let Some(job) = full_job(version.shape(), &self.tree.opts().compaction) {
             self.run_job(&job)?;
         }
         Ok(())
@@ -238,8 +218,8 @@ impl DbInner {
     pub(crate) fn compact_key_range(&self, range: KeyRange) -> Result<()> {
         self.flush_and_wait()?;
         let _running = self.compaction.running.lock();
-        let version = self.current().version.clone();
-        for job in range_jobs(version.shape(), &range, &self.opts.compaction) {
+        let version = self.tree.current().version.clone();
+        for job in range_jobs(version.shape(), &range, &self.tree.opts().compaction) {
             self.run_job(&job)?;
         }
         Ok(())
@@ -247,7 +227,7 @@ impl DbInner {
 
     /// Compacts every group holding keys at or after `from`.
     pub(crate) fn compact_key_range_from(&self, from: bytes::Bytes) -> Result<()> {
-        let version = self.current().version.clone();
+        let version = self.tree.current().version.clone();
         let max = version
             .shape()
             .runs
@@ -342,58 +322,14 @@ impl DbInner {
         job_id: u64,
         started: Instant,
     ) -> Result<EngineReport> {
-        let version = self.current().version.clone();
-        let mut inputs = Vec::with_capacity(job.inputs.len());
-        for part in &job.inputs {
-            let run = version
-                .runs
-                .iter()
-                .find(|r| r.id == part.id)
-                .ok_or_else(|| {
-                    Error::invalid(format!("compaction input run {} is gone", part.id))
-                })?;
-            let tables: Vec<_> = run
-                .tables
-                .iter()
-                .filter(|t| part.tables.contains(&t.meta.number))
-                .cloned()
-                .collect();
-            if tables.len() != part.tables.len() {
-                return Err(Error::invalid("compaction input tables changed"));
-            }
-            inputs.push(EngineInput {
-                tables,
-                bytes: part.bytes,
-            });
-        }
-        let c = &self.opts.compaction;
-        let engine = Engine {
+        let ctx = JobContext {
             dir: &self.dir,
             fs: &self.fs,
-            tables: &self.tables,
             next_file_number: &self.next_file_number,
-            table: TableOptions {
-                block_size: self.opts.block_size,
-                compression: if job.bottom {
-                    self.opts.bottommost_compression
-                } else {
-                    self.opts.compression
-                },
-                bloom_bits_per_key: self.opts.bloom_bits_per_key,
-            },
-            collapse: CollapseOptions {
-                snapshots: self.snapshots.sequence_numbers(),
-                bottom: job.bottom,
-                merge_operator: self.opts.merge_operator.clone(),
-                merge_batch_size: self.opts.merge_batch_size,
-            },
-            target_table_size: c.target_table_size,
-            workers: c.merge_workers,
-            fan_in: job.fan_in,
-            output_run: job.output_run,
+            snapshots: self.snapshots.sequence_numbers(),
             cancel: &self.compaction.cancelled,
         };
-        let report = engine.run(inputs)?;
+        let (report, edit) = run_job(&self.tree, job, ctx)?;
         if let Some(ev) = &self.events {
             for m in &report.outputs {
                 ev.table_created(
@@ -405,11 +341,6 @@ impl DbInner {
                 );
             }
         }
-        let edit = VersionEdit {
-            deleted: job.tables().collect(),
-            added: report.outputs.clone(),
-            ..VersionEdit::default()
-        };
         // On failure the edit may have reached the disk: the outputs are
         // kept. If it did not, they are unreferenced and removed at next open.
         self.install_edit(edit)?;
@@ -443,8 +374,8 @@ impl DbInner {
 
     /// Whether run-count backpressure would slow or stop a commit now.
     pub(crate) fn writes_slowed(&self) -> bool {
-        let c = &self.opts.compaction;
-        c.background && self.current().version.max_depth() >= c.slowdown_runs
+        let c = &self.tree.opts().compaction;
+        c.background && self.tree.current().version.max_depth() >= c.slowdown_runs
     }
 
     /// Slows or stops the commit leader while too many runs overlap, and
@@ -453,11 +384,11 @@ impl DbInner {
     /// commit that is not slowed (tracked in `wal.slowdown`).
     /// REQUIRES: the WAL lock (proven by `wal`; called by the commit leader).
     pub(crate) fn wait_for_compaction_room(&self, wal: &mut WalState) -> Result<()> {
-        let c = &self.opts.compaction;
+        let c = &self.tree.opts().compaction;
         if !c.background {
             return Ok(());
         }
-        let depth = self.current().version.max_depth();
+        let depth = self.tree.current().version.max_depth();
         if depth < c.slowdown_runs {
             if let Some(ev) = &self.events
                 && let Some(stall) = wal.slowdown.take()
@@ -508,7 +439,7 @@ impl DbInner {
                         format!("writes are stopped and compaction is failing: {e}"),
                     ));
                 }
-                if self.current().version.max_depth() < c.stop_runs {
+                if self.tree.current().version.max_depth() < c.stop_runs {
                     break Ok(());
                 }
                 st.work_pending = true;
@@ -546,15 +477,7 @@ impl DbInner {
                 return Err(e);
             }
         };
-        let old = {
-            let mut cur = self.super_version.write();
-            let new = Arc::new(SuperVersion {
-                active: Arc::clone(&cur.active),
-                sealed: cur.sealed.clone(),
-                version,
-            });
-            std::mem::replace(&mut *cur, new)
-        };
+        let old = self.tree.install(version, None);
         drop(versions);
         drop(old);
         Ok(())

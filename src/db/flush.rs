@@ -8,7 +8,6 @@
 //! 3. install the new version and drop the memtable from the super version;
 //! 4. only then delete the memtable's WAL.
 
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -16,19 +15,15 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
-use super::{DbInner, SuperVersion};
-use crate::compaction::{Collapse, CollapseOptions};
+use super::DbInner;
 use crate::error::{Error, Result};
 use crate::event::{
     ActiveStall, BackgroundErrorReason, CorruptionContext, FlushBeginInfo, FlushEndInfo,
     TableCreationReason, WriteStallCause,
 };
 use crate::filename;
-use crate::fs::Fs;
-use crate::key::SeqNo;
-use crate::memtable::{MemIter, MemTable};
-use crate::options::Options;
-use crate::table::{TableOptions, TableWriter};
+use crate::memtable::MemTable;
+use crate::tree::write_memtable;
 use crate::version::{TableMeta, VersionEdit};
 
 /// Coordination between writers, `Db::flush` and the flush thread.
@@ -86,7 +81,7 @@ pub(crate) fn spawn(db: &Arc<DbInner>) -> Result<JoinHandle<()>> {
 fn flush_loop(weak: Weak<DbInner>, control: Arc<FlushControl>) {
     loop {
         let Some(db) = weak.upgrade() else { return };
-        if !db.current().sealed.is_empty() {
+        if !db.tree.current().sealed.is_empty() {
             let result = db.flush_oldest();
             if result.is_ok() {
                 db.compaction.schedule();
@@ -131,7 +126,7 @@ impl DbInner {
     /// Flushes the oldest sealed memtable. Returns whether there was one.
     /// Runs on the flush thread only, so flushes never race each other.
     pub(crate) fn flush_oldest(&self) -> Result<bool> {
-        let sv = self.current();
+        let sv = self.tree.current();
         let Some(mem) = sv.sealed.last().cloned() else {
             return Ok(false);
         };
@@ -216,21 +211,7 @@ impl DbInner {
         // then super version).
         let mut versions = self.versions.lock();
         let version = versions.log_and_apply(edit, &self.next_file_number, vec![wal])?;
-        let old = {
-            let mut cur = self.super_version.write();
-            let sealed = cur
-                .sealed
-                .iter()
-                .filter(|m| !Arc::ptr_eq(m, mem))
-                .cloned()
-                .collect();
-            let new = Arc::new(SuperVersion {
-                active: Arc::clone(&cur.active),
-                sealed,
-                version,
-            });
-            std::mem::replace(&mut *cur, new)
-        };
+        let old = self.tree.install(version, Some(mem));
         drop(versions);
         // Dropped outside the locks (a table's deletion event may go with
         // the last reference to it).
@@ -243,7 +224,7 @@ impl DbInner {
         let meta = write_memtable(
             &self.dir,
             &self.fs,
-            &self.opts,
+            self.tree.opts(),
             mem,
             number,
             self.snapshots.sequence_numbers(),
@@ -260,7 +241,7 @@ impl DbInner {
     /// REQUIRES: the WAL lock (the caller is rotating the memtable).
     pub(crate) fn wait_for_flush_room(&self) -> Result<()> {
         let limit = self.opts.max_sealed_memtables;
-        if self.current().sealed.len() < limit {
+        if self.tree.current().sealed.len() < limit {
             return Ok(());
         }
         let started = Instant::now();
@@ -284,7 +265,7 @@ impl DbInner {
             if st.shutdown {
                 break Err(Error::closed());
             }
-            if self.current().sealed.len() < limit {
+            if self.tree.current().sealed.len() < limit {
                 break Ok(());
             }
             st.work_pending = true;
@@ -314,11 +295,11 @@ impl DbInner {
             // so no WAL is created once `close` has finished with the log.
             self.check_open()?;
             self.check_poison()?;
-            if !self.current().active.is_empty() {
+            if !self.tree.current().active.is_empty() {
                 self.rotate_memtable(&mut wal)?;
             }
         }
-        let target = self.current().sealed.first().map(|m| m.wal_number());
+        let target = self.tree.current().sealed.first().map(|m| m.wal_number());
         let Some(target) = target else {
             return Ok(());
         };
@@ -334,6 +315,7 @@ impl DbInner {
                 return Err(Error::closed());
             }
             let flushed = self
+                .tree
                 .current()
                 .sealed
                 .last()
@@ -344,66 +326,4 @@ impl DbInner {
             control.done.wait(&mut st);
         }
     }
-}
-
-/// Writes `mem` as table `number` in a new run of the same number, keeping
-/// what the `snapshots` need, and fsyncs the file and the directory.
-/// Returns `None` if nothing survived collapsing (cannot happen today: the
-/// newest version of each key is always kept).
-pub(crate) fn write_memtable(
-    dir: &Path,
-    fs: &Arc<dyn Fs>,
-    opts: &Options,
-    mem: &Arc<MemTable>,
-    number: u64,
-    snapshots: Vec<SeqNo>,
-) -> Result<Option<TableMeta>> {
-    let path = filename::table_path(dir, number);
-    let file = fs
-        .create(&path)
-        .map_err(|e| Error::io("create", &path, e))?;
-    let table_opts = TableOptions {
-        block_size: opts.block_size,
-        compression: opts.compression,
-        bloom_bits_per_key: opts.bloom_bits_per_key,
-    };
-    let mut writer = TableWriter::new(file, &path, &table_opts);
-    let entries = MemIter::new(
-        Arc::clone(mem),
-        std::ops::Bound::Unbounded,
-        std::ops::Bound::Unbounded,
-        false,
-    )
-    .map(Ok);
-    let collapse = CollapseOptions {
-        snapshots,
-        bottom: false,
-        merge_operator: opts.merge_operator.clone(),
-        merge_batch_size: opts.merge_batch_size,
-    };
-    let mut any = false;
-    for entry in Collapse::new(entries, collapse) {
-        let (key, value) = entry?;
-        writer.add(&key, &value)?;
-        any = true;
-    }
-    if !any {
-        drop(writer);
-        let _ = fs.remove_file(&path);
-        return Ok(None);
-    }
-    let written = writer.finish()?;
-    fs.sync_dir(dir)
-        .map_err(|e| Error::io("fsync directory", dir, e))?;
-    let p = written.properties;
-    Ok(Some(TableMeta {
-        number,
-        run: number,
-        size: written.file_size,
-        smallest: p.smallest_user_key,
-        largest: p.largest_user_key,
-        min_seqno: p.min_seqno,
-        max_seqno: p.max_seqno,
-        entries: p.entries,
-    }))
 }

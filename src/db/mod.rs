@@ -7,6 +7,7 @@ mod compact;
 mod flush;
 mod read;
 mod recovery;
+mod snapshots;
 mod verify;
 mod write;
 
@@ -15,25 +16,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::event::{ActiveStall, BackgroundErrorReason, CorruptionContext, Events};
 use crate::fs::{Fence, FileLock, Fs};
-use crate::iter::DbIter;
-use crate::key::SeqNo;
-use crate::memtable::MemTable;
+use crate::key::{SeqNo, owned_bounds, prefix_bounds};
 use crate::options::{Options, WriteOptions};
-use crate::snapshot::{Snapshot, SnapshotList};
+use crate::read::{DbIter, Reader, Snapshot};
 use crate::stats::{Counters, Stats};
 use crate::table::BlockCache;
-use crate::version::{TableRegistry, Version, VersionSet};
+use crate::tree::{ReadView, Tree};
+use crate::version::VersionSet;
 use crate::wal;
 
 use compact::CompactionControl;
 use flush::FlushControl;
-pub(crate) use recovery::RecoveryReport;
+use recovery::RecoveryReport;
+use snapshots::SnapshotList;
 pub use verify::{VerifyProblem, VerifyReport};
 use write::{CommitQueue, WriteBacks};
 
@@ -51,15 +52,47 @@ use write::{CommitQueue, WriteBacks};
 /// ```
 #[derive(Clone)]
 pub struct Db {
-    pub(crate) inner: Arc<DbInner>,
+    inner: Arc<DbInner>,
     /// Shared by user-facing handles only (clones, snapshots, iterators),
     /// never by background threads: when the last one drops, the database
     /// closes at once and its lock is released.
-    _handle: Arc<HandleGuard>,
+    handle: Arc<HandleGuard>,
 }
 
+/// The user handle: what snapshots and iterators hold (as a [`Reader`]).
 struct HandleGuard {
     inner: Arc<DbInner>,
+}
+
+impl Reader for HandleGuard {
+    fn check_open(&self) -> Result<()> {
+        self.inner.check_open()
+    }
+
+    fn pin_latest(&self) -> SeqNo {
+        self.inner.snapshots.pin_latest(&self.inner.last_seqno)
+    }
+
+    fn pin(&self, seqno: SeqNo) {
+        self.inner.snapshots.register(seqno);
+    }
+
+    fn unpin(&self, seqno: SeqNo) {
+        self.inner.snapshots.release(seqno);
+    }
+
+    fn view_at(&self, seqno: SeqNo) -> ReadView {
+        self.inner.tree.view_at(seqno)
+    }
+
+    fn get_at(&self, key: &[u8], seqno: SeqNo) -> Result<Option<Bytes>> {
+        self.inner.check_open()?;
+        self.inner.get(&self.inner.tree.view_at(seqno), key, false)
+    }
+
+    fn report_corruption(&self, error: &Error, context: CorruptionContext) {
+        self.inner.report_corruption(error, context);
+    }
 }
 
 impl Drop for HandleGuard {
@@ -78,61 +111,52 @@ impl std::fmt::Debug for Db {
     }
 }
 
-/// Everything a read sees — memtables and the table version — swapped as
-/// one unit. Readers clone the `Arc` and read without locks.
-pub(crate) struct SuperVersion {
-    /// Takes writes.
-    pub(crate) active: Arc<MemTable>,
-    /// Sealed memtables, newest first.
-    pub(crate) sealed: Vec<Arc<MemTable>>,
-    /// The live tables.
-    pub(crate) version: Arc<Version>,
-}
-
 /// The WAL being appended to. Locked only by the commit leader.
-pub(crate) struct WalState {
-    pub(crate) writer: wal::Writer,
-    pub(crate) number: u64,
+struct WalState {
+    writer: wal::Writer,
+    number: u64,
     /// A run-count slowdown in progress, reported to listeners when it
     /// ends (only tracked when someone listens).
-    pub(crate) slowdown: Option<ActiveStall>,
+    slowdown: Option<ActiveStall>,
 }
 
-/// State shared by every handle.
-pub(crate) struct DbInner {
-    pub(crate) dir: PathBuf,
-    pub(crate) opts: Options,
-    pub(crate) fs: Arc<dyn Fs>,
+/// State shared by every handle: what the trees share (the directory, the
+/// WAL and group commit, sequence numbers, snapshots, the manifest,
+/// background threads, events, the life cycle) and the tree itself. No
+/// field is visible outside `db/`.
+struct DbInner {
+    dir: PathBuf,
+    opts: Options,
+    fs: Arc<dyn Fs>,
     lock: Mutex<Option<FileLock>>,
-    pub(crate) super_version: RwLock<Arc<SuperVersion>>,
-    pub(crate) wal: Mutex<WalState>,
+    /// The one tree (the keyspaces issue makes this several).
+    tree: Tree,
+    wal: Mutex<WalState>,
     commit: CommitQueue,
     /// Merge write-backs offered by reads, committed in the background.
     write_backs: WriteBacks,
     /// Closed by `close`: no directory change of this handle after it.
     fence: Arc<Fence>,
-    /// The one live object of each table.
-    tables: Arc<TableRegistry>,
     /// The newest sequence number visible to reads.
-    pub(crate) last_seqno: AtomicU64,
-    pub(crate) next_file_number: AtomicU64,
-    pub(crate) snapshots: SnapshotList,
+    last_seqno: AtomicU64,
+    next_file_number: AtomicU64,
+    snapshots: SnapshotList,
     closed: AtomicBool,
     /// Set by the first failed WAL write or fsync; refuses later writes.
     poison: Mutex<Option<String>>,
-    pub(crate) counters: Counters,
-    pub(crate) recovery: RecoveryReport,
+    counters: Counters,
+    recovery: RecoveryReport,
     /// The manifest and current version; REQUIRES holding it to change the
     /// set of tables.
-    pub(crate) versions: Mutex<VersionSet>,
-    pub(crate) block_cache: Option<Arc<BlockCache>>,
-    pub(crate) flush: Arc<FlushControl>,
+    versions: Mutex<VersionSet>,
+    block_cache: Option<Arc<BlockCache>>,
+    flush: Arc<FlushControl>,
     flush_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    pub(crate) compaction: Arc<CompactionControl>,
+    compaction: Arc<CompactionControl>,
     compact_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The registered event listeners; `None` when there are none, so the
     /// hot paths pay one check.
-    pub(crate) events: Option<Arc<Events>>,
+    events: Option<Arc<Events>>,
 }
 
 impl Db {
@@ -188,7 +212,7 @@ impl Db {
         inner.flush.schedule();
         inner.compaction.schedule();
         Ok(Db {
-            _handle: Arc::new(HandleGuard {
+            handle: Arc::new(HandleGuard {
                 inner: Arc::clone(&inner),
             }),
             inner,
@@ -451,12 +475,8 @@ impl Db {
     /// operator failed, or none is configured), for that key only.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
         self.inner.check_open()?;
-        let (seqno, sv) = self.inner.latest_view();
-        let result = self.inner.get_at(key.as_ref(), seqno, sv, true);
-        if let Err(e) = &result {
-            self.inner.report_corruption(e, CorruptionContext::Get);
-        }
-        result
+        let view = self.inner.tree.latest_view(|| self.inner.last_seqno());
+        self.inner.get(&view, key.as_ref(), true)
     }
 
     /// A consistent, read-only view of the database as of now. It is owned,
@@ -475,7 +495,7 @@ impl Db {
     /// # Ok(()) }
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot::new(self.clone())
+        Snapshot::new(self.reader())
     }
 
     /// Iterates every key in order; `.rev()` for reverse order. The
@@ -517,7 +537,7 @@ impl Db {
     /// # Ok(()) }
     /// ```
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> DbIter {
-        DbIter::new(self.clone(), None, range)
+        DbIter::new(self.reader(), None, owned_bounds(&range))
     }
 
     /// Iterates the keys that start with `prefix`, forward or (`.rev()`)
@@ -538,7 +558,7 @@ impl Db {
     /// # Ok(()) }
     /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter {
-        DbIter::with_prefix(self.clone(), None, prefix.as_ref())
+        DbIter::new(self.reader(), None, prefix_bounds(prefix.as_ref()))
     }
 
     /// Reads every live file from disk and checks every checksum: each
@@ -623,24 +643,19 @@ impl Db {
     }
 }
 
+impl Db {
+    /// This handle as snapshots and iterators hold it.
+    fn reader(&self) -> Arc<dyn Reader> {
+        Arc::clone(&self.handle) as Arc<dyn Reader>
+    }
+}
+
 impl DbInner {
-    pub(crate) fn check_open(&self) -> Result<()> {
+    fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::closed());
         }
         Ok(())
-    }
-
-    pub(crate) fn current(&self) -> Arc<SuperVersion> {
-        Arc::clone(&self.super_version.read())
-    }
-
-    /// The newest sequence number and the super version, read together
-    /// under the super-version lock: every version that number can see is
-    /// in that super version, whatever flush or compaction installs next.
-    pub(crate) fn latest_view(&self) -> (SeqNo, Arc<SuperVersion>) {
-        let sv = self.super_version.read();
-        (self.last_seqno.load(Ordering::Acquire), Arc::clone(&sv))
     }
 
     /// Closes the database. After this returns nothing of this `DbInner`
@@ -720,7 +735,7 @@ impl DbInner {
     }
 
     /// Tells listeners about `error` if it is a `Corruption` error.
-    pub(crate) fn report_corruption(&self, error: &Error, context: CorruptionContext) {
+    fn report_corruption(&self, error: &Error, context: CorruptionContext) {
         crate::event::report_corruption(&self.events, error, context);
     }
 
@@ -731,7 +746,7 @@ impl DbInner {
         }
     }
 
-    pub(crate) fn last_seqno(&self) -> SeqNo {
+    fn last_seqno(&self) -> SeqNo {
         self.last_seqno.load(Ordering::Acquire)
     }
 }

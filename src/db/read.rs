@@ -1,134 +1,55 @@
-//! The read path: point lookups at a sequence number, and stats.
+//! The read path at the database's level: point reads (counted, with
+//! corruption reported and long merge folds offered for write-back), and
+//! stats. The walk itself is the tree's ([`ReadView::get`]).
 
 use std::sync::atomic::Ordering;
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
-use super::{DbInner, SuperVersion};
+use super::DbInner;
 use crate::compaction::{CompactionPolicy, TieredPolicy};
 use crate::error::Result;
-use crate::key::{MAX_SEQNO, SeqNo, ValueKind};
-use crate::merge::resolve::{NewestFirst, merge_failed, no_operator};
+use crate::event::CorruptionContext;
+use crate::key::SeqNo;
 use crate::stats::{RunStats, Stats, TableStats};
+use crate::tree::ReadView;
 
 impl DbInner {
-    /// The value of `key` as of `seqno`: the active memtable, then sealed
-    /// memtables newest first, then each sorted run newest first (the one
-    /// table whose key range holds the key; its bloom filter first).
-    ///
-    /// The first version found decides, unless it is a merge operand: then
-    /// operands are collected newest → oldest until a Put (base), a Delete
-    /// (no base) or the end of the key's history, folded in chunks of
-    /// `merge_batch_size`. With `latest`, a long fold is offered for
-    /// write-back (never waiting: see `write.rs`).
-    pub(crate) fn get_at(
-        &self,
-        key: &[u8],
-        seqno: SeqNo,
-        sv: Arc<SuperVersion>,
-        latest: bool,
-    ) -> Result<Option<Bytes>> {
+    /// The value of `key` in `view`. With `latest` (a `Db::get`, not a
+    /// snapshot's), a fold of more than `merge_writeback_threshold`
+    /// operands is offered for write-back (never waiting: see `write.rs`).
+    pub(super) fn get(&self, view: &ReadView, key: &[u8], latest: bool) -> Result<Option<Bytes>> {
         self.counters.gets.fetch_add(1, Ordering::Relaxed);
-        let op = self.opts.merge_operator.as_deref();
-        let mut fold: Option<NewestFirst<'_>> = None;
-        // `Ok(Some(base))` ends the search at a Put or a Delete.
-        let mut visit = |kind: ValueKind, value: Bytes| -> Result<Option<Option<Bytes>>> {
-            match kind {
-                ValueKind::Put => Ok(Some(Some(value))),
-                ValueKind::Delete => Ok(Some(None)),
-                ValueKind::Merge => {
-                    let op = op.ok_or_else(|| no_operator(key))?;
-                    fold.get_or_insert_with(|| {
-                        NewestFirst::new(op, key, self.opts.merge_batch_size)
-                    })
-                    .push(value)
-                    .map_err(|e| merge_failed(op, key, e))?;
-                    Ok(None)
-                }
+        let lookup = match view.get(key) {
+            Ok(lookup) => lookup,
+            Err(e) => {
+                self.report_corruption(&e, CorruptionContext::Get);
+                return Err(e);
             }
         };
-        let mut found = None;
-        'search: {
-            for mem in std::iter::once(&sv.active).chain(sv.sealed.iter()) {
-                for (kind, _, value) in mem.versions(key, seqno) {
-                    if let Some(f) = visit(kind, value)? {
-                        found = Some(f);
-                        break 'search;
-                    }
-                }
-            }
-            for run in &sv.version.runs {
-                let Some(file) = run.table_for(key) else {
-                    continue;
-                };
-                if file.meta.min_seqno > seqno {
-                    continue;
-                }
-                let table = file.table()?;
-                match table.get(key, seqno)? {
-                    None => continue,
-                    Some((ValueKind::Merge, _, _)) => {
-                        for entry in table.versions(key, seqno) {
-                            let (k, value) = entry?;
-                            if let Some(f) = visit(k.kind, value)? {
-                                found = Some(f);
-                                break 'search;
-                            }
-                        }
-                    }
-                    Some((kind, _, value)) => {
-                        if let Some(f) = visit(kind, value)? {
-                            found = Some(f);
-                            break 'search;
-                        }
-                    }
-                }
+        if lookup.folded > 0 {
+            self.counters
+                .merge_operands_folded
+                .fetch_add(lookup.folded, Ordering::Relaxed);
+            let threshold = self.opts.merge_writeback_threshold as u64;
+            if let (true, true, Some(value)) = (
+                latest,
+                threshold > 0 && lookup.folded > threshold,
+                &lookup.value,
+            ) {
+                self.offer_write_back(key, value.clone(), view.seqno());
             }
         }
-        let base = found.flatten();
-        let Some(fold) = fold else {
-            return Ok(base);
-        };
-        let Some(op) = op else {
-            return Err(no_operator(key));
-        };
-        let folded = fold.count;
-        let value = Bytes::from(
-            fold.finish(base.as_deref())
-                .map_err(|e| merge_failed(op, key, e))?,
-        );
-        self.counters
-            .merge_operands_folded
-            .fetch_add(folded, Ordering::Relaxed);
-        let threshold = self.opts.merge_writeback_threshold as u64;
-        if latest && threshold > 0 && folded > threshold {
-            self.offer_write_back(key, value.clone(), seqno);
-        }
-        Ok(Some(value))
+        Ok(lookup.value)
     }
 
     /// The sequence number of the newest version of `key`, if any.
-    pub(crate) fn newest_seqno(&self, key: &[u8]) -> Result<Option<SeqNo>> {
-        let sv = self.current();
-        for mem in std::iter::once(&sv.active).chain(sv.sealed.iter()) {
-            if let Some((_, seqno, _)) = mem.versions(key, MAX_SEQNO).next() {
-                return Ok(Some(seqno));
-            }
-        }
-        for run in &sv.version.runs {
-            if let Some(file) = run.table_for(key)
-                && let Some((_, seqno, _)) = file.table()?.get(key, MAX_SEQNO)?
-            {
-                return Ok(Some(seqno));
-            }
-        }
-        Ok(None)
+    pub(super) fn newest_seqno(&self, key: &[u8]) -> Result<Option<SeqNo>> {
+        self.tree.current().newest_seqno(key)
     }
 
-    pub(crate) fn stats(&self) -> Stats {
-        let sv = self.current();
+    pub(super) fn stats(&self) -> Stats {
+        let sv = self.tree.current();
         let cache = self
             .block_cache
             .as_ref()

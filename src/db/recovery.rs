@@ -4,10 +4,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
+use super::snapshots::SnapshotList;
 use super::write::{CommitQueue, WriteBacks};
-use super::{DbInner, SuperVersion, WalState, flush};
+use super::{DbInner, WalState};
 use crate::batch;
 use crate::error::{Error, Result};
 use crate::event::{Events, TableCreationReason, TableDeletionReason};
@@ -16,10 +17,12 @@ use crate::fs::{Fence, Fs, WritableFile};
 use crate::key::SeqNo;
 use crate::memtable::MemTable;
 use crate::options::{Options, RecoveryMode};
-use crate::snapshot::SnapshotList;
 use crate::stats::Counters;
-use crate::table::BlockCache;
-use crate::version::{TableRegistry, Version, VersionEdit, VersionSet, check_table_size, set};
+use crate::table::{BlockCache, TableOptions};
+use crate::tree::{MergeSettings, Tree, TreeOptions, write_memtable};
+use crate::version::{
+    OnTableDeleted, TableRegistry, Version, VersionEdit, VersionSet, check_table_size, set,
+};
 use crate::wal::{self, Damage};
 
 /// What recovery found, kept for [`Db::stats`](crate::Db::stats).
@@ -100,6 +103,11 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         block_cache.clone(),
         opts.mmap_reads,
         Arc::clone(&fence),
+        events.clone().map(|ev| -> OnTableDeleted {
+            Arc::new(move |number, size| {
+                ev.table_deleted(number, size, TableDeletionReason::Compacted);
+            })
+        }),
     );
 
     let names = fs.list_dir(dir).map_err(|e| Error::io("list", dir, e))?;
@@ -277,12 +285,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         lock: Mutex::new(Some(lock)),
         write_backs: WriteBacks::default(),
         fence,
-        tables,
-        super_version: RwLock::new(Arc::new(SuperVersion {
-            active: Arc::new(MemTable::new(number)),
-            sealed: Vec::new(),
-            version,
-        })),
+        tree: Tree::new(tree_options(&opts), version, number, tables),
         wal: Mutex::new(WalState {
             writer: wal::Writer::preallocated(file),
             number,
@@ -305,6 +308,25 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         events,
         opts,
     })
+}
+
+/// How the database's one tree writes, reads and compacts, from its
+/// options.
+fn tree_options(opts: &Options) -> TreeOptions {
+    TreeOptions {
+        memtable_size: opts.memtable_size,
+        table: TableOptions {
+            block_size: opts.block_size,
+            compression: opts.compression,
+            bloom_bits_per_key: opts.bloom_bits_per_key,
+        },
+        bottommost_compression: opts.bottommost_compression,
+        merge: MergeSettings {
+            op: opts.merge_operator.clone(),
+            chunk: opts.merge_batch_size,
+        },
+        compaction: opts.compaction.clone(),
+    }
 }
 
 /// The recovered state, before it is written down.
@@ -343,7 +365,7 @@ fn write_state(
         let number = next_file;
         next_file += 1;
         written.push(filename::table_path(dir, number));
-        if let Some(meta) = flush::write_memtable(dir, fs, opts, mem, number, Vec::new())? {
+        if let Some(meta) = write_memtable(dir, fs, &tree_options(opts), mem, number, Vec::new())? {
             if let Some(ev) = events {
                 ev.table_created(
                     meta.number,
@@ -370,7 +392,7 @@ fn write_state(
     let number = next_file + 1;
     written.push(filename::manifest_path(dir, manifest_number));
     written.push(filename::temp_path(dir, manifest_number));
-    let mut versions = VersionSet::create(
+    let versions = VersionSet::create(
         dir,
         Arc::clone(fs),
         Arc::clone(tables),
@@ -385,7 +407,6 @@ fn write_state(
     // CURRENT names the new manifest now: the open has happened, whatever
     // fails next (the next open replays the same WALs again).
     written.clear();
-    versions.set_events(events.clone());
     let path = filename::wal_path(dir, number);
     let file = fs
         .create(&path)

@@ -80,7 +80,7 @@ impl DbInner {
     pub(crate) fn verify(&self) -> Result<VerifyReport> {
         self.check_open()?;
         let mut report = VerifyReport::default();
-        let version = self.current().version.clone();
+        let version = self.tree.current().version.clone();
         for t in version.tables() {
             let path = filename::table_path(&self.dir, t.meta.number);
             report.files_checked += 1;

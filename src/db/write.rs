@@ -38,13 +38,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 
-use super::{DbInner, SuperVersion, WalState};
+use super::{DbInner, WalState};
 use crate::batch::{self, BatchIter, WriteBatch};
 use crate::error::{Error, Result};
 use crate::event::BackgroundErrorReason;
 use crate::filename;
 use crate::key::{MAX_SEQNO, SeqNo};
-use crate::memtable::MemTable;
 use crate::wal;
 
 /// Who leads a commit group, and so whether it may wait.
@@ -276,7 +275,7 @@ impl DbInner {
         // group that gets the lock after that fsync is refused here.
         self.check_open()?;
         self.check_poison()?;
-        let full = self.current().active.approximate_size() >= self.opts.memtable_size;
+        let full = self.tree.current().active.approximate_size() >= self.tree.opts().memtable_size;
         match mode {
             CommitMode::Writers => {
                 self.wait_for_compaction_room(&mut wal)?;
@@ -348,7 +347,7 @@ impl DbInner {
 
         let payload = Bytes::from(payload);
         let body = payload.get(batch::HEADER_LEN..).unwrap_or_default();
-        let mem = Arc::clone(&self.current().active);
+        let mem = Arc::clone(&self.tree.current().active);
         let mut user_bytes = 0u64;
         for (i, entry) in BatchIter::new(body, count).enumerate() {
             // The payload was encoded just above; it always decodes.
@@ -395,17 +394,7 @@ impl DbInner {
             .map_err(|e| Error::io("fsync directory", &self.dir, e))?;
         wal.writer = wal::Writer::preallocated(file);
         wal.number = number;
-        {
-            let mut sv = self.super_version.write();
-            let mut sealed = Vec::with_capacity(sv.sealed.len() + 1);
-            sealed.push(Arc::clone(&sv.active));
-            sealed.extend(sv.sealed.iter().cloned());
-            *sv = Arc::new(SuperVersion {
-                active: Arc::new(MemTable::new(number)),
-                sealed,
-                version: Arc::clone(&sv.version),
-            });
-        }
+        self.tree.seal_active(number);
         self.flush.schedule();
         tracing::debug!(wal = number, "memtable sealed, new WAL started");
         Ok(())

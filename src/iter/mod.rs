@@ -1,13 +1,11 @@
-//! Iteration: the internal stream of versions, the heap merge of many
-//! streams, and [`DbIter`], which turns versions into user-visible pairs.
+//! Internal iteration: the stream of versions ([`InternalIter`]), the heap
+//! merge of many streams ([`MergingIter`]) and a sorted run read as one
+//! stream ([`RunIter`]). The user-facing iterator that turns versions into
+//! pairs is [`DbIter`](crate::DbIter), in `read/`.
 
-mod db_iter;
 mod merging;
 mod run_iter;
 
-pub use db_iter::DbIter;
-#[cfg(feature = "tokio")]
-pub(crate) use db_iter::prefix_successor;
 pub use merging::MergingIter;
 pub(crate) use run_iter::RunIter;
 

@@ -577,8 +577,7 @@ impl Options {
     }
 }
 
-mod compaction;
 mod write;
 
-pub use compaction::CompactionOptions;
+pub use crate::compaction::CompactionOptions;
 pub use write::WriteOptions;

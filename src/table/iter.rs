@@ -80,17 +80,6 @@ impl TableIter {
         }
     }
 
-    /// An iterator that yields nothing.
-    pub(crate) fn empty(table: Arc<Table>) -> Self {
-        let mut it = TableIter::new(
-            table,
-            (Bound::Unbounded, Bound::Unbounded),
-            Direction::Forward,
-        );
-        it.state = State::Done;
-        it
-    }
-
     /// Loads the data block the index cursor is on; false (and no block)
     /// if the index cursor is past either end.
     fn load_block(&mut self) -> Result<bool> {

@@ -165,12 +165,38 @@ impl Table {
     /// its kind, sequence number and value (a zero-copy slice of the block).
     ///
     /// # Errors
-    /// `Corruption` if a block on the path is damaged.
+    /// `Corruption` if a block on the path is damaged; `Io` if a read fails.
+    #[cfg_attr(
+        not(any(test, feature = "internals")),
+        expect(
+            dead_code,
+            reason = "reads walk with `seek_versions`; for tests and benches"
+        )
+    )]
     pub(crate) fn get(
         &self,
         user_key: &[u8],
         seqno: SeqNo,
     ) -> Result<Option<(ValueKind, SeqNo, Bytes)>> {
+        match self.seek_versions(user_key, seqno)? {
+            Some(mut cursor) => cursor.next().transpose(),
+            None => Ok(None),
+        }
+    }
+
+    /// A cursor positioned at the newest version of `user_key` with a
+    /// sequence number `<= seqno`, yielding it and then the key's older
+    /// versions, newest first, from the same seek (a merge read needs
+    /// them all). `None` if the table holds no such version (the filter
+    /// said so, or the seek found none).
+    ///
+    /// # Errors
+    /// `Corruption` if a block on the path is damaged; `Io` if a read fails.
+    pub(crate) fn seek_versions<'k>(
+        &self,
+        user_key: &'k [u8],
+        seqno: SeqNo,
+    ) -> Result<Option<KeyVersions<'_, 'k>>> {
         if !self.may_contain(user_key) {
             return Ok(None);
         }
@@ -188,41 +214,26 @@ impl Table {
         let (block, offset) = self.read_data_block(index.value_bytes())?;
         let mut entries = block.iter();
         entries.seek(&target);
-        if !entries.valid() {
-            entries
+        let cursor = KeyVersions {
+            table: self,
+            user_key,
+            index,
+            entries,
+            offset,
+        };
+        // The index key is the block's last key, so the seek finds an entry
+        // here unless the block is damaged.
+        if !cursor.entries.valid() {
+            cursor
+                .entries
                 .status()
-                .map_err(|e| Error::corruption(&self.path, offset, format!("data block: {e}")))?;
+                .map_err(|e| cursor.block_corruption(e))?;
             return Ok(self.not_found());
         }
-        match split_internal_key(entries.key()) {
-            Some((found, trailer)) if found == user_key => {
-                let (seqno, kind) = unpack_trailer(trailer).ok_or_else(|| {
-                    Error::corruption(
-                        &self.path,
-                        offset,
-                        "data block: unknown value kind in a key",
-                    )
-                })?;
-                Ok(Some((kind, seqno, entries.value())))
-            }
+        match split_internal_key(cursor.entries.key()) {
+            Some((found, _)) if found == user_key => Ok(Some(cursor)),
             _ => Ok(self.not_found()),
         }
-    }
-
-    /// Every version of `user_key` with a sequence number `<= seqno`,
-    /// newest first (what a merge operator needs to fold operands).
-    pub(crate) fn versions(self: &Arc<Self>, user_key: &[u8], seqno: SeqNo) -> TableIter {
-        if !self.may_contain(user_key) {
-            return TableIter::empty(Arc::clone(self));
-        }
-        let user_key = Bytes::copy_from_slice(user_key);
-        let lower = InternalKey::seek_key(user_key.clone(), seqno.min(MAX_SEQNO));
-        let upper = InternalKey::new(user_key, 0, ValueKind::Delete);
-        TableIter::new(
-            Arc::clone(self),
-            (Bound::Included(lower), Bound::Included(upper)),
-            Direction::Forward,
-        )
     }
 
     /// An iterator over the entries within `bounds` (internal keys), in
@@ -351,6 +362,71 @@ impl Table {
             self.filter_false_positives.fetch_add(1, Ordering::Relaxed);
         }
         None
+    }
+}
+
+/// The versions of one user key in one table, newest first, read on from
+/// the position of the seek that found the first (see
+/// [`Table::seek_versions`]). Crosses into later blocks when a key's
+/// versions span them.
+pub(crate) struct KeyVersions<'t, 'k> {
+    table: &'t Table,
+    user_key: &'k [u8],
+    /// At the current block's index entry.
+    index: BlockIter,
+    /// At the next version to yield, or invalid at the end of its block.
+    entries: BlockIter,
+    /// The current block's offset, for errors.
+    offset: u64,
+}
+
+impl KeyVersions<'_, '_> {
+    fn block_corruption(&self, why: &str) -> Error {
+        Error::corruption(self.table.path(), self.offset, format!("data block: {why}"))
+    }
+
+    /// Moves to the first entry of the next block, if the key's versions
+    /// may go on there. Returns whether an entry is now current.
+    fn next_block(&mut self) -> Result<bool> {
+        self.entries
+            .status()
+            .map_err(|e| self.block_corruption(e))?;
+        self.index.next();
+        if !self.index.valid() {
+            self.index
+                .status()
+                .map_err(|e| self.table.index_corruption(e))?;
+            return Ok(false);
+        }
+        let (block, offset) = self.table.read_data_block(self.index.value_bytes())?;
+        self.offset = offset;
+        self.entries = block.iter();
+        self.entries.seek_to_first();
+        Ok(self.entries.valid())
+    }
+}
+
+impl Iterator for KeyVersions<'_, '_> {
+    type Item = Result<(ValueKind, SeqNo, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if !self.entries.valid() {
+            match self.next_block() {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        let (found, trailer) = split_internal_key(self.entries.key())?;
+        if found != self.user_key {
+            return None;
+        }
+        let Some((seqno, kind)) = unpack_trailer(trailer) else {
+            return Some(Err(self.block_corruption("unknown value kind in a key")));
+        };
+        let value = self.entries.value();
+        self.entries.next();
+        Some(Ok((kind, seqno, value)))
     }
 }
 

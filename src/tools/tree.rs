@@ -54,7 +54,7 @@ pub fn load_tree(dir: &Path) -> Result<TreeInfo> {
     let (manifest, _) = current_manifest(dir)?;
     let fs: Arc<dyn Fs> = Arc::new(StdFs);
     // Read only: nothing is marked obsolete, so nothing is ever deleted.
-    let tables = TableRegistry::new(dir, Arc::clone(&fs), None, false, Arc::default());
+    let tables = TableRegistry::new(dir, Arc::clone(&fs), None, false, Arc::default(), None);
     let state = crate::version::set::load(dir, &fs, &tables)?
         .ok_or_else(|| Error::invalid(format!("{} is not a rillkv database", dir.display())))?;
     let shape: TreeShape = (**state.version.shape()).clone();

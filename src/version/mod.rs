@@ -9,17 +9,19 @@
 //! The manifest format is specified in `docs/format/manifest.md`.
 
 mod edit;
+mod key_range;
 mod registry;
 pub(crate) mod set;
+mod shape;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(crate) use edit::{TableMeta, VersionEdit};
-pub(crate) use registry::{TableFile, TableRegistry, check_table_size};
+pub use key_range::{KeyRange, overlap_groups};
+pub(crate) use registry::{OnTableDeleted, TableFile, TableRegistry, check_table_size};
 pub(crate) use set::VersionSet;
-
-use crate::compaction::{KeyRange, RunShape, TableShape, TreeShape};
+pub use shape::{GroupRun, OverlapGroup, RunShape, TableShape, TreeShape};
 
 /// A sorted run: tables with disjoint key ranges, sorted by key.
 #[derive(Clone)]

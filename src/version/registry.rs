@@ -25,10 +25,13 @@ use parking_lot::Mutex;
 
 use super::TableMeta;
 use crate::error::{Error, Result};
-use crate::event::{Events, TableDeletionReason};
 use crate::filename;
 use crate::fs::{Fence, Fs};
 use crate::table::{BlockCache, Table};
+
+/// Told the number and size of each table file deleted because an edit
+/// removed it (the database hands its listeners this way).
+pub(crate) type OnTableDeleted = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
 /// The live tables of one database, by number, and what opening one needs.
 pub(crate) struct TableRegistry {
@@ -39,6 +42,7 @@ pub(crate) struct TableRegistry {
     mmap: bool,
     /// Closed at `Db::close`: no file is deleted after that.
     fence: Arc<Fence>,
+    on_deleted: Option<OnTableDeleted>,
     live: Mutex<HashMap<u64, Weak<TableFile>>>,
 }
 
@@ -49,6 +53,7 @@ impl TableRegistry {
         cache: Option<Arc<BlockCache>>,
         mmap: bool,
         fence: Arc<Fence>,
+        on_deleted: Option<OnTableDeleted>,
     ) -> Arc<Self> {
         Arc::new(TableRegistry {
             dir: dir.to_path_buf(),
@@ -56,6 +61,7 @@ impl TableRegistry {
             cache,
             mmap,
             fence,
+            on_deleted,
             live: Mutex::new(HashMap::new()),
         })
     }
@@ -81,7 +87,7 @@ impl TableRegistry {
             }
             return Ok(existing);
         }
-        let file = Arc::new(self.new_file(meta.clone()));
+        let file = Arc::new(self.new_file(meta.clone(), true));
         live.insert(meta.number, Arc::downgrade(&file));
         Ok(file)
     }
@@ -90,19 +96,19 @@ impl TableRegistry {
     /// multi-round compaction): not registered, and deleted as soon as its
     /// last reference drops.
     pub(crate) fn intermediate(self: &Arc<Self>, meta: TableMeta) -> Arc<TableFile> {
-        let file = self.new_file(meta);
+        let file = self.new_file(meta, false);
         file.obsolete.store(true, Ordering::Release);
         Arc::new(file)
     }
 
-    fn new_file(self: &Arc<Self>, meta: TableMeta) -> TableFile {
+    fn new_file(self: &Arc<Self>, meta: TableMeta, report_deletion: bool) -> TableFile {
         TableFile {
             path: filename::table_path(&self.dir, meta.number),
             meta,
             registry: Arc::clone(self),
             opened: OnceLock::new(),
             obsolete: AtomicBool::new(false),
-            on_delete: OnceLock::new(),
+            report_deletion,
         }
     }
 
@@ -134,8 +140,9 @@ pub(crate) struct TableFile {
     /// Set once an edit durably removed the table: the file is deleted when
     /// the last reference drops.
     obsolete: AtomicBool,
-    /// Who hears of the deletion, set when it is marked obsolete.
-    on_delete: OnceLock<Arc<Events>>,
+    /// Whether the registry's `on_deleted` hears of the deletion (not for
+    /// intermediate tables, which no manifest ever named).
+    report_deletion: bool,
 }
 
 impl TableFile {
@@ -159,12 +166,8 @@ impl TableFile {
         self.opened.get()
     }
 
-    /// Deletes the file once the last reference drops, telling `events`
-    /// then.
-    pub(crate) fn mark_obsolete(&self, events: Option<&Arc<Events>>) {
-        if let Some(ev) = events {
-            let _ = self.on_delete.set(Arc::clone(ev));
-        }
+    /// Deletes the file once the last reference drops.
+    pub(crate) fn mark_obsolete(&self) {
         self.obsolete.store(true, Ordering::Release);
     }
 
@@ -188,12 +191,8 @@ impl Drop for TableFile {
         match self.registry.fs.remove_file(&self.path) {
             Ok(()) => {
                 tracing::debug!(file = %self.path.display(), "deleted obsolete table");
-                if let Some(ev) = self.on_delete.get() {
-                    ev.table_deleted(
-                        self.meta.number,
-                        self.meta.size,
-                        TableDeletionReason::Compacted,
-                    );
+                if let (true, Some(told)) = (self.report_deletion, &self.registry.on_deleted) {
+                    told(self.meta.number, self.meta.size);
                 }
             }
             Err(e) => tracing::warn!(file = %self.path.display(), error = %e,

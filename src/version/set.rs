@@ -61,8 +61,6 @@ pub(crate) struct VersionSet {
     /// Other files (WALs) the last edit made obsolete, deleted after the
     /// next edit is durable.
     deferred_files: Vec<PathBuf>,
-    /// Told when a table this set made obsolete is deleted.
-    events: Option<Arc<crate::event::Events>>,
 }
 
 /// Encodes `CURRENT`'s content: the manifest's name, a space, and the crc32
@@ -247,7 +245,6 @@ impl VersionSet {
             broken: false,
             deferred_tables: Vec::new(),
             deferred_files: Vec::new(),
-            events: None,
         };
         set.write_snapshot(next_file_number)?;
         set.install_current()?;
@@ -300,11 +297,6 @@ impl VersionSet {
 
     pub(crate) fn manifest_number(&self) -> u64 {
         self.manifest_number
-    }
-
-    /// Sets who hears of the deletion of tables this set makes obsolete.
-    pub(crate) fn set_events(&mut self, events: Option<Arc<crate::event::Events>>) {
-        self.events = events;
     }
 
     /// Durably applies `edit` and installs the resulting version.
@@ -386,7 +378,7 @@ impl VersionSet {
     /// Deletes what the second-to-last record made obsolete.
     fn release_deferred(&mut self) {
         for t in std::mem::take(&mut self.deferred_tables) {
-            t.mark_obsolete(self.events.as_ref());
+            t.mark_obsolete();
         }
         for path in std::mem::take(&mut self.deferred_files) {
             match self.fs.remove_file(&path) {

@@ -1,84 +1,12 @@
 //! [`Snapshot`]: a read-only view pinned at one sequence number.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
 
-use crate::db::Db;
+use super::{DbIter, Reader, SeqPin};
 use crate::error::Result;
-use crate::iter::DbIter;
-use crate::key::SeqNo;
-
-/// The sequence numbers pinned by live snapshots and iterators. Compaction
-/// consults it so that it never drops a version someone can still read.
-#[derive(Debug, Default)]
-pub(crate) struct SnapshotList {
-    pinned: Mutex<BTreeMap<SeqNo, usize>>,
-}
-
-impl SnapshotList {
-    fn register(&self, seqno: SeqNo) {
-        *self.pinned.lock().entry(seqno).or_insert(0) += 1;
-    }
-
-    /// Reads the newest sequence number and pins it in one step under the
-    /// list's lock, so a flush or compaction that reads the list either
-    /// sees the pin or started before the number was read (and then holds
-    /// no version newer than it).
-    fn pin_latest(&self, last_seqno: &std::sync::atomic::AtomicU64) -> SeqNo {
-        let mut pinned = self.pinned.lock();
-        let seqno = last_seqno.load(std::sync::atomic::Ordering::Acquire);
-        *pinned.entry(seqno).or_insert(0) += 1;
-        seqno
-    }
-
-    fn release(&self, seqno: SeqNo) {
-        let mut pinned = self.pinned.lock();
-        if let Some(n) = pinned.get_mut(&seqno) {
-            *n -= 1;
-            if *n == 0 {
-                pinned.remove(&seqno);
-            }
-        }
-    }
-
-    /// Number of live pins.
-    pub(crate) fn len(&self) -> usize {
-        self.pinned.lock().values().sum()
-    }
-
-    /// The pinned sequence numbers, ascending.
-    pub(crate) fn sequence_numbers(&self) -> Vec<SeqNo> {
-        self.pinned.lock().keys().copied().collect()
-    }
-}
-
-/// A registration of `seqno` in the snapshot list, released on drop.
-pub(crate) struct SeqPin {
-    pub(crate) db: Db,
-    pub(crate) seqno: SeqNo,
-}
-
-impl SeqPin {
-    /// Pins an already-pinned or older sequence number again.
-    pub(crate) fn new(db: Db, seqno: SeqNo) -> Self {
-        db.inner.snapshots.register(seqno);
-        SeqPin { db, seqno }
-    }
-
-    /// Pins the newest sequence number.
-    pub(crate) fn latest(db: Db) -> Self {
-        let seqno = db.inner.snapshots.pin_latest(&db.inner.last_seqno);
-        SeqPin { db, seqno }
-    }
-}
-
-impl Drop for SeqPin {
-    fn drop(&mut self) {
-        self.db.inner.snapshots.release(self.seqno);
-    }
-}
+use crate::key::{SeqNo, owned_bounds, prefix_bounds};
 
 /// A consistent read-only view of the database at the moment it was taken.
 ///
@@ -104,15 +32,15 @@ pub struct Snapshot {
 impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Snapshot")
-            .field("seqno", &self.pin.seqno)
+            .field("seqno", &self.pin.seqno())
             .finish()
     }
 }
 
 impl Snapshot {
-    pub(crate) fn new(db: Db) -> Self {
+    pub(crate) fn new(reader: Arc<dyn Reader>) -> Self {
         Snapshot {
-            pin: SeqPin::latest(db),
+            pin: SeqPin::latest(reader),
         }
     }
 
@@ -131,7 +59,7 @@ impl Snapshot {
     /// # Ok(()) }
     /// ```
     pub fn seqno(&self) -> SeqNo {
-        self.pin.seqno
+        self.pin.seqno()
     }
 
     /// The value of `key` as of this snapshot.
@@ -150,15 +78,9 @@ impl Snapshot {
     /// ```
     ///
     /// # Errors
-    /// As [`Db::get`].
+    /// As [`Db::get`](crate::Db::get).
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        let inner = &self.pin.db.inner;
-        inner.check_open()?;
-        let result = inner.get_at(key.as_ref(), self.pin.seqno, inner.current(), false);
-        if let Err(e) = &result {
-            inner.report_corruption(e, crate::event::CorruptionContext::Get);
-        }
-        result
+        self.pin.reader().get_at(key.as_ref(), self.pin.seqno())
     }
 
     /// Iterates every key as of this snapshot; `.rev()` for reverse order.
@@ -195,7 +117,8 @@ impl Snapshot {
     /// # Ok(()) }
     /// ```
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> DbIter {
-        DbIter::new(self.pin.db.clone(), Some(self.pin.seqno), range)
+        let reader = Arc::clone(self.pin.reader());
+        DbIter::new(reader, Some(self.pin.seqno()), owned_bounds(&range))
     }
 
     /// Iterates keys starting with `prefix` as of this snapshot.
@@ -212,6 +135,11 @@ impl Snapshot {
     /// # Ok(()) }
     /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter {
-        DbIter::with_prefix(self.pin.db.clone(), Some(self.pin.seqno), prefix.as_ref())
+        let reader = Arc::clone(self.pin.reader());
+        DbIter::new(
+            reader,
+            Some(self.pin.seqno()),
+            prefix_bounds(prefix.as_ref()),
+        )
     }
 }

@@ -6,20 +6,19 @@
 //! the two ends stop where they meet, so mixing `next` and `next_back`
 //! yields every key exactly once.
 
-use std::ops::{Bound, RangeBounds};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{InternalIter, MergingIter, RunIter};
-use crate::db::{Db, SuperVersion};
+use super::{Reader, SeqPin};
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::{InternalKey, SeqNo, ValueKind};
-use crate::memtable::{MemIter, internal_lower, internal_upper};
-use crate::merge::MergeOperator;
+use crate::event::CorruptionContext;
+use crate::iter::MergingIter;
+use crate::key::{InternalKey, SeqNo, UserBounds, ValueKind};
 use crate::merge::resolve::{NewestFirst, OldestFirst, merge_failed, no_operator};
-use crate::snapshot::SeqPin;
 use crate::table::Direction;
+use crate::tree::{MergeSettings, ReadView};
 
 /// Iterates `(key, value)` pairs in key order, or in reverse with `.rev()`.
 ///
@@ -35,7 +34,7 @@ use crate::table::Direction;
 /// memory in both directions.
 pub struct DbIter {
     pin: SeqPin,
-    sv: Arc<SuperVersion>,
+    view: ReadView,
     lower: Bound<Bytes>,
     upper: Bound<Bytes>,
     front: Option<Forward>,
@@ -51,80 +50,29 @@ pub struct DbIter {
 impl std::fmt::Debug for DbIter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DbIter")
-            .field("seqno", &self.pin.seqno)
+            .field("seqno", &self.pin.seqno())
             .field("lower", &self.lower)
             .field("upper", &self.upper)
             .finish()
     }
 }
 
-fn to_owned_bound<K: AsRef<[u8]>>(b: Bound<&K>) -> Bound<Bytes> {
-    match b {
-        Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k.as_ref())),
-        Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k.as_ref())),
-        Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
-/// Whether the user-key range `[smallest, largest]` meets the bounds.
-fn overlaps(lower: &Bound<Bytes>, upper: &Bound<Bytes>, smallest: &Bytes, largest: &Bytes) -> bool {
-    let above_lower = match lower {
-        Bound::Included(l) => largest >= l,
-        Bound::Excluded(l) => largest > l,
-        Bound::Unbounded => true,
-    };
-    let below_upper = match upper {
-        Bound::Included(u) => smallest <= u,
-        Bound::Excluded(u) => smallest < u,
-        Bound::Unbounded => true,
-    };
-    above_lower && below_upper
-}
-
-/// The smallest key greater than every key starting with `prefix`, or
-/// `None` when no such key exists (the prefix is all `0xff`).
-pub(crate) fn prefix_successor(prefix: &[u8]) -> Option<Bytes> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return Some(Bytes::from(end));
-        }
-    }
-    None
-}
-
 impl DbIter {
-    /// An iterator at `seqno` (a snapshot's), or at the newest sequence
-    /// number for `None`.
-    pub(crate) fn new<K: AsRef<[u8]>, R: RangeBounds<K>>(
-        db: Db,
-        seqno: Option<SeqNo>,
-        range: R,
-    ) -> Self {
-        let lower = to_owned_bound(range.start_bound());
-        let upper = to_owned_bound(range.end_bound());
-        DbIter::with_bounds(db, seqno, lower, upper)
-    }
-
-    pub(crate) fn with_prefix(db: Db, seqno: Option<SeqNo>, prefix: &[u8]) -> Self {
-        let lower = Bound::Included(Bytes::copy_from_slice(prefix));
-        let upper = prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
-        DbIter::with_bounds(db, seqno, lower, upper)
-    }
-
-    fn with_bounds(db: Db, seqno: Option<SeqNo>, lower: Bound<Bytes>, upper: Bound<Bytes>) -> Self {
-        let pending_error = db.inner.check_open().err();
+    /// An iterator over `bounds` at `seqno` (a snapshot's, pinned again
+    /// here), or at the newest sequence number for `None`.
+    pub(crate) fn new(reader: Arc<dyn Reader>, seqno: Option<SeqNo>, bounds: UserBounds) -> Self {
+        let pending_error = reader.check_open().err();
         // Pin first, then take the super version: it holds every version
         // the pinned sequence number can see.
         let pin = match seqno {
-            Some(s) => SeqPin::new(db, s),
-            None => SeqPin::latest(db),
+            Some(s) => SeqPin::again(reader, s),
+            None => SeqPin::latest(reader),
         };
-        let sv = pin.db.inner.current();
+        let view = pin.reader().view_at(pin.seqno());
+        let (lower, upper) = bounds;
         DbIter {
             pin,
-            sv,
+            view,
             lower,
             upper,
             front: None,
@@ -136,43 +84,9 @@ impl DbIter {
         }
     }
 
-    /// One stream per memtable and per sorted run, newest first.
-    fn sources(&self, reverse: bool) -> Vec<InternalIter> {
-        let lo = internal_lower(self.lower.as_ref());
-        let hi = internal_upper(self.upper.as_ref());
-        let mut sources: Vec<InternalIter> = std::iter::once(&self.sv.active)
-            .chain(self.sv.sealed.iter())
-            .map(|m| {
-                let it = MemIter::new(Arc::clone(m), lo.clone(), hi.clone(), reverse);
-                Box::new(it.map(Ok)) as InternalIter
-            })
-            .collect();
-        let direction = if reverse {
-            Direction::Reverse
-        } else {
-            Direction::Forward
-        };
-        for run in &self.sv.version.runs {
-            let tables: Vec<_> = run
-                .tables
-                .iter()
-                .filter(|t| overlaps(&self.lower, &self.upper, &t.meta.smallest, &t.meta.largest))
-                .cloned()
-                .collect();
-            if !tables.is_empty() {
-                let it = RunIter::new(tables, (lo.clone(), hi.clone()), direction);
-                sources.push(Box::new(it));
-            }
-        }
-        sources
-    }
-
-    fn merging(&self) -> Merging {
-        let opts = &self.pin.db.inner.opts;
-        Merging {
-            op: opts.merge_operator.clone(),
-            chunk: opts.merge_batch_size,
-        }
+    fn merged(&self, direction: Direction) -> MergingIter {
+        let sources = self.view.sources(&self.lower, &self.upper, direction);
+        MergingIter::new(sources, direction == Direction::Reverse)
     }
 
     /// Ends the iterator after its last item or an error — except a failed
@@ -181,7 +95,7 @@ impl DbIter {
         // A read that failed because `close` raced it reports the close.
         let item = match item {
             Some(Err(e)) if e.kind() != ErrorKind::Closed => {
-                Some(Err(self.pin.db.inner.check_open().err().unwrap_or(e)))
+                Some(Err(self.pin.reader().check_open().err().unwrap_or(e)))
             }
             other => other,
         };
@@ -190,9 +104,8 @@ impl DbIter {
             Some(Err(e)) => {
                 self.done = true;
                 self.pin
-                    .db
-                    .inner
-                    .report_corruption(e, crate::event::CorruptionContext::Iterator);
+                    .reader()
+                    .report_corruption(e, CorruptionContext::Iterator);
             }
             None => self.done = true,
             Some(Ok(_)) => {}
@@ -213,12 +126,13 @@ impl Iterator for DbIter {
         }
         // A closed database's files may be gone or reused by the next
         // open: its iterators end with `Closed` rather than read them.
-        if let Err(e) = self.pin.db.inner.check_open() {
+        if let Err(e) = self.pin.reader().check_open() {
             return self.finish(Some(Err(e)));
         }
         if self.front.is_none() {
-            let merged = MergingIter::new(self.sources(false), false);
-            self.front = Some(Forward::new(merged, self.pin.seqno, self.merging()));
+            let merged = self.merged(Direction::Forward);
+            let merge = self.view.merge().clone();
+            self.front = Some(Forward::new(merged, self.view.seqno(), merge));
         }
         let item = self.front.as_mut().and_then(Forward::next_visible);
         let item = match item {
@@ -246,12 +160,13 @@ impl DoubleEndedIterator for DbIter {
         }
         // A closed database's files may be gone or reused by the next
         // open: its iterators end with `Closed` rather than read them.
-        if let Err(e) = self.pin.db.inner.check_open() {
+        if let Err(e) = self.pin.reader().check_open() {
             return self.finish(Some(Err(e)));
         }
         if self.back.is_none() {
-            let merged = MergingIter::new(self.sources(true), true);
-            self.back = Some(Backward::new(merged, self.pin.seqno, self.merging()));
+            let merged = self.merged(Direction::Reverse);
+            let merge = self.view.merge().clone();
+            self.back = Some(Backward::new(merged, self.view.seqno(), merge));
         }
         let item = self.back.as_mut().and_then(Backward::next_visible);
         let item = match item {
@@ -269,28 +184,20 @@ impl DoubleEndedIterator for DbIter {
     }
 }
 
-/// How a resolver combines operands: the database's operator, if any, and
-/// the chunk size.
-#[derive(Clone)]
-struct Merging {
-    op: Option<Arc<dyn MergeOperator>>,
-    chunk: usize,
-}
-
 /// Resolves the forward stream: for each user key the first version at or
 /// below the snapshot decides; if it is an operand, operands are folded
 /// newest → oldest down to a base.
 struct Forward {
     merged: MergingIter,
     seqno: SeqNo,
-    merging: Merging,
+    merging: MergeSettings,
     /// The user key already decided; its older versions are skipped.
     decided: Option<Bytes>,
     peeked: Option<(InternalKey, Bytes)>,
 }
 
 impl Forward {
-    fn new(merged: MergingIter, seqno: SeqNo, merging: Merging) -> Self {
+    fn new(merged: MergingIter, seqno: SeqNo, merging: MergeSettings) -> Self {
         Forward {
             merged,
             seqno,
@@ -366,12 +273,12 @@ impl Forward {
 struct Backward {
     merged: MergingIter,
     seqno: SeqNo,
-    merging: Merging,
+    merging: MergeSettings,
     peeked: Option<(InternalKey, Bytes)>,
 }
 
 impl Backward {
-    fn new(merged: MergingIter, seqno: SeqNo, merging: Merging) -> Self {
+    fn new(merged: MergingIter, seqno: SeqNo, merging: MergeSettings) -> Self {
         Backward {
             merged,
             seqno,
@@ -419,18 +326,5 @@ impl Backward {
                 Err(e) => return Some(Err(e)),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::prefix_successor;
-
-    #[test]
-    fn prefix_successor_skips_trailing_ff() {
-        assert_eq!(prefix_successor(b"ab").as_deref(), Some(&b"ac"[..]));
-        assert_eq!(prefix_successor(b"a\xff").as_deref(), Some(&b"b"[..]));
-        assert_eq!(prefix_successor(b"\xff\xff"), None);
-        assert_eq!(prefix_successor(b""), None);
     }
 }

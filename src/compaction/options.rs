@@ -1,7 +1,7 @@
 //! `CompactionOptions`: when and how the merge policy compacts, and the
 //! memory and threads one compaction may use.
 
-use super::*;
+use crate::error::{Error, Result};
 
 /// How the tree is compacted: the merge policy's triggers and the merge
 /// engine's budget. A consuming builder; every field is documented with its

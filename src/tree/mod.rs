@@ -1,0 +1,156 @@
+//! [`Tree`]: one LSM tree — its memtables and its live tables, seen
+//! together through a [`SuperVersion`], the read path over them
+//! ([`ReadView`]), and what flush and compaction do to it
+//! (`flush.rs`: a memtable written as a table; `job.rs`: a compaction job
+//! or a run fold turned into a version edit).
+//!
+//! The database (`db/`) owns what trees share: the directory and its lock,
+//! the WAL and group commit, sequence numbers, snapshots, the manifest,
+//! background threads, events and the handle life cycle. A tree does no
+//! logging and installs nothing by itself: it writes tables and computes
+//! edits; the database logs each edit in the manifest and then swaps the
+//! tree's super version ([`Tree::install`]).
+//!
+//! # Thread safety
+//! The super version is an `Arc` swapped under a short write lock; readers
+//! clone it and read without locks. REQUIRES for every swap: the caller
+//! holds the database's version-set lock (flush and compaction installs)
+//! or the WAL lock (memtable rotation), which orders the swaps.
+
+mod flush;
+mod job;
+mod view;
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+pub(crate) use flush::write_memtable;
+pub(crate) use job::{JobContext, fold_edit, run_job};
+pub(crate) use view::{MergeSettings, ReadView};
+
+use crate::compaction::CompactionOptions;
+use crate::key::SeqNo;
+use crate::memtable::MemTable;
+use crate::table::{Compression, TableOptions};
+use crate::version::{TableRegistry, Version};
+
+/// Everything a read of one tree sees — memtables and the table version —
+/// swapped as one unit.
+pub(crate) struct SuperVersion {
+    /// Takes writes.
+    pub(crate) active: Arc<MemTable>,
+    /// Sealed memtables, newest first.
+    pub(crate) sealed: Vec<Arc<MemTable>>,
+    /// The live tables.
+    pub(crate) version: Arc<Version>,
+}
+
+/// How one tree writes, reads and compacts.
+#[derive(Clone)]
+pub(crate) struct TreeOptions {
+    pub(crate) memtable_size: usize,
+    /// Tables above the bottom of the tree.
+    pub(crate) table: TableOptions,
+    /// Compression of tables a bottom compaction writes.
+    pub(crate) bottommost_compression: Compression,
+    pub(crate) merge: MergeSettings,
+    pub(crate) compaction: CompactionOptions,
+}
+
+/// One LSM tree.
+pub(crate) struct Tree {
+    opts: TreeOptions,
+    super_version: RwLock<Arc<SuperVersion>>,
+    /// The one live object of each of its tables.
+    tables: Arc<TableRegistry>,
+}
+
+impl Tree {
+    /// A tree whose live tables are `version` and whose (empty) active
+    /// memtable logs to WAL `wal_number`.
+    pub(crate) fn new(
+        opts: TreeOptions,
+        version: Arc<Version>,
+        wal_number: u64,
+        tables: Arc<TableRegistry>,
+    ) -> Tree {
+        Tree {
+            opts,
+            super_version: RwLock::new(Arc::new(SuperVersion {
+                active: Arc::new(MemTable::new(wal_number)),
+                sealed: Vec::new(),
+                version,
+            })),
+            tables,
+        }
+    }
+
+    pub(crate) fn opts(&self) -> &TreeOptions {
+        &self.opts
+    }
+
+    pub(crate) fn tables(&self) -> &Arc<TableRegistry> {
+        &self.tables
+    }
+
+    /// The current super version.
+    pub(crate) fn current(&self) -> Arc<SuperVersion> {
+        Arc::clone(&self.super_version.read())
+    }
+
+    /// The current super version, read together with `last_seqno` under
+    /// the super-version lock: every version that number can see is in
+    /// that super version, whatever flush or compaction installs next.
+    pub(crate) fn latest_view(&self, last_seqno: impl FnOnce() -> SeqNo) -> ReadView {
+        let sv = self.super_version.read();
+        let seqno = last_seqno();
+        ReadView::new(Arc::clone(&sv), seqno, self.opts.merge.clone())
+    }
+
+    /// A view at `seqno` (pinned by the caller) over the current super
+    /// version, which holds every version `seqno` can see.
+    pub(crate) fn view_at(&self, seqno: SeqNo) -> ReadView {
+        ReadView::new(self.current(), seqno, self.opts.merge.clone())
+    }
+
+    /// Seals the active memtable and starts an empty one logging to WAL
+    /// `wal_number`. REQUIRES: the WAL lock.
+    pub(crate) fn seal_active(&self, wal_number: u64) {
+        let mut sv = self.super_version.write();
+        let mut sealed = Vec::with_capacity(sv.sealed.len() + 1);
+        sealed.push(Arc::clone(&sv.active));
+        sealed.extend(sv.sealed.iter().cloned());
+        *sv = Arc::new(SuperVersion {
+            active: Arc::new(MemTable::new(wal_number)),
+            sealed,
+            version: Arc::clone(&sv.version),
+        });
+    }
+
+    /// Installs `version` (already logged in the manifest), dropping the
+    /// sealed memtable `flushed` if given. Returns the replaced super
+    /// version, for the caller to drop outside its locks (the last
+    /// reference to an obsolete table may go with it, and its deletion
+    /// must not run under them). REQUIRES: the version-set lock.
+    #[must_use = "drop the replaced super version outside the locks"]
+    pub(crate) fn install(
+        &self,
+        version: Arc<Version>,
+        flushed: Option<&Arc<MemTable>>,
+    ) -> Arc<SuperVersion> {
+        let mut cur = self.super_version.write();
+        let sealed = cur
+            .sealed
+            .iter()
+            .filter(|m| flushed.is_none_or(|f| !Arc::ptr_eq(m, f)))
+            .cloned()
+            .collect();
+        let new = Arc::new(SuperVersion {
+            active: Arc::clone(&cur.active),
+            sealed,
+            version,
+        });
+        std::mem::replace(&mut *cur, new)
+    }
+}
