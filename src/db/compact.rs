@@ -103,29 +103,8 @@ pub(crate) fn spawn(db: &Arc<DbInner>) -> Result<JoinHandle<()>> {
 /// (a `nice` increment; the merge workers it starts inherit it).
 const COMPACTION_NICE: i32 = 10;
 
-/// Lowers the calling thread's CPU priority by `increment` (Linux: nice
-/// values are per thread). Best effort: on failure, or elsewhere, the
-/// thread keeps its priority.
-///
-/// Compaction is throughput work that may lag a little (backpressure
-/// bounds how far), while writers and readers wait on every microsecond:
-/// when the cores are all busy, the scheduler should pick them first.
-fn lower_thread_priority(increment: i32) {
-    #[cfg(target_os = "linux")]
-    #[allow(unsafe_code)]
-    // SAFETY: `gettid` and `setpriority` take and return plain integers and
-    // touch no memory of ours.
-    unsafe {
-        let tid = libc::gettid();
-        let current = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
-        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, current + increment);
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = increment;
-}
-
 fn compact_loop(weak: Weak<DbInner>, control: Arc<CompactionControl>) {
-    lower_thread_priority(COMPACTION_NICE);
+    crate::fs::lower_thread_priority(COMPACTION_NICE);
     loop {
         let Some(db) = weak.upgrade() else { return };
         let result = if db.tree.opts().compaction.background && db.check_open().is_ok() {

@@ -20,6 +20,7 @@ use crate::options::{Options, RecoveryMode};
 use crate::stats::Counters;
 use crate::table::{BlockCache, TableOptions};
 use crate::tree::{MergeSettings, Tree, TreeOptions, write_memtable};
+use crate::version::set::NewManifest;
 use crate::version::{
     OnTableDeleted, TableRegistry, Version, VersionEdit, VersionSet, check_table_size, set,
 };
@@ -38,6 +39,8 @@ pub(crate) struct RecoveryReport {
     pub dropped: Vec<Damage>,
 }
 
+/// Opens the database in `dir`: the steps of "Recovery" in `DESIGN.md`,
+/// each a function below.
 pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     let fs = Arc::clone(&opts.fs);
     let span = tracing::info_span!(
@@ -48,46 +51,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     );
     let _enter = span.enter();
     let events = Events::new(dir, &opts.listeners);
-    let current = dir.join(filename::CURRENT);
-    if !fs.exists(&current) {
-        // No CURRENT: a new database — unless the directory holds tables or
-        // WALs, which only an existing database writes (after its first
-        // CURRENT is durable): then CURRENT was lost, and creating a new
-        // database there would delete them as unreferenced files.
-        match fs.list_dir(dir) {
-            Ok(names) => {
-                let data: Vec<&String> = names
-                    .iter()
-                    .filter(|n| matches!(filename::parse(n), FileKind::Wal(_) | FileKind::Table(_)))
-                    .collect();
-                if let Some(first) = data.first() {
-                    return Err(Error::corruption(
-                        &current,
-                        0,
-                        format!(
-                            "the file is missing but {} holds {} table and WAL files \
-                             (first {first}); it is not opened as a new database, which would \
-                             delete them",
-                            dir.display(),
-                            data.len()
-                        ),
-                    ));
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
-                return Err(not_a_directory(dir, e));
-            }
-            // Missing: created below if the options allow.
-            Err(_) => {}
-        }
-        if !opts.create_if_missing {
-            return Err(Error::invalid(format!(
-                "{} holds no database (no CURRENT file); pass Options::create_if_missing(true) \
-                 to create one",
-                dir.display()
-            )));
-        }
-    }
+    check_new_database_allowed(&*fs, dir, &opts)?;
     create_dir_durably(&*fs, dir)?;
     let lock_path = dir.join(filename::LOCK);
     let lock = fs
@@ -109,16 +73,145 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
             })
         }),
     );
-
-    let names = fs.list_dir(dir).map_err(|e| Error::io("list", dir, e))?;
-    let kinds: Vec<(String, FileKind)> = names
+    let kinds: Vec<(String, FileKind)> = fs
+        .list_dir(dir)
+        .map_err(|e| Error::io("list", dir, e))?
         .into_iter()
         .map(|n| {
             let k = filename::parse(&n);
             (n, k)
         })
         .collect();
-    let loaded = set::load(dir, &fs, &tables)?;
+    let mut report = RecoveryReport::default();
+    let mut state = load_manifest(dir, &fs, &tables, &opts, &kinds, &mut report)?;
+    check_tables_present(&*fs, dir, &state.version)?;
+    let replay = replay_wals(dir, &*fs, &opts, &kinds, &mut state, &mut report)?;
+    let (versions, number, file, manifest_number) =
+        write_state(dir, &fs, &opts, &events, &tables, state, &replay.sealed)?;
+    set_aside_wals(&*fs, dir, &replay.set_aside);
+    let kinds: Vec<(String, FileKind)> = kinds
+        .into_iter()
+        .filter(|(_, k)| !matches!(k, FileKind::Wal(n) if replay.set_aside.contains(n)))
+        .collect();
+    let version = versions.current();
+    remove_obsolete_files(
+        &*fs,
+        dir,
+        &kinds,
+        &version,
+        (number, manifest_number),
+        events.as_deref(),
+    );
+    span.record("wal_files", report.wal_files);
+    span.record("replayed_entries", report.entries);
+    tracing::info!(
+        wal_files = report.wal_files,
+        entries = report.entries,
+        tables = version.table_count(),
+        last_seqno = replay.last_seqno,
+        dropped = report.dropped.len(),
+        "recovered"
+    );
+
+    Ok(DbInner {
+        dir: dir.to_path_buf(),
+        fs,
+        lock: Mutex::new(Some(lock)),
+        write_backs: WriteBacks::default(),
+        fence,
+        tree: Tree::new(tree_options(&opts), version, number, tables),
+        wal: Mutex::new(WalState {
+            writer: wal::Writer::preallocated(file),
+            number,
+            slowdown: None,
+        }),
+        commit: CommitQueue::default(),
+        last_seqno: AtomicU64::new(replay.last_seqno),
+        next_file_number: AtomicU64::new(number + 1),
+        snapshots: SnapshotList::default(),
+        closed: AtomicBool::new(false),
+        poison: Mutex::new(None),
+        counters: Counters::default(),
+        recovery: report,
+        versions: Mutex::new(versions),
+        block_cache,
+        flush: Arc::default(),
+        flush_thread: Mutex::new(None),
+        compaction: Arc::default(),
+        compact_thread: Mutex::new(None),
+        events,
+        opts,
+    })
+}
+
+/// Step 1a. Without `CURRENT` the directory is a new database — unless it
+/// holds tables or WALs, which only an existing database writes (after its
+/// first `CURRENT` is durable): then `CURRENT` was lost, and creating a new
+/// database there would delete them as unreferenced files.
+fn check_new_database_allowed(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result<()> {
+    let current = dir.join(filename::CURRENT);
+    if fs.exists(&current) {
+        return Ok(());
+    }
+    match fs.list_dir(dir) {
+        Ok(names) => {
+            let data: Vec<&String> = names
+                .iter()
+                .filter(|n| matches!(filename::parse(n), FileKind::Wal(_) | FileKind::Table(_)))
+                .collect();
+            if let Some(first) = data.first() {
+                return Err(Error::corruption(
+                    &current,
+                    0,
+                    format!(
+                        "the file is missing but {} holds {} table and WAL files \
+                         (first {first}); it is not opened as a new database, which would \
+                         delete them",
+                        dir.display(),
+                        data.len()
+                    ),
+                ));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(not_a_directory(dir, e));
+        }
+        // Missing: created next if the options allow.
+        Err(_) => {}
+    }
+    if !opts.create_if_missing {
+        return Err(Error::invalid(format!(
+            "{} holds no database (no CURRENT file); pass Options::create_if_missing(true) \
+             to create one",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The durable state as the manifest gives it (or an empty one for a new
+/// database), with the next file number past every file in the directory.
+struct ManifestState {
+    version: Version,
+    log_number: u64,
+    last_seqno: SeqNo,
+    merge_operator: Option<String>,
+    next_file: u64,
+}
+
+/// Step 2. Loads `CURRENT` and the manifest it names (a torn last record
+/// dropped and reported), checks the options against it
+/// (`error_if_exists`, the merge operator's name), and never reuses a
+/// number a file in the directory already has.
+fn load_manifest(
+    dir: &Path,
+    fs: &Arc<dyn Fs>,
+    tables: &Arc<TableRegistry>,
+    opts: &Options,
+    kinds: &[(String, FileKind)],
+    report: &mut RecoveryReport,
+) -> Result<ManifestState> {
+    let loaded = set::load(dir, fs, tables)?;
     let has_wals = kinds.iter().any(|(_, k)| matches!(k, FileKind::Wal(_)));
     if (loaded.is_some() || has_wals) && opts.error_if_exists {
         return Err(Error::invalid(format!(
@@ -126,26 +219,46 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
             dir.display()
         )));
     }
-    let mut report = RecoveryReport::default();
-    let (version, log_number, mut last_seqno, merge_operator, mut next_file) = match loaded {
+    let mut state = match loaded {
         Some(st) => {
             if let Some(d) = st.dropped {
                 report.dropped.push(d);
             }
-            (
-                st.version,
-                st.log_number,
-                st.last_seqno,
-                st.merge_operator,
-                st.next_file_number,
-            )
+            ManifestState {
+                version: st.version,
+                log_number: st.log_number,
+                last_seqno: st.last_seqno,
+                merge_operator: st.merge_operator,
+                next_file: st.next_file_number,
+            }
         }
-        None => (Version::default(), 0, 0, None, 1),
+        None => ManifestState {
+            version: Version::default(),
+            log_number: 0,
+            last_seqno: 0,
+            merge_operator: None,
+            next_file: 1,
+        },
     };
-    let merge_operator = check_merge_operator(dir, merge_operator, &opts)?;
-    // Every table the manifest names must exist, with the size it records
-    // (a truncated, extended or swapped table is refused here, before the
-    // open writes anything). Their contents are checked when first read.
+    state.merge_operator = check_merge_operator(dir, state.merge_operator.take(), opts)?;
+    let max_seen = kinds
+        .iter()
+        .filter_map(|(_, k)| match *k {
+            FileKind::Wal(n) | FileKind::Table(n) | FileKind::Manifest(n) | FileKind::Temp(n) => {
+                Some(n)
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    state.next_file = state.next_file.max(max_seen + 1);
+    Ok(state)
+}
+
+/// Step 2b. Every table the manifest names must exist, with the size it
+/// records (a truncated, extended or swapped table is refused here, before
+/// the open writes anything). Their contents are checked when first read.
+fn check_tables_present(fs: &dyn Fs, dir: &Path, version: &Version) -> Result<()> {
     for t in version.tables() {
         let path = filename::table_path(dir, t.meta.number);
         let size = match fs.file_size(&path) {
@@ -165,23 +278,34 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         };
         check_table_size(&path, t.meta.size, size)?;
     }
-    // Never reuse a number a file in the directory already has.
-    let max_seen = kinds
-        .iter()
-        .filter_map(|(_, k)| match *k {
-            FileKind::Wal(n) | FileKind::Table(n) | FileKind::Manifest(n) | FileKind::Temp(n) => {
-                Some(n)
-            }
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0);
-    next_file = next_file.max(max_seen + 1);
+    Ok(())
+}
 
+/// What replaying the WALs produced.
+struct Replayed {
+    /// One memtable per WAL that held anything, oldest first.
+    sealed: Vec<Arc<MemTable>>,
+    /// WALs after point-in-time damage: renamed once the new manifest is
+    /// durable (so a failed open renames nothing), never replayed again.
+    set_aside: Vec<u64>,
+    last_seqno: SeqNo,
+}
+
+/// Step 3. Replays every WAL numbered at least the manifest's
+/// `LOG_NUMBER`, oldest first, each into its own memtable, applying the
+/// recovery mode to damage.
+fn replay_wals(
+    dir: &Path,
+    fs: &dyn Fs,
+    opts: &Options,
+    kinds: &[(String, FileKind)],
+    state: &mut ManifestState,
+    report: &mut RecoveryReport,
+) -> Result<Replayed> {
     let mut wals: Vec<u64> = kinds
         .iter()
         .filter_map(|(_, k)| match *k {
-            FileKind::Wal(n) if n >= log_number => Some(n),
+            FileKind::Wal(n) if n >= state.log_number => Some(n),
             _ => None,
         })
         .collect();
@@ -190,7 +314,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     let mut stop_at: Option<usize> = None;
     for (idx, &number) in wals.iter().enumerate() {
         let path = filename::wal_path(dir, number);
-        let mem = replay_wal(&*fs, &path, number, &opts, &mut last_seqno, &mut report)?;
+        let mem = replay_wal(fs, &path, number, opts, &mut state.last_seqno, report)?;
         report.wal_files += 1;
         if !mem.is_empty() {
             sealed.push(Arc::new(mem));
@@ -203,111 +327,28 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
             break;
         }
     }
-    // In point-in-time mode, later logs are set aside (renamed once the new
-    // manifest is durable, so a failed open renames nothing), never
-    // replayed again.
-    let set_aside: Vec<u64> = stop_at.map_or_else(Vec::new, |first_dropped| {
+    let set_aside = stop_at.map_or_else(Vec::new, |first_dropped| {
         wals.iter().skip(first_dropped).copied().collect()
     });
-    // Files this open writes before its new manifest is durable: removed
-    // again if the open fails, so that a failed open changes nothing.
-    let mut written = Vec::new();
-    let result = write_state(
-        dir,
-        &fs,
-        &opts,
-        &events,
-        &tables,
-        Recovered {
-            version,
-            sealed: &sealed,
-            last_seqno,
-            merge_operator,
-            next_file,
-        },
-        &mut written,
-    );
-    let (versions, number, file, manifest_number) = match result {
-        Ok(state) => state,
-        Err(e) => {
-            // Unless CURRENT already names the new manifest (a failure after
-            // its rename): then the open happened and its files are live.
-            let installed = fs
-                .read(&dir.join(filename::CURRENT))
-                .ok()
-                .and_then(|data| set::parse_current(&data))
-                .is_some_and(|n| written.contains(&filename::manifest_path(dir, n)));
-            if !installed {
-                for path in &written {
-                    let _ = fs.remove_file(path);
-                }
-            }
-            return Err(e);
-        }
-    };
-    for &number in &set_aside {
+    Ok(Replayed {
+        sealed,
+        set_aside,
+        last_seqno: state.last_seqno,
+    })
+}
+
+/// Step 5 (point-in-time only). Renames the WALs set aside to
+/// `NNNNNN.wal.dropped`, for inspection; the new manifest already puts them
+/// below its log number.
+fn set_aside_wals(fs: &dyn Fs, dir: &Path, numbers: &[u64]) {
+    for &number in numbers {
         let from = filename::wal_path(dir, number);
         let to = from.with_extension("wal.dropped");
         tracing::warn!(file = %from.display(), "point-in-time recovery set this WAL aside");
         if let Err(e) = fs.rename(&from, &to) {
-            // The manifest already puts it below the log number: it is
-            // never replayed, only not kept for inspection.
             tracing::warn!(file = %from.display(), error = %e, "could not set the WAL aside");
         }
     }
-    let kinds: Vec<(String, FileKind)> = kinds
-        .into_iter()
-        .filter(|(_, k)| !matches!(k, FileKind::Wal(n) if set_aside.contains(n)))
-        .collect();
-    let version = versions.current();
-    remove_obsolete_files(
-        &*fs,
-        dir,
-        &kinds,
-        &version,
-        (number, manifest_number),
-        events.as_deref(),
-    );
-    span.record("wal_files", report.wal_files);
-    span.record("replayed_entries", report.entries);
-    tracing::info!(
-        wal_files = report.wal_files,
-        entries = report.entries,
-        tables = version.table_count(),
-        last_seqno,
-        dropped = report.dropped.len(),
-        "recovered"
-    );
-
-    Ok(DbInner {
-        dir: dir.to_path_buf(),
-        fs,
-        lock: Mutex::new(Some(lock)),
-        write_backs: WriteBacks::default(),
-        fence,
-        tree: Tree::new(tree_options(&opts), version, number, tables),
-        wal: Mutex::new(WalState {
-            writer: wal::Writer::preallocated(file),
-            number,
-            slowdown: None,
-        }),
-        commit: CommitQueue::default(),
-        last_seqno: AtomicU64::new(last_seqno),
-        next_file_number: AtomicU64::new(number + 1),
-        snapshots: SnapshotList::default(),
-        closed: AtomicBool::new(false),
-        poison: Mutex::new(None),
-        counters: Counters::default(),
-        recovery: report,
-        versions: Mutex::new(versions),
-        block_cache,
-        flush: Arc::default(),
-        flush_thread: Mutex::new(None),
-        compaction: Arc::default(),
-        compact_thread: Mutex::new(None),
-        events,
-        opts,
-    })
 }
 
 /// How the database's one tree writes, reads and compacts, from its
@@ -329,22 +370,12 @@ fn tree_options(opts: &Options) -> TreeOptions {
     }
 }
 
-/// The recovered state, before it is written down.
-struct Recovered<'a> {
-    version: Version,
-    /// Replayed memtables, oldest first.
-    sealed: &'a [Arc<MemTable>],
-    last_seqno: SeqNo,
-    merge_operator: Option<String>,
-    next_file: u64,
-}
-
-/// Writes the recovered state: each replayed memtable as a table, then a
-/// new manifest holding the whole state (every replayed WAL below its log
-/// number) and `CURRENT` naming it, then a fresh WAL. Returns the version
-/// set, the new WAL's number and file, and the manifest's number. Every
-/// file created is pushed to `written` first, for the caller to remove if
-/// this fails.
+/// Step 4. Writes the recovered state: each replayed memtable as a table,
+/// then a new manifest holding the whole state (every replayed WAL below
+/// its log number) and `CURRENT` naming it, then a fresh WAL. Returns the
+/// version set, the new WAL's number and file, and the manifest's number.
+/// If it fails before `CURRENT` names the new manifest, it removes the
+/// files it wrote: a failed open changes nothing.
 ///
 /// Replayed writes become tables now, so that no recovered log — possibly
 /// unsynced, possibly damaged at its tail — outlives this open: the next
@@ -356,16 +387,52 @@ fn write_state(
     opts: &Options,
     events: &Option<Arc<Events>>,
     tables: &Arc<TableRegistry>,
-    state: Recovered<'_>,
+    state: ManifestState,
+    sealed: &[Arc<MemTable>],
+) -> Result<(VersionSet, u64, Box<dyn WritableFile>, u64)> {
+    let mut written = Vec::new();
+    let result = write_state_files(dir, fs, opts, events, tables, state, sealed, &mut written);
+    if result.is_err() {
+        // Unless CURRENT already names the new manifest (a failure after
+        // its rename): then the open happened and its files are live.
+        let installed = fs
+            .read(&dir.join(filename::CURRENT))
+            .ok()
+            .and_then(|data| set::parse_current(&data))
+            .is_some_and(|n| written.contains(&filename::manifest_path(dir, n)));
+        if !installed {
+            for path in &written {
+                let _ = fs.remove_file(path);
+            }
+        }
+    }
+    result
+}
+
+/// [`write_state`]'s work; every file it creates is pushed to `written`
+/// first.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "write_state's inputs, passed through unchanged"
+)]
+fn write_state_files(
+    dir: &Path,
+    fs: &Arc<dyn Fs>,
+    opts: &Options,
+    events: &Option<Arc<Events>>,
+    tables: &Arc<TableRegistry>,
+    state: ManifestState,
+    sealed: &[Arc<MemTable>],
     written: &mut Vec<std::path::PathBuf>,
 ) -> Result<(VersionSet, u64, Box<dyn WritableFile>, u64)> {
     let mut next_file = state.next_file;
     let mut added = Vec::new();
-    for mem in state.sealed {
+    let tree_opts = tree_options(opts);
+    for mem in sealed {
         let number = next_file;
         next_file += 1;
         written.push(filename::table_path(dir, number));
-        if let Some(meta) = write_memtable(dir, fs, &tree_options(opts), mem, number, Vec::new())? {
+        if let Some(meta) = write_memtable(dir, fs, &tree_opts, mem, number, Vec::new())? {
             if let Some(ev) = events {
                 ev.table_created(
                     meta.number,
@@ -392,18 +459,18 @@ fn write_state(
     let number = next_file + 1;
     written.push(filename::manifest_path(dir, manifest_number));
     written.push(filename::temp_path(dir, manifest_number));
-    let versions = VersionSet::create(
-        dir,
-        Arc::clone(fs),
-        Arc::clone(tables),
+    let versions = VersionSet::create(NewManifest {
+        dir: dir.to_path_buf(),
+        fs: Arc::clone(fs),
+        tables: Arc::clone(tables),
         version,
-        number,
-        state.last_seqno,
-        state.merge_operator,
+        log_number: number,
+        last_seqno: state.last_seqno,
+        merge_operator: state.merge_operator,
         manifest_number,
-        next_file + 2,
-        opts.max_manifest_size,
-    )?;
+        next_file_number: next_file + 2,
+        max_manifest_size: opts.max_manifest_size,
+    })?;
     // CURRENT names the new manifest now: the open has happened, whatever
     // fails next (the next open replays the same WALs again).
     written.clear();

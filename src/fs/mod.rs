@@ -15,6 +15,7 @@
 
 mod fault;
 mod fence;
+mod os;
 mod real;
 
 use std::fmt;
@@ -26,6 +27,7 @@ use bytes::Bytes;
 
 pub use fault::{CrashMode, FaultFs};
 pub(crate) use fence::{Fence, FencePass};
+pub(crate) use os::lower_thread_priority;
 pub use real::StdFs;
 
 /// A filesystem as rillkv uses it.

@@ -74,7 +74,7 @@ impl StdFile {
         #[cfg(target_os = "linux")]
         {
             use std::os::fd::AsRawFd;
-            #[allow(unsafe_code)]
+            #[expect(unsafe_code, reason = "std has no sync_file_range")]
             // SAFETY: a plain syscall on a descriptor this struct owns; it
             // reads no memory of ours.
             unsafe {
@@ -158,7 +158,7 @@ impl Fs for StdFs {
         // break this, which DESIGN.md states as an assumption about the
         // storage; a failing disk under the mapping raises SIGBUS, which
         // is why mapping is an option and not the default.
-        #[allow(unsafe_code)]
+        #[expect(unsafe_code, reason = "memmap2's map is unsafe: see SAFETY")]
         let map = unsafe { memmap2::Mmap::map(&file)? };
         Ok(Arc::new(super::InMemoryFile::new(Bytes::from_owner(map))))
     }

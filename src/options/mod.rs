@@ -470,9 +470,12 @@ impl Options {
     }
 
     /// When a point read folds more than this many operands for one key, it
-    /// writes the result back as a new base value (only if no newer write to
-    /// the key happened meanwhile), so hot counters do not re-fold their
-    /// history. 0 disables. Default: 1000.
+    /// offers the result to be written back as a new base value, so hot
+    /// counters do not re-fold their history. The read itself never writes
+    /// or waits: the next commit group, or the flush thread, writes it back
+    /// — only if no newer write to the key happened meanwhile, and not at
+    /// all if that would mean waiting for a write stall. 0 disables.
+    /// Default: 1000.
     ///
     /// ```
     /// # fn main() -> rillkv::Result<()> {
@@ -484,6 +487,7 @@ impl Options {
     ///     db.merge(b"n", 1u64.to_le_bytes())?;
     /// }
     /// assert_eq!(db.get(b"n")?.as_deref(), Some(&5u64.to_le_bytes()[..]));
+    /// db.put(b"other", b"x")?; // the next commit group takes the write-back
     /// assert_eq!(db.stats().counters.merge_writebacks, 1, "5 operands > 3: written back");
     /// # Ok(()) }
     /// ```

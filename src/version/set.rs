@@ -63,6 +63,24 @@ pub(crate) struct VersionSet {
     deferred_files: Vec<PathBuf>,
 }
 
+/// What a new manifest starts with (see [`VersionSet::create`]).
+pub(crate) struct NewManifest {
+    pub(crate) dir: PathBuf,
+    pub(crate) fs: Arc<dyn Fs>,
+    pub(crate) tables: Arc<TableRegistry>,
+    /// The live tables.
+    pub(crate) version: Version,
+    /// WALs below this number are in tables.
+    pub(crate) log_number: u64,
+    pub(crate) last_seqno: SeqNo,
+    pub(crate) merge_operator: Option<String>,
+    /// The new manifest's own file number.
+    pub(crate) manifest_number: u64,
+    pub(crate) next_file_number: u64,
+    /// Roll to a new manifest past this many bytes.
+    pub(crate) max_manifest_size: u64,
+}
+
 /// Encodes `CURRENT`'s content: the manifest's name, a space, and the crc32
 /// of the name in 8 hex digits, then a newline.
 fn current_content(manifest_number: u64) -> String {
@@ -214,19 +232,20 @@ impl VersionSet {
     /// Starts a new manifest holding `state` as one snapshot edit and points
     /// `CURRENT` at it. Used at every open, so a manifest damaged at its
     /// tail is never appended to.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn create(
-        dir: &Path,
-        fs: Arc<dyn Fs>,
-        tables: Arc<TableRegistry>,
-        version: Version,
-        log_number: u64,
-        last_seqno: SeqNo,
-        merge_operator: Option<String>,
-        manifest_number: u64,
-        next_file_number: u64,
-        max_manifest_size: u64,
-    ) -> Result<VersionSet> {
+    pub(crate) fn create(state: NewManifest) -> Result<VersionSet> {
+        let NewManifest {
+            dir,
+            fs,
+            tables,
+            version,
+            log_number,
+            last_seqno,
+            merge_operator,
+            manifest_number,
+            next_file_number,
+            max_manifest_size,
+        } = state;
+        let dir = dir.as_path();
         let path = filename::manifest_path(dir, manifest_number);
         let file = fs
             .create(&path)
