@@ -22,11 +22,11 @@
 //!   time-series data.
 //!
 //! ```text
-//! cargo run --release --example compaction_sim                 # all three, summary
-//! cargo run --release --example compaction_sim -- uniform --flushes 500 --quiet
-//! cargo run --release --example compaction_sim -- skewed --min-merge-width 3 \
+//! cargo run --release --features viz --example compaction_sim                 # all three, summary
+//! cargo run --release --features viz --example compaction_sim -- uniform --flushes 500 --quiet
+//! cargo run --release --features viz --example compaction_sim -- skewed --min-merge-width 3 \
 //!     --tier-size-ratio 1.5 --max-merge-files 10 --overlap-ratio 0.6
-//! cargo run --release --example compaction_sim -- uniform --svg /tmp/sim --svg-every 25
+//! cargo run --release --features viz --example compaction_sim -- uniform --svg /tmp/sim --svg-every 25
 //! ```
 //!
 //! `--svg DIR` draws the tree with `rillkv::compaction::svg` (the drawing

@@ -38,8 +38,18 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::key::{InternalKey, SeqNo, ValueKind};
 use crate::merge::MergeOperator;
+use crate::merge::resolve::NewestFirst;
 
 type Entry = (InternalKey, Bytes);
+
+/// A merge-operand entry as the fold sees it: its value.
+struct Operand(Entry);
+
+impl AsRef<[u8]> for Operand {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.1
+    }
+}
 
 /// Whether a snapshot in `snapshots` (sorted ascending) separates the
 /// version `older` from the next newer one, `newer`.
@@ -177,20 +187,17 @@ where
         Ok(true)
     }
 
-    /// Folds a stripe that starts with the operand `first`.
+    /// Folds a stripe that starts with the operand `first`, with the
+    /// crate's one chunked fold ([`NewestFirst`]) over whole entries.
     fn fold_stripe(&mut self, op: &dyn MergeOperator, first: Entry) -> Result<()> {
         let user_key = first.0.user_key.clone();
         let newest = first.0.seqno;
-        let chunk_size = self.opts.merge_batch_size.max(1);
-        let mut chunk: Vec<Entry> = vec![first];
-        let mut acc: Option<Vec<u8>> = None;
-        let merged = |chunk: &[Entry], acc: &Option<Vec<u8>>, base: Option<&[u8]>| {
-            let mut ops: Vec<&[u8]> = chunk.iter().rev().map(|e| e.1.as_ref()).collect();
-            if let Some(a) = acc {
-                ops.push(a);
-            }
-            op.merge_batch(&user_key, base, &ops)
-        };
+        let mut fold = NewestFirst::new(op, &user_key, self.opts.merge_batch_size);
+        if let Err(e) = fold.push(Operand(first)) {
+            self.keep_unmerged(&user_key, newest, fold, &e);
+            self.mode = Mode::Copy;
+            return Ok(());
+        }
         loop {
             self.peek()?;
             if !self.continues_stripe()? {
@@ -199,27 +206,18 @@ where
             let Some((entry, _)) = self.take() else { break };
             match entry.0.kind {
                 ValueKind::Merge => {
-                    chunk.push(entry);
-                    if chunk.len() >= chunk_size {
-                        match merged(&chunk, &acc, None) {
-                            Ok(v) => {
-                                acc = Some(v);
-                                chunk.clear();
-                            }
-                            Err(e) => {
-                                self.keep_unmerged(&user_key, newest, acc, chunk, &e);
-                                self.mode = Mode::Copy;
-                                return Ok(());
-                            }
-                        }
+                    if let Err(e) = fold.push(Operand(entry)) {
+                        self.keep_unmerged(&user_key, newest, fold, &e);
+                        self.mode = Mode::Copy;
+                        return Ok(());
                     }
                 }
                 ValueKind::Put | ValueKind::Delete => {
                     let base = (entry.0.kind == ValueKind::Put).then_some(entry.1.as_ref());
-                    match merged(&chunk, &acc, base) {
+                    match fold.finish(base) {
                         Ok(v) => self.emit(&user_key, newest, ValueKind::Put, v),
                         Err(e) => {
-                            self.keep_unmerged(&user_key, newest, acc, chunk, &e);
+                            self.keep_unmerged(&user_key, newest, fold, &e);
                             self.out.push_back(entry);
                         }
                     }
@@ -233,18 +231,19 @@ where
             .peeked
             .as_ref()
             .is_none_or(|(k, _)| k.user_key != user_key);
-        if self.opts.bottom && key_ends {
-            match merged(&chunk, &acc, None) {
-                Ok(v) => self.emit(&user_key, newest, ValueKind::Put, v),
-                Err(e) => self.keep_unmerged(&user_key, newest, acc, chunk, &e),
-            }
-        } else if acc.is_none() && chunk.len() == 1 {
-            self.out.extend(chunk);
+        let kind = if self.opts.bottom && key_ends {
+            ValueKind::Put
+        } else if fold.is_single() {
+            let (_, chunk) = fold.into_parts();
+            self.out.extend(chunk.into_iter().map(|o| o.0));
+            self.mode = Mode::Start;
+            return Ok(());
         } else {
-            match merged(&chunk, &acc, None) {
-                Ok(v) => self.emit(&user_key, newest, ValueKind::Merge, v),
-                Err(e) => self.keep_unmerged(&user_key, newest, acc, chunk, &e),
-            }
+            ValueKind::Merge
+        };
+        match fold.finish(None) {
+            Ok(v) => self.emit(&user_key, newest, kind, v),
+            Err(e) => self.keep_unmerged(&user_key, newest, fold, &e),
         }
         self.mode = Mode::Start;
         Ok(())
@@ -263,15 +262,15 @@ where
         &mut self,
         user_key: &Bytes,
         newest: SeqNo,
-        acc: Option<Vec<u8>>,
-        chunk: Vec<Entry>,
+        fold: NewestFirst<'_, Operand>,
         err: &crate::merge::MergeError,
     ) {
         tracing::warn!(error = %err, "merge failed while collapsing; operands kept as they were");
+        let (acc, chunk) = fold.into_parts();
         if let Some(a) = acc {
             self.emit(user_key, newest, ValueKind::Merge, a);
         }
-        self.out.extend(chunk);
+        self.out.extend(chunk.into_iter().map(|o| o.0));
     }
 
     /// At the bottom, a Put that every live snapshot sees (its sequence

@@ -10,6 +10,7 @@ mod collapse;
 pub(crate) mod engine;
 mod options;
 pub(crate) mod policy;
+#[cfg(feature = "viz")]
 pub mod svg;
 
 pub(crate) use collapse::{Collapse, CollapseOptions};

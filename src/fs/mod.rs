@@ -4,10 +4,11 @@
 //! - [`StdFs`], the real filesystem: logs are read with plain reads,
 //!   tables with positional reads (`pread`) or, on request, through a
 //!   read-only mapping (see [`Fs::open_random`]);
-//! - [`FaultFs`], an in-memory filesystem for tests that fails chosen
+//! - `FaultFs`, an in-memory filesystem for tests that fails chosen
 //!   writes and fsyncs and simulates a power loss by dropping everything that
 //!   was not made durable (file bytes not covered by a file fsync, and names
-//!   not covered by a directory fsync).
+//!   not covered by a directory fsync). It is test support, hidden from the
+//!   documentation: usable, but not a stable API.
 //!
 //! Select one with [`Options::fs`](crate::Options::fs). rillkv relies only on
 //! the guarantees written on [`Fs`]; `DESIGN.md` lists the assumptions about
@@ -25,6 +26,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+// Test support: public so the crate's own integration tests (and anyone
+// testing crash behaviour) can use it, hidden because it is not a stable API.
+#[doc(hidden)]
 pub use fault::{CrashMode, FaultFs};
 pub(crate) use fence::{Fence, FencePass};
 pub(crate) use os::lower_thread_priority;

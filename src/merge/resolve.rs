@@ -45,20 +45,24 @@ fn show(key: &[u8]) -> String {
 }
 
 /// Folds operands met newest → oldest. Holds one chunk of operands plus one
-/// accumulated operand standing for every newer chunk.
-pub(crate) struct NewestFirst<'a> {
+/// accumulated operand standing for every newer chunk. The one chunked fold
+/// of the crate: point reads and forward iteration fold values (`T =
+/// Bytes`); flush and compaction collapse fold whole entries, so that after
+/// a failed merge they can write the operands back as they were
+/// ([`NewestFirst::into_parts`]).
+pub(crate) struct NewestFirst<'a, T = Bytes> {
     op: &'a dyn MergeOperator,
     key: &'a [u8],
     chunk_size: usize,
     /// Operands of the current chunk, newest first.
-    chunk: Vec<Bytes>,
+    chunk: Vec<T>,
     /// Partial merge of all operands newer than `chunk`.
     acc: Option<Vec<u8>>,
     /// Operands pushed so far.
     pub(crate) count: u64,
 }
 
-impl<'a> NewestFirst<'a> {
+impl<'a, T: AsRef<[u8]>> NewestFirst<'a, T> {
     pub(crate) fn new(op: &'a dyn MergeOperator, key: &'a [u8], chunk_size: usize) -> Self {
         NewestFirst {
             op,
@@ -70,30 +74,49 @@ impl<'a> NewestFirst<'a> {
         }
     }
 
-    /// Adds the next (older) operand.
-    pub(crate) fn push(&mut self, operand: Bytes) -> Result<(), MergeError> {
-        self.chunk.push(operand);
+    /// Adds the next (older) operand. When it would overfill the chunk,
+    /// the full chunk is first merged with no base, together with the
+    /// accumulated newer part, into the new accumulated part; so a lone
+    /// operand is never merged on its own. On error nothing is lost: the
+    /// chunk still holds every operand not merged (see
+    /// [`NewestFirst::into_parts`]).
+    pub(crate) fn push(&mut self, operand: T) -> Result<(), MergeError> {
         self.count += 1;
         if self.chunk.len() >= self.chunk_size {
-            let merged = self.merge_with(None)?;
+            let merged = match self.finish(None) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.chunk.push(operand);
+                    return Err(e);
+                }
+            };
             self.acc = Some(merged);
             self.chunk.clear();
         }
+        self.chunk.push(operand);
         Ok(())
     }
 
-    /// Oldest → newest: the chunk reversed, then the accumulated newer part.
-    fn merge_with(&self, base: Option<&[u8]>) -> Result<Vec<u8>, MergeError> {
-        let mut ops: Vec<&[u8]> = self.chunk.iter().rev().map(|b| b.as_ref()).collect();
+    /// Every operand so far applied to `base` (`None`: a partial merge, or
+    /// a full merge onto nothing). Oldest → newest: the chunk reversed,
+    /// then the accumulated newer part.
+    pub(crate) fn finish(&self, base: Option<&[u8]>) -> Result<Vec<u8>, MergeError> {
+        let mut ops: Vec<&[u8]> = self.chunk.iter().rev().map(AsRef::as_ref).collect();
         if let Some(acc) = &self.acc {
             ops.push(acc);
         }
         self.op.merge_batch(self.key, base, &ops)
     }
 
-    /// The value after applying every operand to `base`.
-    pub(crate) fn finish(self, base: Option<&[u8]>) -> Result<Vec<u8>, MergeError> {
-        self.merge_with(base)
+    /// Whether exactly one operand was pushed (nothing to merge).
+    pub(crate) fn is_single(&self) -> bool {
+        self.acc.is_none() && self.chunk.len() == 1
+    }
+
+    /// The accumulated merge of the newer chunks, and the current chunk's
+    /// operands as pushed: what a failed fold leaves.
+    pub(crate) fn into_parts(self) -> (Option<Vec<u8>>, Vec<T>) {
+        (self.acc, self.chunk)
     }
 }
 

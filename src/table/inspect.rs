@@ -18,12 +18,12 @@ use bytes::Bytes;
 
 use super::block::Block;
 use super::compression::{CompressionType, unseal};
-use super::format::{
-    BLOCK_TRAILER_LEN, BlockHandle, FOOTER_LEN, FORMAT_VERSION, Footer, split_internal_key,
-};
+use super::format::{BLOCK_TRAILER_LEN, BlockHandle, FORMAT_VERSION, split_internal_key};
 use super::properties::TableProperties;
+use super::reader::{read_footer, read_meta_block};
 use super::{Compression, bloom};
 use crate::error::{Error, Result};
+use crate::fs::InMemoryFile;
 use crate::key::unpack_trailer;
 
 /// Where a stored block lives: `size` payload bytes at `offset`, then the
@@ -182,29 +182,10 @@ impl TableDump {
     pub fn open(path: &Path) -> Result<TableDump> {
         let data = Bytes::from(std::fs::read(path).map_err(|e| Error::io("read", path, e))?);
         let file_size = data.len() as u64;
-        let footer_offset = file_size.checked_sub(FOOTER_LEN as u64).ok_or_else(|| {
-            Error::corruption(
-                path,
-                0,
-                format!("the file is {file_size} bytes, too short for a table footer"),
-            )
-        })?;
-        let footer_bytes = data
-            .get(footer_offset as usize..)
-            .ok_or_else(|| Error::corruption(path, footer_offset, "footer out of range"))?;
-        let footer =
-            Footer::decode(footer_bytes).map_err(|e| Error::corruption(path, footer_offset, e))?;
-        let meta = |handle: BlockHandle, what: &str| -> std::result::Result<Bytes, Error> {
-            let stored = handle.slice_of(&data, footer_offset).ok_or_else(|| {
-                Error::corruption(
-                    path,
-                    footer_offset,
-                    format!("{what} block handle out of range"),
-                )
-            })?;
-            unseal(&stored)
-                .map(|(contents, _)| contents)
-                .map_err(|e| Error::corruption(path, handle.offset, format!("{what} block: {e}")))
+        let file = InMemoryFile::new(data.clone());
+        let (footer, footer_offset) = read_footer(path, &file)?;
+        let meta = |handle: BlockHandle, what: &str| {
+            read_meta_block(path, &file, handle, footer_offset, what)
         };
         let index = Block::new(meta(footer.index, "index")?).map_err(|e| {
             Error::corruption(path, footer.index.offset, format!("index block: {e}"))

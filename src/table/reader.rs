@@ -75,34 +75,9 @@ impl Table {
         number: u64,
         cache: Option<Arc<BlockCache>>,
     ) -> Result<Arc<Table>> {
-        let file_len = file.len();
-        let footer_offset = file_len.checked_sub(FOOTER_LEN as u64).ok_or_else(|| {
-            Error::corruption(
-                path,
-                0,
-                format!("the file is {file_len} bytes, too short for a table footer"),
-            )
-        })?;
-        let footer_bytes = file
-            .read_at(footer_offset, FOOTER_LEN)
-            .map_err(|e| Error::io("read", path, e))?;
-        let footer =
-            Footer::decode(&footer_bytes).map_err(|e| Error::corruption(path, footer_offset, e))?;
-
-        let meta = |handle: BlockHandle, what: &str| -> Result<Bytes> {
-            let stored = handle
-                .read_from(&*file, footer_offset)
-                .map_err(|e| Error::io("read", path, e))?
-                .ok_or_else(|| {
-                    Error::corruption(
-                        path,
-                        footer_offset,
-                        format!("{what} block handle out of range"),
-                    )
-                })?;
-            unseal(&stored)
-                .map(|(contents, _)| contents)
-                .map_err(|e| Error::corruption(path, handle.offset, format!("{what} block: {e}")))
+        let (footer, footer_offset) = read_footer(path, &*file)?;
+        let meta = |handle: BlockHandle, what: &str| {
+            read_meta_block(path, &*file, handle, footer_offset, what)
         };
         let index = Block::new(meta(footer.index, "index")?).map_err(|e| {
             Error::corruption(path, footer.index.offset, format!("index block: {e}"))
@@ -363,6 +338,58 @@ impl Table {
         }
         None
     }
+}
+
+/// Reads and decodes the footer of the table in `file`; returns it and
+/// the offset where it starts (every block lies before it). Shared by
+/// [`Table::open`] and the dump of `rillkv dump table`.
+///
+/// # Errors
+/// `Corruption` if the file is shorter than a footer or the footer is
+/// damaged; `Io` if the read fails.
+pub(super) fn read_footer(path: &Path, file: &dyn RandomAccessFile) -> Result<(Footer, u64)> {
+    let file_len = file.len();
+    let footer_offset = file_len.checked_sub(FOOTER_LEN as u64).ok_or_else(|| {
+        Error::corruption(
+            path,
+            0,
+            format!("the file is {file_len} bytes, too short for a table footer"),
+        )
+    })?;
+    let footer_bytes = file
+        .read_at(footer_offset, FOOTER_LEN)
+        .map_err(|e| Error::io("read", path, e))?;
+    let footer =
+        Footer::decode(&footer_bytes).map_err(|e| Error::corruption(path, footer_offset, e))?;
+    Ok((footer, footer_offset))
+}
+
+/// Reads a meta block (index, filter, properties: `what`) and checks its
+/// trailer; returns its decompressed contents.
+///
+/// # Errors
+/// `Corruption` naming the block if its handle is out of range or its
+/// checksum or compression is bad; `Io` if the read fails.
+pub(super) fn read_meta_block(
+    path: &Path,
+    file: &dyn RandomAccessFile,
+    handle: BlockHandle,
+    footer_offset: u64,
+    what: &str,
+) -> Result<Bytes> {
+    let stored = handle
+        .read_from(file, footer_offset)
+        .map_err(|e| Error::io("read", path, e))?
+        .ok_or_else(|| {
+            Error::corruption(
+                path,
+                footer_offset,
+                format!("{what} block handle out of range"),
+            )
+        })?;
+    unseal(&stored)
+        .map(|(contents, _)| contents)
+        .map_err(|e| Error::corruption(path, handle.offset, format!("{what} block: {e}")))
 }
 
 /// The versions of one user key in one table, newest first, read on from

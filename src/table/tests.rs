@@ -13,7 +13,7 @@ use super::block::Block;
 use super::block_builder::BlockBuilder;
 use super::format::{FOOTER_LEN, Footer, encoded_internal_key};
 use super::reader::FilterStats;
-use super::writer::TableMeta;
+use super::writer::WrittenTable;
 use super::*;
 use crate::error::ErrorKind;
 use crate::fs::{FaultFs, Fs};
@@ -27,7 +27,7 @@ fn ik(user_key: &[u8], seqno: SeqNo, kind: ValueKind) -> InternalKey {
     InternalKey::new(Bytes::copy_from_slice(user_key), seqno, kind)
 }
 
-fn build(model: &Model, opts: &TableOptions) -> (Bytes, TableMeta) {
+fn build(model: &Model, opts: &TableOptions) -> (Bytes, WrittenTable) {
     let fs = FaultFs::new();
     fs.create_dir_all(Path::new("/t")).unwrap();
     let mut w = TableWriter::new(fs.create(Path::new(PATH)).unwrap(), Path::new(PATH), opts);

@@ -46,9 +46,11 @@ impl Default for TableOptions {
     }
 }
 
-/// What a finished table holds.
+/// What [`TableWriter::finish`] wrote: the file's size and the table's
+/// properties (the manifest's entry, `version::TableMeta`, is built from
+/// it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TableMeta {
+pub(crate) struct WrittenTable {
     /// The size of the whole file in bytes.
     pub file_size: u64,
     /// The table's properties, as written in its properties block.
@@ -179,7 +181,7 @@ impl TableWriter {
     ///
     /// # Errors
     /// `Io` if a write or the fsync fails.
-    pub(crate) fn finish(mut self) -> Result<TableMeta> {
+    pub(crate) fn finish(mut self) -> Result<WrittenTable> {
         if !self.data_block.is_empty() {
             self.flush_data_block()?;
         }
@@ -203,7 +205,7 @@ impl TableWriter {
         self.file
             .sync()
             .map_err(|e| Error::io("fsync", &self.path, e))?;
-        Ok(TableMeta {
+        Ok(WrittenTable {
             file_size: self.offset,
             properties: self.properties,
         })

@@ -386,6 +386,14 @@ fn unseal(file: &[u8], h: (u64, u64), limit: usize) -> Option<Vec<u8>> {
             let out = zstd::bulk::decompress(payload.get(4..)?, declared).ok()?;
             (out.len() == declared).then_some(out)
         }
+        2 => {
+            let declared = le_u32(payload, 0)? as usize;
+            if declared > 64 << 20 {
+                return None;
+            }
+            let out = lz4_flex::block::decompress(payload.get(4..)?, declared).ok()?;
+            (out.len() == declared).then_some(out)
+        }
         _ => None,
     }
 }
