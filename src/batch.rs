@@ -2,7 +2,7 @@
 //!
 //! A batch is kept in its encoded form, the same bytes the WAL stores, so a
 //! write copies each key and value once. The encoding is specified in
-//! `docs/format/wal.md` ("Batch payload").
+//! `docs/format/wal.md` ("WAL record payload: a write group").
 
 use bytes::Bytes;
 

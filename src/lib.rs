@@ -119,7 +119,7 @@
 //! ([`compaction::TieredPolicy`]) merges runs inside each *overlap group*
 //! (tables whose key ranges overlap) in the background. The defaults of
 //! [`CompactionOptions`] suit most workloads; `DESIGN.md` ("Compaction")
-//! argues each bound and measures it. Watch [`Db::stats`]:
+//! argues each bound (`BENCHMARKS.md` measures them). Watch [`Db::stats`]:
 //! `max_depth` (tables a point read may probe), `pending_compaction_bytes`,
 //! `write_stall_reason` and [`CounterValues::write_amplification`].
 //!
@@ -180,6 +180,8 @@ mod db;
 mod error;
 pub mod event;
 mod filename;
+#[cfg(test)]
+mod format_docs;
 pub mod fs;
 mod iter;
 mod key;

@@ -107,7 +107,10 @@ pub fn open(kind: EngineKind, dir: &Path, cfg: &EngineConfig) -> Result<Box<dyn 
         )?)),
         #[cfg(feature = "fjall")]
         EngineKind::Fjall => Ok(Box::new(crate::engine_fjall::FjallEngine::open(dir, cfg)?)),
-        #[allow(unreachable_patterns)]
+        #[allow(
+            unreachable_patterns,
+            reason = "reachable only when an engine's feature is off; `expect` would fail with all on"
+        )]
         other => Err(format!(
             "engine {} is not compiled in: rebuild with --features {}",
             other.name(),

@@ -187,6 +187,6 @@ impl Engine for RocksEngine {
 /// lacks. It is only called when a `WriteBufferManager` is dropped, and
 /// this benchmark never creates one.
 #[cfg(feature = "rocksdb-system")]
-#[allow(unsafe_code)]
+#[expect(unsafe_code, reason = "a C symbol the system library lacks")]
 #[unsafe(no_mangle)]
 pub extern "C" fn rocksdb_write_buffer_manager_destroy(_manager: *mut std::ffi::c_void) {}

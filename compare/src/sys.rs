@@ -16,7 +16,7 @@ pub fn io_write_bytes() -> Option<u64> {
 /// User + system CPU seconds of the whole process (all threads).
 pub fn cpu_seconds() -> f64 {
     // SAFETY: getrusage writes into the struct we pass and nothing else.
-    #[allow(unsafe_code)]
+    #[expect(unsafe_code, reason = "std has no getrusage")]
     unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
         if libc::getrusage(libc::RUSAGE_SELF, &mut ru) != 0 {

@@ -1,15 +1,16 @@
 //! The K-way merge engine: merges a job's input runs into output tables.
 //!
-//! # Plan (the seed's recommendations, as requirements)
-//! - **Fan-in fitted to memory (Rec-1)**: the job's `fan_in` comes from
-//!   `max_memory` ([`super::fan_in_for`]).
-//! - **One round when memory allows (Rec-3)**: with at most `fan_in` inputs
-//!   the merge is a single streaming pass.
-//! - **Small runs first (Rec-4)**: otherwise each earlier round merges the
+//! # Plan
+//! - **Fan-in fitted to memory**: the job's `fan_in` comes from
+//!   `max_memory` ([`super::fan_in_for`]), so a merge never needs more
+//!   memory than it was given.
+//! - **One round when memory allows**: with at most `fan_in` inputs the
+//!   merge is a single streaming pass, so every byte is written once.
+//! - **Small runs first**: otherwise each earlier round merges the
 //!   smallest inputs, `fan_in` at a time, in parallel on `merge_workers`
 //!   threads, into intermediate runs — plain merges that keep every version,
 //!   since the runs merged need not be adjacent in age.
-//! - **Last round streamed (Rec-5)**: the final round feeds the merged
+//! - **Last round streamed**: the final round feeds the merged
 //!   stream through [`Collapse`] straight into the output tables; no
 //!   intermediate file.
 //! - **Sub-jobs by key range**: the final round is split at user keys into
@@ -129,7 +130,8 @@ impl Engine<'_> {
     }
 
     /// One earlier round: merges the smallest inputs, `fan_in` at a time,
-    /// just enough of them that the next round has fewer inputs (Rec-4).
+    /// just enough of them that the next round has fewer inputs (small runs
+    /// first: the bytes rewritten by the extra rounds are the fewest).
     fn round(
         &self,
         mut inputs: Vec<EngineInput>,
@@ -142,7 +144,7 @@ impl Engine<'_> {
         let rest = inputs.split_off(consumed.min(inputs.len()));
         let mut groups: Vec<Vec<EngineInput>> = Vec::new();
         let mut iter = inputs.into_iter();
-        // The narrowest merge takes the very smallest inputs (Rec-4).
+        // The narrowest merge takes the very smallest inputs.
         for &w in widths.iter().rev() {
             groups.push(iter.by_ref().take(w).collect());
         }

@@ -144,7 +144,7 @@ pub trait CompactionPolicy: Send + Sync + 'static {
 }
 
 /// The default policy: size-tiered merging inside overlap groups, with the
-/// seed's file-count and overlap-ratio triggers. See the module docs.
+/// file-count (depth) and overlap-ratio triggers. See the module docs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TieredPolicy;
 
@@ -156,7 +156,7 @@ pub const MEMORY_PER_INPUT: u64 = 256 << 10;
 pub const MEMORY_PER_OUTPUT: u64 = 4 << 20;
 
 /// The largest fan-in whose merges fit `max_memory` when `workers` run at
-/// once (seed Rec-1), clamped to `2..=max_fan_in`.
+/// once, clamped to `2..=max_fan_in`.
 ///
 /// ```
 /// use rillkv::{CompactionOptions, compaction::fan_in_for};
@@ -173,8 +173,8 @@ pub fn fan_in_for(opts: &CompactionOptions) -> usize {
 }
 
 /// Rounds a merge of `inputs` runs needs at `fan_in`: one when they all
-/// fit (seed Rec-3); otherwise each earlier round merges the smallest runs
-/// first (Rec-4) until one final round remains.
+/// fit; otherwise each earlier round merges the smallest runs first until
+/// one final round remains.
 ///
 /// ```
 /// use rillkv::compaction::rounds_for;

@@ -7,8 +7,10 @@
 //! `docs/format/bloom.md`; this module is its only implementation.
 //!
 //! - [`TableWriter`] writes a table from entries in internal-key order;
-//! - [`Table`] opens one (whole file in memory, usually mapped) for point
-//!   lookups ([`Table::get`], [`Table::versions`]);
+//! - [`Table`] opens one (footer, index, filter and properties read at
+//!   open; data blocks read on demand through a `RandomAccessFile`) for
+//!   point lookups ([`Table::seek_versions`], a cursor over one key's
+//!   versions);
 //! - [`TableIter`] walks a range of it in either [`Direction`];
 //! - [`BlockCache`] keeps decompressed blocks, shared by all tables.
 //!

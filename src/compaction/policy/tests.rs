@@ -153,7 +153,7 @@ fn rounds_fit_the_fan_in() {
         (17, 16, 2),
         (256, 16, 2),
         (257, 16, 3),
-        (20, 8, 2), // the seed's Rec-3 example: 20 runs at fan-in 8
+        (20, 8, 2), // 20 runs at fan-in 8: two rounds
         (16, 4, 2),
         (17, 4, 3),
         (32, 32, 1),
