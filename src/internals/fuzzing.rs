@@ -3,7 +3,7 @@
 //!
 //! Each target is one function taking the fuzzer's bytes, so the same body
 //! runs under `cargo fuzz` (one-line targets) and under the stable test
-//! `tests/fuzz_corpus.rs`, which replays the checked-in corpora and
+//! `tests/it/fuzz_corpus.rs`, which replays the checked-in corpora and
 //! deterministic mutations of them. A body *asserts*: a panic is a finding.
 //! `fuzz/README.md` lists what each one checks.
 //!
@@ -17,7 +17,7 @@
 //! | [`db_ops()`] | a sequence of operations and injected faults | `db_ops` |
 //!
 //! [`seeds()`] builds valid inputs for every target (real logs, blocks,
-//! tables, manifests, operation sequences); `tests/fuzz_corpus.rs` writes
+//! tables, manifests, operation sequences); `tests/it/fuzz_corpus.rs` writes
 //! them to `fuzz/corpus/<target>/` when `RILLKV_WRITE_FUZZ_SEEDS` is set.
 
 mod db_ops;

@@ -2,7 +2,7 @@
 //! sequence of operations decoded from the input, compared with a
 //! `BTreeMap` model, with crashes and injected I/O faults.
 //!
-//! # Model (as `tests/model_proptest.rs` and `tests/io_error_countdown.rs`)
+//! # Model (as `tests/it/api/model_proptest.rs` and `tests/it/crash/io_error_countdown.rs`)
 //! An *epoch* runs from one open to the next. Within it the harness keeps
 //! the model state after each acknowledged write, the index of the last
 //! one that must be durable (a synced write, or a successful flush or

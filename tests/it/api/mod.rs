@@ -1,0 +1,6 @@
+//! The public API: options and misuse, event listeners, and the database
+//! against a `BTreeMap` model.
+
+mod event_listener;
+mod model_proptest;
+mod options_validation;
