@@ -23,13 +23,11 @@
 //! only with their feature: `cli` (feature `cli`: runs the `rillkv`
 //! binary), `async_db` (feature `tokio`) and `fuzz_corpus` (feature
 //! `internals`). `cargo test --release` builds and runs everything else;
-//! `cargo test --release --all-features` builds this crate with the
-//! features and runs everything. CI runs the feature suites alone with
-//! `cargo test --release --all-features --test it -- cli:: async_db::
-//! fuzz_corpus::`. One crate rather than a binary per feature keeps them on
-//! the same helpers, and `--all-features` links one test binary, not four;
-//! the price is that CI's feature step compiles this crate a second time
-//! (about 30–50 s on two cores, where three small binaries took seconds).
+//! `cargo test --release --all-features` (the README's test command, and
+//! CI's) builds this crate with the features and runs everything. One
+//! crate rather than a binary per feature keeps them on the same helpers,
+//! and one build with every feature serves the unit tests, this binary,
+//! the CLI's tests and the doctests.
 //!
 //! # Child processes
 //!
