@@ -1,6 +1,7 @@
 //! Opening a database again: after a clean close, right after a recovery,
 //! in each `RecoveryMode`, across manifest rollovers.
 
+mod format_fixtures;
 mod manifest_rollover;
 mod modes;
 mod reopen_after_clean_close;
