@@ -153,6 +153,10 @@ pub struct BenchArgs {
     /// rillkv: compaction `stop_runs`.
     #[arg(long)]
     pub stop_runs: Option<usize>,
+    /// rillkv: read tables through a memory map (`Options::mmap_reads`)
+    /// instead of `pread` into the block cache.
+    #[arg(long)]
+    pub mmap_reads: bool,
 }
 
 impl BenchArgs {
@@ -193,6 +197,7 @@ impl BenchArgs {
             rillkv_compaction: c,
             rillkv_compression: self.compression,
             rillkv_bottommost_compression: self.bottommost_compression,
+            rillkv_mmap_reads: self.mmap_reads,
         }
     }
 }
@@ -258,6 +263,14 @@ pub struct PhaseResult {
     pub space_amp: Option<f64>,
     /// Peak RSS during the workload, MiB.
     pub peak_rss_mb: f64,
+    /// Peak anonymous RSS (`RssAnon`: heap, block cache, memtables),
+    /// sampled every 50 ms, MiB.
+    #[serde(default)]
+    pub peak_rss_anon_mb: f64,
+    /// Peak file-backed RSS (`RssFile`: mapped files), sampled likewise,
+    /// MiB.
+    #[serde(default)]
+    pub peak_rss_file_mb: f64,
     /// Milliseconds writers were stalled (rillkv's stall counter).
     pub stall_ms: Option<f64>,
     /// Per-second timeline.
@@ -707,6 +720,11 @@ impl Runner {
         let cpu_secs = sys::cpu_seconds() - cpu0;
         let disk_write_bytes = sys::io_write_bytes().unwrap_or(0).saturating_sub(io0);
         let peak_rss_mb = sys::peak_rss_bytes() as f64 / (1 << 20) as f64;
+        let (anon, file) = sys::peak_rss_split_bytes();
+        let (peak_rss_anon_mb, peak_rss_file_mb) = (
+            anon as f64 / (1 << 20) as f64,
+            file as f64 / (1 << 20) as f64,
+        );
         let disk_bytes = if base == "openwal" {
             sys::dir_size(&self.dir.join("openwal"))
         } else {
@@ -745,6 +763,8 @@ impl Runner {
             live_bytes,
             space_amp: (live_bytes > 0).then(|| disk_bytes as f64 / live_bytes as f64),
             peak_rss_mb,
+            peak_rss_anon_mb,
+            peak_rss_file_mb,
             stall_ms: outcome.stall_ms,
             timeline: outcome.seconds,
         })
@@ -1025,6 +1045,7 @@ fn sample(
     while !done.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
         pb.set_position(counter.load(Ordering::Relaxed));
+        sys::sample_rss_split();
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick += Duration::from_secs(1);
             if first.is_some()
@@ -1086,7 +1107,10 @@ pub fn format_line(r: &PhaseResult) -> String {
     if let Some(ms) = r.stall_ms {
         s += &format!("; stalled {ms:.0} ms");
     }
-    s += &format!("; peak RSS {:.0} MiB", r.peak_rss_mb);
+    s += &format!(
+        "; peak RSS {:.0} MiB (anon {:.0}, file {:.0})",
+        r.peak_rss_mb, r.peak_rss_anon_mb, r.peak_rss_file_mb
+    );
     s
 }
 

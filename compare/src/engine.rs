@@ -47,6 +47,8 @@ pub struct EngineConfig {
     /// rillkv: compression at the bottom of the tree (`None` = rillkv's
     /// default, or `rillkv_compression` when that is set).
     pub rillkv_bottommost_compression: Option<rillkv::Compression>,
+    /// rillkv: map tables instead of reading them with `pread`.
+    pub rillkv_mmap_reads: bool,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +60,7 @@ impl Default for EngineConfig {
             rillkv_compaction: rillkv::CompactionOptions::default(),
             rillkv_compression: None,
             rillkv_bottommost_compression: None,
+            rillkv_mmap_reads: false,
         }
     }
 }
@@ -133,7 +136,8 @@ impl RillkvEngine {
             .memtable_size(cfg.write_buffer as usize)
             .block_cache_size(cfg.block_cache)
             .bloom_bits_per_key(cfg.bloom_bits)
-            .compaction(cfg.rillkv_compaction.clone());
+            .compaction(cfg.rillkv_compaction.clone())
+            .mmap_reads(cfg.rillkv_mmap_reads);
         if let Some(c) = cfg.rillkv_compression {
             opts = opts.compression(c);
         }
@@ -141,13 +145,18 @@ impl RillkvEngine {
             opts = opts.bottommost_compression(c);
         }
         let describe = format!(
-            "rillkv: memtable {} MiB, block cache {} MiB, bloom {} bits/key, compression {}, WAL on (fsync only for sync writes), merge_operator(U64Add), {:?}",
+            "rillkv: memtable {} MiB, block cache {} MiB, bloom {} bits/key, compression {}, tables read with {}, WAL on (fsync only for sync writes), merge_operator(U64Add), {:?}",
             cfg.write_buffer >> 20,
             cfg.block_cache >> 20,
             cfg.bloom_bits,
             match (cfg.rillkv_compression, cfg.rillkv_bottommost_compression) {
                 (None, None) => "LZ4, zstd level 1 at the bottom (defaults)".to_owned(),
                 (c, b) => format!("{c:?}, bottom {b:?}"),
+            },
+            if cfg.rillkv_mmap_reads {
+                "mmap"
+            } else {
+                "pread (default)"
             },
             cfg.rillkv_compaction
         );
