@@ -20,7 +20,7 @@ use crate::options::{Options, RecoveryMode};
 use crate::stats::Counters;
 use crate::table::{BlockCache, TableOptions};
 use crate::tree::{MergeSettings, Tree, TreeOptions, write_memtable};
-use crate::version::set::NewManifest;
+use crate::version::set::{LoadedState, NewManifest};
 use crate::version::{
     OnTableDeleted, TableRegistry, Version, VersionEdit, VersionSet, check_table_size, set,
 };
@@ -82,12 +82,18 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
             (n, k)
         })
         .collect();
+    let opening = Opening {
+        dir,
+        fs: &fs,
+        opts: &opts,
+        events: &events,
+        tables: &tables,
+    };
     let mut report = RecoveryReport::default();
-    let mut state = load_manifest(dir, &fs, &tables, &opts, &kinds, &mut report)?;
+    let mut state = load_manifest(&opening, &kinds, &mut report)?;
     check_tables_present(&*fs, dir, &state.version)?;
     let replay = replay_wals(dir, &*fs, &opts, &kinds, &mut state, &mut report)?;
-    let (versions, number, file, manifest_number) =
-        write_state(dir, &fs, &opts, &events, &tables, state, &replay.sealed)?;
+    let (versions, number, file, manifest_number) = write_state(&opening, state, &replay.sealed)?;
     set_aside_wals(&*fs, dir, &replay.set_aside);
     let kinds: Vec<(String, FileKind)> = kinds
         .into_iter()
@@ -189,14 +195,13 @@ fn check_new_database_allowed(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result
     Ok(())
 }
 
-/// The durable state as the manifest gives it (or an empty one for a new
-/// database), with the next file number past every file in the directory.
-struct ManifestState {
-    version: Version,
-    log_number: u64,
-    last_seqno: SeqNo,
-    merge_operator: Option<String>,
-    next_file: u64,
+/// What every step of an open needs: where, how, and who hears of it.
+struct Opening<'a> {
+    dir: &'a Path,
+    fs: &'a Arc<dyn Fs>,
+    opts: &'a Options,
+    events: &'a Option<Arc<Events>>,
+    tables: &'a Arc<TableRegistry>,
 }
 
 /// Step 2. Loads `CURRENT` and the manifest it names (a torn last record
@@ -204,43 +209,24 @@ struct ManifestState {
 /// (`error_if_exists`, the merge operator's name), and never reuses a
 /// number a file in the directory already has.
 fn load_manifest(
-    dir: &Path,
-    fs: &Arc<dyn Fs>,
-    tables: &Arc<TableRegistry>,
-    opts: &Options,
+    open: &Opening<'_>,
     kinds: &[(String, FileKind)],
     report: &mut RecoveryReport,
-) -> Result<ManifestState> {
-    let loaded = set::load(dir, fs, tables)?;
+) -> Result<LoadedState> {
+    let dir = open.dir;
+    let loaded = set::load(dir, open.fs, open.tables)?;
     let has_wals = kinds.iter().any(|(_, k)| matches!(k, FileKind::Wal(_)));
-    if (loaded.is_some() || has_wals) && opts.error_if_exists {
+    if (loaded.is_some() || has_wals) && open.opts.error_if_exists {
         return Err(Error::invalid(format!(
             "a database already exists at {} and error_if_exists is set",
             dir.display()
         )));
     }
-    let mut state = match loaded {
-        Some(st) => {
-            if let Some(d) = st.dropped {
-                report.dropped.push(d);
-            }
-            ManifestState {
-                version: st.version,
-                log_number: st.log_number,
-                last_seqno: st.last_seqno,
-                merge_operator: st.merge_operator,
-                next_file: st.next_file_number,
-            }
-        }
-        None => ManifestState {
-            version: Version::default(),
-            log_number: 0,
-            last_seqno: 0,
-            merge_operator: None,
-            next_file: 1,
-        },
-    };
-    state.merge_operator = check_merge_operator(dir, state.merge_operator.take(), opts)?;
+    let mut state = loaded.unwrap_or_else(LoadedState::new_database);
+    if let Some(d) = state.dropped.take() {
+        report.dropped.push(d);
+    }
+    state.merge_operator = check_merge_operator(dir, state.merge_operator.take(), open.opts)?;
     let max_seen = kinds
         .iter()
         .filter_map(|(_, k)| match *k {
@@ -251,7 +237,7 @@ fn load_manifest(
         })
         .max()
         .unwrap_or(0);
-    state.next_file = state.next_file.max(max_seen + 1);
+    state.next_file_number = state.next_file_number.max(max_seen + 1);
     Ok(state)
 }
 
@@ -299,7 +285,7 @@ fn replay_wals(
     fs: &dyn Fs,
     opts: &Options,
     kinds: &[(String, FileKind)],
-    state: &mut ManifestState,
+    state: &mut LoadedState,
     report: &mut RecoveryReport,
 ) -> Result<Replayed> {
     let mut wals: Vec<u64> = kinds
@@ -382,16 +368,13 @@ fn tree_options(opts: &Options) -> TreeOptions {
 /// open, after a crash or not, never meets that damage again, and a synced
 /// write made after this open cannot outlive an earlier, replayed one.
 fn write_state(
-    dir: &Path,
-    fs: &Arc<dyn Fs>,
-    opts: &Options,
-    events: &Option<Arc<Events>>,
-    tables: &Arc<TableRegistry>,
-    state: ManifestState,
+    open: &Opening<'_>,
+    state: LoadedState,
     sealed: &[Arc<MemTable>],
 ) -> Result<(VersionSet, u64, Box<dyn WritableFile>, u64)> {
+    let (dir, fs) = (open.dir, open.fs);
     let mut written = Vec::new();
-    let result = write_state_files(dir, fs, opts, events, tables, state, sealed, &mut written);
+    let result = write_state_files(open, state, sealed, &mut written);
     if result.is_err() {
         // Unless CURRENT already names the new manifest (a failure after
         // its rename): then the open happened and its files are live.
@@ -411,21 +394,20 @@ fn write_state(
 
 /// [`write_state`]'s work; every file it creates is pushed to `written`
 /// first.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "write_state's inputs, passed through unchanged"
-)]
 fn write_state_files(
-    dir: &Path,
-    fs: &Arc<dyn Fs>,
-    opts: &Options,
-    events: &Option<Arc<Events>>,
-    tables: &Arc<TableRegistry>,
-    state: ManifestState,
+    open: &Opening<'_>,
+    state: LoadedState,
     sealed: &[Arc<MemTable>],
     written: &mut Vec<std::path::PathBuf>,
 ) -> Result<(VersionSet, u64, Box<dyn WritableFile>, u64)> {
-    let mut next_file = state.next_file;
+    let Opening {
+        dir,
+        fs,
+        opts,
+        events,
+        tables,
+    } = *open;
+    let mut next_file = state.next_file_number;
     let mut added = Vec::new();
     let tree_opts = tree_options(opts);
     for mem in sealed {

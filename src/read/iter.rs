@@ -89,6 +89,27 @@ impl DbIter {
         MergingIter::new(sources, direction == Direction::Reverse)
     }
 
+    /// What a step yields before touching a source, if anything: nothing
+    /// once ended; the error the iterator was created with; `Closed` once
+    /// the database is closed (its files may be gone or reused by the next
+    /// open, so it is not read).
+    #[expect(
+        clippy::option_option,
+        reason = "outer: whether the step ends early; inner: what it yields"
+    )]
+    fn before_step(&mut self) -> Option<Option<Result<(Bytes, Bytes)>>> {
+        if self.done {
+            return Some(None);
+        }
+        if let Some(e) = self.pending_error.take() {
+            return Some(self.finish(Some(Err(e))));
+        }
+        if let Err(e) = self.pin.reader().check_open() {
+            return Some(self.finish(Some(Err(e))));
+        }
+        None
+    }
+
     /// Ends the iterator after its last item or an error — except a failed
     /// merge, which concerns one key only: iteration goes on past it.
     fn finish(&mut self, item: Option<Result<(Bytes, Bytes)>>) -> Option<Result<(Bytes, Bytes)>> {
@@ -118,16 +139,8 @@ impl Iterator for DbIter {
     type Item = Result<(Bytes, Bytes)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if let Some(e) = self.pending_error.take() {
-            return self.finish(Some(Err(e)));
-        }
-        // A closed database's files may be gone or reused by the next
-        // open: its iterators end with `Closed` rather than read them.
-        if let Err(e) = self.pin.reader().check_open() {
-            return self.finish(Some(Err(e)));
+        if let Some(early) = self.before_step() {
+            return early;
         }
         if self.front.is_none() {
             let merged = self.merged(Direction::Forward);
@@ -152,16 +165,8 @@ impl Iterator for DbIter {
 
 impl DoubleEndedIterator for DbIter {
     fn next_back(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if let Some(e) = self.pending_error.take() {
-            return self.finish(Some(Err(e)));
-        }
-        // A closed database's files may be gone or reused by the next
-        // open: its iterators end with `Closed` rather than read them.
-        if let Err(e) = self.pin.reader().check_open() {
-            return self.finish(Some(Err(e)));
+        if let Some(early) = self.before_step() {
+            return early;
         }
         if self.back.is_none() {
             let merged = self.merged(Direction::Reverse);

@@ -44,6 +44,9 @@ pub(crate) struct SuperVersion {
     pub(crate) sealed: Vec<Arc<MemTable>>,
     /// The live tables.
     pub(crate) version: Arc<Version>,
+    /// How the tree folds merge operands: carried by every super version
+    /// so that a read view costs one `Arc` clone, not two.
+    pub(crate) merge: Arc<MergeSettings>,
 }
 
 /// How one tree writes, reads and compacts.
@@ -75,12 +78,14 @@ impl Tree {
         wal_number: u64,
         tables: Arc<TableRegistry>,
     ) -> Tree {
+        let merge = opts.merge.clone();
         Tree {
             opts,
             super_version: RwLock::new(Arc::new(SuperVersion {
                 active: Arc::new(MemTable::new(wal_number)),
                 sealed: Vec::new(),
                 version,
+                merge: Arc::new(merge),
             })),
             tables,
         }
@@ -105,13 +110,13 @@ impl Tree {
     pub(crate) fn latest_view(&self, last_seqno: impl FnOnce() -> SeqNo) -> ReadView {
         let sv = self.super_version.read();
         let seqno = last_seqno();
-        ReadView::new(Arc::clone(&sv), seqno, self.opts.merge.clone())
+        ReadView::new(Arc::clone(&sv), seqno)
     }
 
     /// A view at `seqno` (pinned by the caller) over the current super
     /// version, which holds every version `seqno` can see.
     pub(crate) fn view_at(&self, seqno: SeqNo) -> ReadView {
-        ReadView::new(self.current(), seqno, self.opts.merge.clone())
+        ReadView::new(self.current(), seqno)
     }
 
     /// Seals the active memtable and starts an empty one logging to WAL
@@ -125,6 +130,7 @@ impl Tree {
             active: Arc::new(MemTable::new(wal_number)),
             sealed,
             version: Arc::clone(&sv.version),
+            merge: Arc::clone(&sv.merge),
         });
     }
 
@@ -150,6 +156,7 @@ impl Tree {
             active: Arc::clone(&cur.active),
             sealed,
             version,
+            merge: Arc::clone(&cur.merge),
         });
         std::mem::replace(&mut *cur, new)
     }

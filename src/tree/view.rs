@@ -39,12 +39,11 @@ pub(crate) struct Lookup {
 pub(crate) struct ReadView {
     sv: Arc<SuperVersion>,
     seqno: SeqNo,
-    merge: MergeSettings,
 }
 
 impl ReadView {
-    pub(crate) fn new(sv: Arc<SuperVersion>, seqno: SeqNo, merge: MergeSettings) -> Self {
-        ReadView { sv, seqno, merge }
+    pub(crate) fn new(sv: Arc<SuperVersion>, seqno: SeqNo) -> Self {
+        ReadView { sv, seqno }
     }
 
     pub(crate) fn seqno(&self) -> SeqNo {
@@ -52,7 +51,7 @@ impl ReadView {
     }
 
     pub(crate) fn merge(&self) -> &MergeSettings {
-        &self.merge
+        &self.sv.merge
     }
 
     /// The value of `key` as of this view: the first version found
@@ -64,7 +63,7 @@ impl ReadView {
     /// `Corruption` or `Io` from reading tables; `MergeOperator` if the
     /// key's operands cannot be combined.
     pub(crate) fn get(&self, key: &[u8]) -> Result<Lookup> {
-        let op = self.merge.op.as_deref();
+        let op = self.sv.merge.op.as_deref();
         let mut fold: Option<NewestFirst<'_>> = None;
         let mut base = None;
         self.sv.walk(key, self.seqno, |kind, _, value| match kind {
@@ -75,7 +74,7 @@ impl ReadView {
             ValueKind::Delete => Ok(ControlFlow::Break(())),
             ValueKind::Merge => {
                 let op = op.ok_or_else(|| no_operator(key))?;
-                fold.get_or_insert_with(|| NewestFirst::new(op, key, self.merge.chunk))
+                fold.get_or_insert_with(|| NewestFirst::new(op, key, self.sv.merge.chunk))
                     .push(value)
                     .map_err(|e| merge_failed(op, key, e))?;
                 Ok(ControlFlow::Continue(()))

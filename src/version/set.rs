@@ -41,6 +41,20 @@ pub(crate) struct LoadedState {
     pub(crate) dropped: Option<Damage>,
 }
 
+impl LoadedState {
+    /// The state of a database that has no manifest yet.
+    pub(crate) fn new_database() -> Self {
+        LoadedState {
+            version: Version::default(),
+            log_number: 0,
+            next_file_number: 1,
+            last_seqno: 0,
+            merge_operator: None,
+            dropped: None,
+        }
+    }
+}
+
 /// The current version and its manifest. Lives behind a mutex in the
 /// database; flush and compaction install their edits through it.
 pub(crate) struct VersionSet {
