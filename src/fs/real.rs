@@ -1,9 +1,10 @@
 //! The real filesystem.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -196,16 +197,50 @@ impl Fs for StdFs {
     }
 
     fn try_lock(&self, path: &Path) -> io::Result<Option<FileLock>> {
+        // Held in this process already: do not even open the file, as
+        // closing that descriptor would drop the process's record lock.
+        let key = lock_key(path)?;
+        if !LOCKED.lock().insert(key.clone()) {
+            return Ok(None);
+        }
+        let mut claim = LockClaim { key, file: None };
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(FileLock::new(file))),
-            Err(fs::TryLockError::WouldBlock) => Ok(None),
-            Err(fs::TryLockError::Error(e)) => Err(e),
+        if !super::os::lock_file(&file)? {
+            return Ok(None);
         }
+        claim.file = Some(file);
+        Ok(Some(FileLock::new(claim)))
+    }
+}
+
+/// `LOCK` files this process holds (or is taking), by canonical path.
+static LOCKED: parking_lot::Mutex<BTreeSet<PathBuf>> = parking_lot::Mutex::new(BTreeSet::new());
+
+/// The registry key of a lock file: its directory resolved, so two
+/// spellings of one directory meet.
+fn lock_key(path: &Path) -> io::Result<PathBuf> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default();
+    Ok(fs::canonicalize(dir)?.join(name))
+}
+
+/// One entry of [`LOCKED`] and, once locked, the open `LOCK` file. Drop
+/// closes the file (which releases the record lock) before it gives up the
+/// entry, so no other open in this process can touch the file while the
+/// lock is still held.
+struct LockClaim {
+    key: PathBuf,
+    file: Option<File>,
+}
+
+impl Drop for LockClaim {
+    fn drop(&mut self) {
+        drop(self.file.take());
+        LOCKED.lock().remove(&self.key);
     }
 }

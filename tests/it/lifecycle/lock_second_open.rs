@@ -233,6 +233,51 @@ fn open_from_another_process_is_locked_until_close() {
     db.close().expect("close");
 }
 
+/// A child process forked while the database is open (any thread of the
+/// program spawning a subprocess: between `fork` and `exec` the child holds
+/// copies of every descriptor) must not keep the directory locked once the
+/// database is closed. With an `flock` lock it did: the lock lives on the
+/// open file, which the child's copy kept open, and the reopen failed with
+/// `Locked` (a CI run saw it when a crash test spawned its child just as a
+/// lifecycle test closed and reopened). The lock is the process's now.
+#[test]
+#[expect(
+    unsafe_code,
+    reason = "fork without exec is the exact window to reproduce"
+)]
+fn a_forked_child_does_not_keep_the_directory_locked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    db.put("k", "v").expect("put");
+    // SAFETY: the child calls only async-signal-safe functions (`sleep`,
+    // `_exit`), so forking a multi-threaded process is sound; the parent
+    // kills and reaps it below.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        // SAFETY: as above.
+        unsafe {
+            libc::sleep(30);
+            libc::_exit(0);
+        }
+    }
+    assert!(child > 0, "fork failed");
+    db.close().expect("close");
+    let reopened = Db::open(dir.path(), Options::default());
+    // SAFETY: `child` is our own child's pid; kill and waitpid touch only
+    // the status integer we pass.
+    unsafe {
+        libc::kill(child, libc::SIGKILL);
+        let mut status = 0;
+        libc::waitpid(child, &mut status, 0);
+    }
+    let reopened = reopened.expect("reopen while a forked child still holds the old descriptor");
+    assert_eq!(reopened.get("k").expect("get").as_deref(), Some(&b"v"[..]));
+    // And a second open in this process is still refused.
+    let err = Db::open(dir.path(), Options::default()).expect_err("second open");
+    assert_eq!(err.kind(), ErrorKind::Locked, "{err}");
+    reopened.close().expect("close");
+}
+
 /// Dropping the last handle (without `close`) releases the directory: an
 /// open right after the drop succeeds, even when the writes just made keep
 /// background work (flushes) busy.
