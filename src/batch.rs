@@ -7,7 +7,11 @@
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::key::{MAX_SEQNO, SeqNo, ValueKind};
+use crate::key::{DEFAULT_KEYSPACE, KeyspaceId, MAX_SEQNO, SeqNo, ValueKind};
+
+/// Set in an entry's kind byte when a keyspace id (u32) follows it; an
+/// entry of the default keyspace has no id (its bytes are format 1's).
+const IN_KEYSPACE: u8 = 0x80;
 
 /// Size of the batch header: base sequence number (u64) and count (u32).
 pub(crate) const HEADER_LEN: usize = 12;
@@ -169,8 +173,24 @@ impl WriteBatch {
     }
 
     fn push(&mut self, kind: ValueKind, key: &[u8], value: &[u8]) -> &mut Self {
-        self.rep.reserve(9 + key.len() + value.len());
-        self.rep.push(kind as u8);
+        self.push_in(DEFAULT_KEYSPACE, kind, key, value)
+    }
+
+    /// Adds an entry for keyspace `keyspace`.
+    pub(crate) fn push_in(
+        &mut self,
+        keyspace: KeyspaceId,
+        kind: ValueKind,
+        key: &[u8],
+        value: &[u8],
+    ) -> &mut Self {
+        self.rep.reserve(13 + key.len() + value.len());
+        if keyspace == DEFAULT_KEYSPACE {
+            self.rep.push(kind as u8);
+        } else {
+            self.rep.push(kind as u8 | IN_KEYSPACE);
+            self.rep.extend_from_slice(&keyspace.to_le_bytes());
+        }
         self.rep
             .extend_from_slice(&(key.len() as u32).to_le_bytes());
         self.rep.extend_from_slice(key);
@@ -190,22 +210,15 @@ impl WriteBatch {
         self.count
     }
 
-    /// Whether any write of the batch is to `key`.
-    pub(crate) fn touches(&self, key: &[u8]) -> bool {
-        BatchIter::new(self.entries_bytes(), self.count).any(|e| e.is_ok_and(|e| e.key == key))
+    /// Whether any write of the batch is to `key` in `keyspace`.
+    pub(crate) fn touches(&self, keyspace: KeyspaceId, key: &[u8]) -> bool {
+        self.entries()
+            .any(|e| e.is_ok_and(|e| e.keyspace == keyspace && e.key == key))
     }
 
-    /// Checks limits the encoding imposes.
-    pub(crate) fn validate(&self, merge_allowed: bool) -> Result<()> {
-        for entry in BatchIter::new(self.entries_bytes(), self.count) {
-            let entry = entry?;
-            if entry.kind == ValueKind::Merge && !merge_allowed {
-                return Err(Error::invalid(
-                    "merge needs a merge operator; configure one with Options::merge_operator",
-                ));
-            }
-        }
-        Ok(())
+    /// The decoded entries.
+    pub(crate) fn entries(&self) -> BatchIter<'_> {
+        BatchIter::new(self.entries_bytes(), self.count)
     }
 }
 
@@ -225,6 +238,7 @@ pub(crate) fn encode_group(base: SeqNo, batches: &[&WriteBatch], out: &mut Vec<u
 /// One decoded entry of a batch payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BatchEntry<'a> {
+    pub keyspace: KeyspaceId,
     pub kind: ValueKind,
     pub key: &'a [u8],
     pub value: &'a [u8],
@@ -278,12 +292,27 @@ impl<'a> BatchIter<'a> {
 
     fn decode_one(&mut self) -> Result<BatchEntry<'a>, BadBatch> {
         let tag = *self.take(1)?.first().ok_or(BadBatch("missing tag"))?;
-        let kind = ValueKind::from_u8(tag).ok_or(BadBatch("unknown entry kind"))?;
+        let kind = ValueKind::from_u8(tag & !IN_KEYSPACE).ok_or(BadBatch("unknown entry kind"))?;
+        let keyspace = if tag & IN_KEYSPACE == 0 {
+            DEFAULT_KEYSPACE
+        } else {
+            let id = self.take_len()? as KeyspaceId;
+            if id == DEFAULT_KEYSPACE {
+                // One spelling per entry: the default keyspace has no id.
+                return Err(BadBatch("the default keyspace written with an id"));
+            }
+            id
+        };
         let klen = self.take_len()?;
         let key = self.take(klen)?;
         let vlen = self.take_len()?;
         let value = self.take(vlen)?;
-        Ok(BatchEntry { kind, key, value })
+        Ok(BatchEntry {
+            keyspace,
+            kind,
+            key,
+            value,
+        })
     }
 }
 
@@ -314,7 +343,7 @@ impl<'a> Iterator for BatchIter<'a> {
 const MIN_ENTRY_LEN: usize = 9;
 
 /// One decoded entry with zero-copy key and value.
-pub(crate) type OwnedEntry = (ValueKind, Bytes, Bytes);
+pub(crate) type OwnedEntry = (KeyspaceId, ValueKind, Bytes, Bytes);
 
 /// Decodes a whole payload into owned entries; used by recovery.
 pub(crate) fn decode_payload(payload: &Bytes) -> Result<(SeqNo, Vec<OwnedEntry>), BadBatch> {
@@ -332,7 +361,12 @@ pub(crate) fn decode_payload(payload: &Bytes) -> Result<(SeqNo, Vec<OwnedEntry>)
     let mut out = Vec::with_capacity((count as usize).min(fits));
     for e in BatchIter::new(body, count) {
         let e = e?;
-        out.push((e.kind, payload.slice_ref(e.key), payload.slice_ref(e.value)));
+        out.push((
+            e.keyspace,
+            e.kind,
+            payload.slice_ref(e.key),
+            payload.slice_ref(e.value),
+        ));
     }
     Ok((base, out))
 }
@@ -378,9 +412,9 @@ mod tests {
         let (base, entries) = decode_payload(&Bytes::from(out)).unwrap();
         assert_eq!(base, 7);
         assert_eq!(entries.len(), 2);
-        assert_eq!(entries[0].0, ValueKind::Put);
-        assert_eq!(&entries[0].2[..], b"vv");
-        assert_eq!(entries[1].0, ValueKind::Delete);
+        assert_eq!(entries[0].1, ValueKind::Put);
+        assert_eq!(&entries[0].3[..], b"vv");
+        assert_eq!(entries[1].1, ValueKind::Delete);
     }
 
     #[test]
@@ -392,8 +426,34 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(encode_group(100, &[&a, &b], &mut out), 3);
         let (_, entries) = decode_payload(&Bytes::from(out)).unwrap();
-        let keys: Vec<&[u8]> = entries.iter().map(|e| &e.1[..]).collect();
+        let keys: Vec<&[u8]> = entries.iter().map(|e| &e.2[..]).collect();
         assert_eq!(keys, vec![&b"a"[..], b"b", b"c"]);
+    }
+
+    #[test]
+    fn golden_bytes_of_an_entry_in_a_keyspace() {
+        let mut b = WriteBatch::new();
+        b.push_in(3, ValueKind::Merge, b"k", b"v");
+        b.push_in(DEFAULT_KEYSPACE, ValueKind::Put, b"d", b"");
+        let mut out = Vec::new();
+        encode_group(1, &[&b], &mut out);
+        #[rustfmt::skip]
+        let want: &[u8] = &[
+            1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+            0x82, 3, 0, 0, 0, 1, 0, 0, 0, b'k', 1, 0, 0, 0, b'v', // merge in keyspace 3
+            1, 1, 0, 0, 0, b'd', 0, 0, 0, 0,                      // put in the default keyspace
+        ];
+        assert_eq!(out, want);
+        let (_, entries) = decode_payload(&Bytes::from(out.clone())).unwrap();
+        assert_eq!((entries[0].0, entries[0].1), (3, ValueKind::Merge));
+        assert_eq!(
+            (entries[1].0, entries[1].1),
+            (DEFAULT_KEYSPACE, ValueKind::Put)
+        );
+        // Keyspace 0 spelled with an id is refused: one encoding per entry.
+        let mut zero = out;
+        zero[13..17].copy_from_slice(&0u32.to_le_bytes());
+        assert!(decode_payload(&Bytes::from(zero)).is_err());
     }
 
     #[test]

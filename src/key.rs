@@ -16,6 +16,15 @@ pub type SeqNo = u64;
 /// The largest sequence number that fits in an internal-key trailer.
 pub const MAX_SEQNO: SeqNo = (1 << 56) - 1;
 
+/// A keyspace's number: given once at creation, never reused (a dropped
+/// keyspace's writes may still sit in a WAL). On disk in WAL entries and
+/// manifest edits.
+pub(crate) type KeyspaceId = u32;
+
+/// The keyspace every database has, named `default`: what the verbs of
+/// `Db` act on, and what every write of a format-1 database belongs to.
+pub(crate) const DEFAULT_KEYSPACE: KeyspaceId = 0;
+
 /// What an entry does to its key.
 ///
 /// On disk: never renumber. Retired tags stay listed here as comments.

@@ -217,12 +217,14 @@ pub use batch::WriteBatch;
 /// The byte buffer every read returns (re-exported so callers need not
 /// depend on `bytes` themselves).
 pub use bytes::Bytes;
-pub use db::{Db, VerifyProblem, VerifyReport};
+pub use db::{Db, Keyspace, VerifyProblem, VerifyReport};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{EventListener, TracingListener};
 pub use key::SeqNo;
 pub use merge::{MergeError, MergeOperator};
-pub use options::{CompactionOptions, Options, RecoveryMode, WriteOptions};
+pub use options::{
+    CompactionOptions, KeyspaceOptions, MAX_KEYSPACE_NAME, Options, RecoveryMode, WriteOptions,
+};
 pub use read::{DbIter, Snapshot};
 pub use stats::{CounterValues, RunStats, Stats, TableStats};
 pub use table::Compression;

@@ -87,8 +87,14 @@ fn mem_bound(bound: Bound<InternalKey>) -> Bound<MemKey> {
 pub(crate) struct MemTable {
     map: SkipMap<MemKey, Bytes>,
     size: AtomicUsize,
-    /// The WAL that holds this memtable's writes.
+    /// The WAL that was being written when this memtable was made: its
+    /// writes are in this WAL or later ones, and the memtable made when it
+    /// is sealed starts at the new WAL that sealing creates.
     wal_number: u64,
+    /// The WAL its first write went to (`u64::MAX` while empty): the
+    /// oldest WAL this memtable needs. Several trees share the WAL, so a
+    /// memtable that stays empty while others rotate pins none.
+    first_wal: AtomicU64,
     /// Largest sequence number inserted (0 when empty).
     max_seqno: AtomicU64,
 }
@@ -138,6 +144,7 @@ impl MemTable {
             map: SkipMap::new(),
             size: AtomicUsize::new(0),
             wal_number,
+            first_wal: AtomicU64::new(u64::MAX),
             max_seqno: AtomicU64::new(0),
         }
     }
@@ -180,6 +187,25 @@ impl MemTable {
 
     pub(crate) fn wal_number(&self) -> u64 {
         self.wal_number
+    }
+
+    /// Records that writes go to WAL `number` from now on, before they are
+    /// inserted; only the first call counts. REQUIRES: the WAL lock.
+    pub(crate) fn note_wal(&self, number: u64) {
+        if self.first_wal.load(Ordering::Relaxed) == u64::MAX {
+            self.first_wal.store(number, Ordering::Release);
+        }
+    }
+
+    /// The oldest WAL holding writes of this memtable, or `None` if none
+    /// was written (see [`MemTable::note_wal`]); recovery's memtables count
+    /// their own WAL.
+    pub(crate) fn first_wal(&self) -> Option<u64> {
+        match self.first_wal.load(Ordering::Acquire) {
+            u64::MAX if self.is_empty() => None,
+            u64::MAX => Some(self.wal_number),
+            n => Some(n),
+        }
     }
 
     pub(crate) fn max_seqno(&self) -> SeqNo {

@@ -154,6 +154,11 @@ pub struct RunStats {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Stats {
+    /// The keyspace whose memtables, runs and tables these are (the
+    /// counters are the whole database's).
+    pub keyspace: String,
+    /// Every keyspace of the database, `default` first.
+    pub keyspaces: Vec<String>,
     /// The newest sequence number.
     pub last_seqno: u64,
     /// Approximate bytes in the active memtable.
@@ -235,6 +240,10 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.counters;
         writeln!(f, "** rillkv stats **")?;
+        writeln!(f, "{:<28}{:>16}", "keyspace", self.keyspace)?;
+        if self.keyspaces.len() > 1 {
+            writeln!(f, "{:<28}{:>16}", "keyspaces", self.keyspaces.join(", "))?;
+        }
         writeln!(f, "{:<28}{:>16}", "last seqno", self.last_seqno)?;
         writeln!(f, "{:<28}{:>16}", "live snapshots", self.live_snapshots)?;
         let tables: usize = self.runs.iter().map(|r| r.tables.len()).sum();

@@ -27,7 +27,7 @@ use crate::event::{
     TableCreationReason, WriteStallCause,
 };
 use crate::stats::TableStats;
-use crate::tree::{JobContext, fold_edit, run_job};
+use crate::tree::{JobContext, Tree, fold_edit, run_job};
 use crate::version::VersionEdit;
 
 /// Coordination between the compactor thread, manual compactions and
@@ -45,6 +45,8 @@ pub(crate) struct CompactionControl {
     cancelled: AtomicBool,
     /// The last compaction job id handed out (ids start at 1).
     last_job_id: AtomicU64,
+    /// Whose turn it is among the keyspaces (an ever-growing counter).
+    next_turn: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -107,7 +109,7 @@ fn compact_loop(weak: Weak<DbInner>, control: Arc<CompactionControl>) {
     crate::fs::lower_thread_priority(COMPACTION_NICE);
     loop {
         let Some(db) = weak.upgrade() else { return };
-        let result = if db.tree.opts().compaction.background && db.check_open().is_ok() {
+        let result = if db.check_open().is_ok() {
             db.compact_once()
         } else {
             Ok(false)
@@ -151,27 +153,38 @@ fn compact_loop(weak: Weak<DbInner>, control: Arc<CompactionControl>) {
 }
 
 impl DbInner {
-    /// Runs the policy's next job, if any. Returns whether one ran.
+    /// Runs the policy's next job in some keyspace with background
+    /// compaction, if any: keyspaces take turns, so a busy one does not
+    /// starve the others. Returns whether one ran.
     fn compact_once(&self) -> Result<bool> {
         let _running = self.compaction.running.lock();
-        let version = self.tree.current().version.clone();
-        if let Some(job) = TieredPolicy.pick(version.shape(), &self.tree.opts().compaction) {
-            self.run_job(&job)?;
-            return Ok(true);
-        }
-        if let Some(fold) = fold_runs(version.shape(), &self.tree.opts().compaction) {
-            let _pass = self.enter()?;
-            self.apply_fold(&fold)?;
-            return Ok(true);
+        let trees = self.trees();
+        let start = self.compaction.next_turn.fetch_add(1, Ordering::Relaxed);
+        for i in 0..trees.len() {
+            let tree = &trees[(start + i) % trees.len()];
+            let opts = tree.opts();
+            if !opts.compaction.background {
+                continue;
+            }
+            let version = tree.current().version.clone();
+            if let Some(job) = TieredPolicy.pick(version.shape(), &opts.compaction) {
+                self.run_job(tree, &job)?;
+                return Ok(true);
+            }
+            if let Some(fold) = fold_runs(version.shape(), &opts.compaction) {
+                let _pass = self.enter()?;
+                self.apply_fold(tree, &fold)?;
+                return Ok(true);
+            }
         }
         Ok(false)
     }
 
     /// Moves lone tables into one run: one manifest edit, no data written.
     /// REQUIRES: `compaction.running` held, and a fence pass.
-    fn apply_fold(&self, fold: &RunFold) -> Result<()> {
-        let edit = fold_edit(&self.tree, fold)?;
-        self.install_edit(edit)?;
+    fn apply_fold(&self, tree: &Arc<Tree>, fold: &RunFold) -> Result<()> {
+        let edit = fold_edit(tree, fold)?;
+        self.install_edit(tree, edit)?;
         self.counters.run_folds.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             tables = fold.moves.len(),
@@ -182,31 +195,35 @@ impl DbInner {
         Ok(())
     }
 
-    /// Flushes, then merges every table into one run.
-    pub(crate) fn compact_all(&self) -> Result<()> {
-        self.flush_and_wait()?;
+    /// Flushes `tree`, then merges every table of it into one run.
+    pub(crate) fn compact_all(&self, tree: &Arc<Tree>) -> Result<()> {
+        self.flush_and_wait(Some(tree))?;
         let _running = self.compaction.running.lock();
-        let version = self.tree.current().version.clone();
-        if let Some(job) = full_job(version.shape(), &self.tree.opts().compaction) {
-            self.run_job(&job)?;
+        let version = tree.current().version.clone();
+        if let Some(job) = full_job(version.shape(), &tree.opts().compaction) {
+            self.run_job(tree, &job)?;
         }
         Ok(())
     }
 
-    /// Flushes, then merges every overlap group meeting `range`.
-    pub(crate) fn compact_key_range(&self, range: KeyRange) -> Result<()> {
-        self.flush_and_wait()?;
+    /// Flushes `tree`, then merges every overlap group meeting `range`.
+    pub(crate) fn compact_key_range(&self, tree: &Arc<Tree>, range: KeyRange) -> Result<()> {
+        self.flush_and_wait(Some(tree))?;
         let _running = self.compaction.running.lock();
-        let version = self.tree.current().version.clone();
-        for job in range_jobs(version.shape(), &range, &self.tree.opts().compaction) {
-            self.run_job(&job)?;
+        let version = tree.current().version.clone();
+        for job in range_jobs(version.shape(), &range, &tree.opts().compaction) {
+            self.run_job(tree, &job)?;
         }
         Ok(())
     }
 
-    /// Compacts every group holding keys at or after `from`.
-    pub(crate) fn compact_key_range_from(&self, from: bytes::Bytes) -> Result<()> {
-        let version = self.tree.current().version.clone();
+    /// Compacts every group of `tree` holding keys at or after `from`.
+    pub(crate) fn compact_key_range_from(
+        &self,
+        tree: &Arc<Tree>,
+        from: bytes::Bytes,
+    ) -> Result<()> {
+        let version = tree.current().version.clone();
         let max = version
             .shape()
             .runs
@@ -214,15 +231,18 @@ impl DbInner {
             .flat_map(|r| r.tables.iter().map(|t| t.range.max.clone()))
             .max();
         match max {
-            Some(max) if max >= from => self.compact_key_range(KeyRange::new(from, max)),
-            _ => self.flush_and_wait(),
+            Some(max) if max >= from => self.compact_key_range(tree, KeyRange::new(from, max)),
+            _ => self.flush_and_wait(Some(tree)),
         }
     }
 
     /// Runs one job and installs its result, telling listeners.
     /// REQUIRES: `compaction.running` held.
-    fn run_job(&self, job: &CompactionJob) -> Result<()> {
+    fn run_job(&self, tree: &Arc<Tree>, job: &CompactionJob) -> Result<()> {
         self.check_open()?;
+        if tree.is_dropped() {
+            return Err(dropped_error(tree.name()));
+        }
         let job_id = self.compaction.last_job_id.fetch_add(1, Ordering::Relaxed) + 1;
         let span = tracing::info_span!(
             "compaction",
@@ -239,6 +259,7 @@ impl DbInner {
         if let Some(ev) = &self.events {
             ev.compaction_begin(CompactionBeginInfo {
                 db_path: ev.db_path(),
+                keyspace: tree.name().to_owned(),
                 job_id,
                 reason: job.reason,
                 inputs: job.inputs.clone(),
@@ -253,7 +274,7 @@ impl DbInner {
         // after `close` writes nothing.
         let result = self
             .enter()
-            .and_then(|_pass| self.run_job_inner(job, job_id, started));
+            .and_then(|_pass| self.run_job_inner(tree, job, job_id, started));
         let (outputs, bytes_written, rounds) = match &result {
             Ok(report) => (
                 report.outputs.as_slice(),
@@ -270,6 +291,7 @@ impl DbInner {
         if let Some(ev) = &self.events {
             ev.compaction_end(CompactionEndInfo {
                 db_path: ev.db_path(),
+                keyspace: tree.name().to_owned(),
                 job_id,
                 reason: job.reason,
                 inputs: job.inputs.clone(),
@@ -297,6 +319,7 @@ impl DbInner {
     /// edit). REQUIRES: `compaction.running` held, and a fence pass.
     fn run_job_inner(
         &self,
+        tree: &Arc<Tree>,
         job: &CompactionJob,
         job_id: u64,
         started: Instant,
@@ -308,7 +331,7 @@ impl DbInner {
             snapshots: self.snapshots.sequence_numbers(),
             cancel: &self.compaction.cancelled,
         };
-        let (report, edit) = run_job(&self.tree, job, ctx)?;
+        let (report, edit) = run_job(tree, job, ctx)?;
         if let Some(ev) = &self.events {
             for m in &report.outputs {
                 ev.table_created(
@@ -322,7 +345,7 @@ impl DbInner {
         }
         // On failure the edit may have reached the disk: the outputs are
         // kept. If it did not, they are unreferenced and removed at next open.
-        self.install_edit(edit)?;
+        self.install_edit(tree, edit)?;
         let counters = &self.counters;
         counters.compactions.fetch_add(1, Ordering::Relaxed);
         counters
@@ -353,8 +376,23 @@ impl DbInner {
 
     /// Whether run-count backpressure would slow or stop a commit now.
     pub(crate) fn writes_slowed(&self) -> bool {
-        let c = &self.tree.opts().compaction;
-        c.background && self.tree.current().version.max_depth() >= c.slowdown_runs
+        self.deepest().is_some_and(|d| d.depth >= d.slowdown_runs)
+    }
+
+    /// The keyspace with background compaction whose tree is deepest
+    /// relative to its limits, if any: run-count backpressure follows it.
+    fn deepest(&self) -> Option<Depth> {
+        self.trees()
+            .iter()
+            .filter_map(|t| {
+                let c = t.opts().compaction.clone();
+                c.background.then(|| Depth {
+                    depth: t.current().version.max_depth(),
+                    slowdown_runs: c.slowdown_runs,
+                    stop_runs: c.stop_runs,
+                })
+            })
+            .max_by_key(|d| (d.depth >= d.stop_runs, d.depth >= d.slowdown_runs, d.depth))
     }
 
     /// Slows or stops the commit leader while too many runs overlap, and
@@ -363,11 +401,10 @@ impl DbInner {
     /// commit that is not slowed (tracked in `wal.slowdown`).
     /// REQUIRES: the WAL lock (proven by `wal`; called by the commit leader).
     pub(crate) fn wait_for_compaction_room(&self, wal: &mut WalState) -> Result<()> {
-        let c = &self.tree.opts().compaction;
-        if !c.background {
+        let Some(c) = self.deepest() else {
             return Ok(());
-        }
-        let depth = self.tree.current().version.max_depth();
+        };
+        let depth = c.depth;
         if depth < c.slowdown_runs {
             if let Some(ev) = &self.events
                 && let Some(stall) = wal.slowdown.take()
@@ -418,7 +455,7 @@ impl DbInner {
                         format!("writes are stopped and compaction is failing: {e}"),
                     ));
                 }
-                if self.tree.current().version.max_depth() < c.stop_runs {
+                if self.deepest().is_none_or(|d| d.depth < d.stop_runs) {
                     break Ok(());
                 }
                 st.work_pending = true;
@@ -447,18 +484,39 @@ impl DbInner {
     /// super version). The replaced super version is dropped outside both
     /// locks: the last reference to a table may go with it, and its
     /// deletion event must not run under them.
-    fn install_edit(&self, edit: VersionEdit) -> Result<()> {
+    fn install_edit(&self, tree: &Arc<Tree>, edit: VersionEdit) -> Result<()> {
         let mut versions = self.versions.lock();
-        let version = match versions.log_and_apply(edit, &self.next_file_number, Vec::new()) {
-            Ok(v) => v,
-            Err(e) => {
-                self.poison(&e, BackgroundErrorReason::Compaction);
-                return Err(e);
-            }
-        };
-        let old = self.tree.install(version, None);
+        // Checked under the versions lock, which a drop holds: the edit of
+        // a dropped keyspace is not logged (its outputs become unreferenced
+        // files, removed now by their obsolete-from-birth state or at the
+        // next open).
+        if tree.is_dropped() {
+            return Err(dropped_error(tree.name()));
+        }
+        if let Err(e) = versions.log_and_apply(edit, &self.next_file_number, Vec::new()) {
+            self.poison(&e, BackgroundErrorReason::Compaction);
+            return Err(e);
+        }
+        let version = versions
+            .version(tree.id())
+            .ok_or_else(|| dropped_error(tree.name()))?;
+        let old = tree.install(version, None);
         drop(versions);
         drop(old);
         Ok(())
     }
+}
+
+/// How deep the deepest tree is, and its limits.
+struct Depth {
+    depth: usize,
+    slowdown_runs: usize,
+    stop_runs: usize,
+}
+
+/// The error for work on a keyspace that was dropped.
+pub(super) fn dropped_error(name: &str) -> Error {
+    Error::invalid(format!(
+        "keyspace '{name}' was dropped; open it again with Db::keyspace to create a new one"
+    ))
 }

@@ -23,8 +23,8 @@ use crate::event::{
 };
 use crate::filename;
 use crate::memtable::MemTable;
-use crate::tree::write_memtable;
-use crate::version::{TableMeta, VersionEdit};
+use crate::tree::{Tree, write_memtable};
+use crate::version::{ManifestRecord, TableMeta, VersionEdit};
 
 /// Coordination between writers, `Db::flush` and the flush thread.
 #[derive(Default)]
@@ -81,7 +81,7 @@ pub(crate) fn spawn(db: &Arc<DbInner>) -> Result<JoinHandle<()>> {
 fn flush_loop(weak: Weak<DbInner>, control: Arc<FlushControl>) {
     loop {
         let Some(db) = weak.upgrade() else { return };
-        if !db.tree.current().sealed.is_empty() {
+        if db.trees().iter().any(|t| !t.current().sealed.is_empty()) {
             let result = db.flush_oldest();
             if result.is_ok() {
                 db.compaction.schedule();
@@ -123,11 +123,19 @@ fn flush_loop(weak: Weak<DbInner>, control: Arc<FlushControl>) {
 }
 
 impl DbInner {
-    /// Flushes the oldest sealed memtable. Returns whether there was one.
-    /// Runs on the flush thread only, so flushes never race each other.
+    /// Flushes the oldest sealed memtable of any keyspace (the one
+    /// holding the oldest WAL). Returns whether there was one. Runs on the
+    /// flush thread only, so flushes never race each other.
     pub(crate) fn flush_oldest(&self) -> Result<bool> {
-        let sv = self.tree.current();
-        let Some(mem) = sv.sealed.last().cloned() else {
+        let oldest = self
+            .trees()
+            .into_iter()
+            .filter_map(|t| {
+                let mem = t.current().sealed.last().cloned()?;
+                Some((t, mem))
+            })
+            .min_by_key(|(_, mem)| mem.wal_number());
+        let Some((tree, mem)) = oldest else {
             return Ok(false);
         };
         let started = Instant::now();
@@ -144,6 +152,7 @@ impl DbInner {
         if let Some(ev) = &self.events {
             ev.flush_begin(FlushBeginInfo {
                 db_path: ev.db_path(),
+                keyspace: tree.name().to_owned(),
                 memtable_id: mem.wal_number(),
                 memtable_bytes: mem.approximate_size() as u64,
                 memtable_entries: mem.len() as u64,
@@ -151,13 +160,14 @@ impl DbInner {
             });
         }
         let mut table_size = None;
-        let result = self.flush_memtable(&mem, number, &mut table_size);
+        let result = self.flush_memtable(&tree, &mem, number, &mut table_size);
         if let Some(size) = table_size {
             span.record("table_bytes", size);
         }
         if let Some(ev) = &self.events {
             ev.flush_end(FlushEndInfo {
                 db_path: ev.db_path(),
+                keyspace: tree.name().to_owned(),
                 memtable_id: mem.wal_number(),
                 memtable_bytes: mem.approximate_size() as u64,
                 memtable_entries: mem.len() as u64,
@@ -182,11 +192,12 @@ impl DbInner {
     /// the super version. Sets `table_size` once the table is written.
     fn flush_memtable(
         &self,
+        tree: &Arc<Tree>,
         mem: &Arc<MemTable>,
         number: u64,
         table_size: &mut Option<u64>,
     ) -> Result<()> {
-        let meta = self.write_table(mem, number)?;
+        let meta = self.write_table(tree, mem, number)?;
         if let Some(m) = &meta {
             *table_size = Some(m.size);
             if let Some(ev) = &self.events {
@@ -199,19 +210,42 @@ impl DbInner {
                 );
             }
         }
-        let edit = VersionEdit {
-            log_number: Some(mem.wal_number() + 1),
-            last_seqno: Some(mem.max_seqno()),
-            added: meta.into_iter().collect(),
-            ..VersionEdit::default()
+        // The keyspace's writes from the memtable after this one on are in
+        // that memtable's first WAL or later ones.
+        let sv = tree.current();
+        let successor = match sv.sealed.len() {
+            0 | 1 => &sv.active,
+            n => &sv.sealed[n - 2],
         };
-        let wal = filename::wal_path(&self.dir, mem.wal_number());
+        let record = ManifestRecord {
+            last_seqno: Some(mem.max_seqno()),
+            ..ManifestRecord::from(VersionEdit {
+                log_number: Some(successor.wal_number()),
+                added: meta.clone().into_iter().collect(),
+                ..VersionEdit::of(tree.id())
+            })
+        };
         // The version-set lock is held until the super version is swapped,
         // so versions are installed in manifest order (lock order: versions,
         // then super version).
         let mut versions = self.versions.lock();
-        let version = versions.log_and_apply(edit, &self.next_file_number, vec![wal])?;
-        let old = self.tree.install(version, Some(mem));
+        if tree.is_dropped() {
+            // Dropped meanwhile (the drop holds this lock): the table is
+            // nobody's. Its file goes now, or at the next open.
+            drop(versions);
+            if let Some(m) = meta {
+                let _ = self
+                    .fs
+                    .remove_file(&filename::table_path(&self.dir, m.number));
+            }
+            return Ok(());
+        }
+        let obsolete = self.obsolete_wals(Some(mem));
+        versions.log_and_apply(record, &self.next_file_number, obsolete)?;
+        let version = versions
+            .version(tree.id())
+            .ok_or_else(|| super::compact::dropped_error(tree.name()))?;
+        let old = tree.install(version, Some(mem));
         drop(versions);
         // Dropped outside the locks (a table's deletion event may go with
         // the last reference to it).
@@ -220,11 +254,16 @@ impl DbInner {
     }
 
     /// Writes `mem` as table `number` (see [`write_memtable`]).
-    fn write_table(&self, mem: &Arc<MemTable>, number: u64) -> Result<Option<TableMeta>> {
+    fn write_table(
+        &self,
+        tree: &Tree,
+        mem: &Arc<MemTable>,
+        number: u64,
+    ) -> Result<Option<TableMeta>> {
         let meta = write_memtable(
             &self.dir,
             &self.fs,
-            self.tree.opts(),
+            &tree.opts(),
             mem,
             number,
             self.snapshots.sequence_numbers(),
@@ -237,11 +276,13 @@ impl DbInner {
         Ok(meta)
     }
 
-    /// Blocks the commit leader while too many memtables wait for flush.
+    /// Blocks the commit leader while too many memtables of a tree in
+    /// `trees` (those about to be sealed) wait for flush.
     /// REQUIRES: the WAL lock (the caller is rotating the memtable).
-    pub(crate) fn wait_for_flush_room(&self) -> Result<()> {
+    pub(crate) fn wait_for_flush_room(&self, trees: &[Arc<Tree>]) -> Result<()> {
         let limit = self.opts.max_sealed_memtables;
-        if self.tree.current().sealed.len() < limit {
+        let full = || trees.iter().any(|t| t.current().sealed.len() >= limit);
+        if !full() {
             return Ok(());
         }
         let started = Instant::now();
@@ -265,7 +306,7 @@ impl DbInner {
             if st.shutdown {
                 break Err(Error::closed());
             }
-            if self.tree.current().sealed.len() < limit {
+            if !full() {
                 break Ok(());
             }
             st.work_pending = true;
@@ -285,24 +326,41 @@ impl DbInner {
         result
     }
 
-    /// Seals the active memtable (if it holds anything) and waits until
-    /// every memtable sealed so far is flushed.
-    pub(crate) fn flush_and_wait(&self) -> Result<()> {
+    /// Seals the active memtable of `tree` (of every keyspace when
+    /// `None`) if it holds anything, and waits until every memtable sealed
+    /// so far is flushed.
+    pub(crate) fn flush_and_wait(&self, tree: Option<&Arc<Tree>>) -> Result<()> {
         self.check_open()?;
+        let trees = match tree {
+            Some(t) => vec![Arc::clone(t)],
+            None => self.trees(),
+        };
         {
             let mut wal = self.wal.lock();
             // Under the WAL lock: `close` takes it after setting `closed`,
             // so no WAL is created once `close` has finished with the log.
             self.check_open()?;
             self.check_poison()?;
-            if !self.tree.current().active.is_empty() {
-                self.rotate_memtable(&mut wal)?;
+            let seal: Vec<Arc<Tree>> = trees
+                .iter()
+                .filter(|t| !t.current().active.is_empty())
+                .cloned()
+                .collect();
+            if !seal.is_empty() {
+                self.rotate_memtable(&mut wal, &seal)?;
             }
         }
-        let target = self.tree.current().sealed.first().map(|m| m.wal_number());
-        let Some(target) = target else {
+        // Per tree, the newest memtable sealed now: done once it is gone.
+        let targets: Vec<(Arc<Tree>, u64)> = trees
+            .into_iter()
+            .filter_map(|t| {
+                let newest = t.current().sealed.first().map(|m| m.wal_number())?;
+                Some((t, newest))
+            })
+            .collect();
+        if targets.is_empty() {
             return Ok(());
-        };
+        }
         let control = &self.flush;
         let mut st = control.state.lock();
         st.work_pending = true;
@@ -314,12 +372,13 @@ impl DbInner {
             if st.shutdown {
                 return Err(Error::closed());
             }
-            let flushed = self
-                .tree
-                .current()
-                .sealed
-                .last()
-                .is_none_or(|oldest| oldest.wal_number() > target);
+            let flushed = targets.iter().all(|(t, target)| {
+                t.is_dropped()
+                    || t.current()
+                        .sealed
+                        .last()
+                        .is_none_or(|oldest| oldest.wal_number() > *target)
+            });
             if flushed {
                 return Ok(());
             }

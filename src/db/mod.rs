@@ -11,25 +11,29 @@ mod snapshots;
 mod verify;
 mod write;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
 use crate::event::{ActiveStall, BackgroundErrorReason, CorruptionContext, Events};
 use crate::fs::{Fence, FileLock, Fs};
-use crate::key::{SeqNo, owned_bounds, prefix_bounds};
+use crate::key::{DEFAULT_KEYSPACE, KeyspaceId, SeqNo, owned_bounds, prefix_bounds};
 use crate::options::{Options, WriteOptions};
 use crate::read::{DbIter, Reader, Snapshot};
 use crate::stats::{Counters, Stats};
 use crate::table::BlockCache;
 use crate::tree::{ReadView, Tree};
+
+mod keyspace;
 use crate::version::VersionSet;
 use crate::wal;
+pub use keyspace::Keyspace;
 
 use compact::CompactionControl;
 use flush::FlushControl;
@@ -81,13 +85,14 @@ impl Reader for HandleGuard {
         self.inner.snapshots.release(seqno);
     }
 
-    fn view_at(&self, seqno: SeqNo) -> ReadView {
-        self.inner.tree.view_at(seqno)
+    fn view_at(&self, keyspace: KeyspaceId, seqno: SeqNo) -> Result<ReadView> {
+        Ok(self.inner.live_tree(keyspace)?.view_at(seqno))
     }
 
-    fn get_at(&self, key: &[u8], seqno: SeqNo) -> Result<Option<Bytes>> {
+    fn get_at(&self, keyspace: KeyspaceId, key: &[u8], seqno: SeqNo) -> Result<Option<Bytes>> {
         self.inner.check_open()?;
-        self.inner.get(&self.inner.tree.view_at(seqno), key, false)
+        let tree = self.inner.live_tree(keyspace)?;
+        self.inner.get(&tree, &tree.view_at(seqno), key, false)
     }
 
     fn report_corruption(&self, error: &Error, context: CorruptionContext) {
@@ -115,6 +120,9 @@ impl std::fmt::Debug for Db {
 struct WalState {
     writer: wal::Writer,
     number: u64,
+    /// Trees whose active memtable the next commit group seals (full, or
+    /// chosen to free memory or WALs).
+    seal: Vec<Arc<Tree>>,
     /// A run-count slowdown in progress, reported to listeners when it
     /// ends (only tracked when someone listens).
     slowdown: Option<ActiveStall>,
@@ -129,9 +137,20 @@ struct DbInner {
     opts: Options,
     fs: Arc<dyn Fs>,
     lock: Mutex<Option<FileLock>>,
-    /// The one tree (the keyspaces issue makes this several).
-    tree: Tree,
+    /// The default keyspace's tree (never dropped): what `Db`'s own verbs
+    /// use, without a lookup.
+    default: Arc<Tree>,
+    /// Every live keyspace's tree, the default one included. Changed under
+    /// the version-set lock (create) or the WAL and version-set locks
+    /// (drop).
+    trees: RwLock<BTreeMap<KeyspaceId, Arc<Tree>>>,
     wal: Mutex<WalState>,
+    /// The number of the WAL being written, published after each rotation.
+    current_wal: AtomicU64,
+    /// Older WALs that may still hold unflushed writes, with their sizes.
+    wal_files: Mutex<BTreeMap<u64, u64>>,
+    /// Their total size.
+    wal_bytes: AtomicU64,
     commit: CommitQueue,
     /// Merge write-backs offered by reads, committed in the background.
     write_backs: WriteBacks,
@@ -240,7 +259,7 @@ impl Db {
     /// writing outputs (nothing is lost: inputs stay until the result is
     /// durable).
     pub fn compact(&self) -> Result<()> {
-        self.inner.compact_all()
+        self.inner.compact_all(&self.inner.default)
     }
 
     /// Flushes, then compacts every overlap group that holds keys in
@@ -269,22 +288,13 @@ impl Db {
         &self,
         range: R,
     ) -> Result<()> {
-        use std::ops::Bound;
-        let lo = match range.start_bound() {
-            Bound::Included(k) | Bound::Excluded(k) => Bytes::copy_from_slice(k.as_ref()),
-            Bound::Unbounded => Bytes::new(),
-        };
-        let hi = match range.end_bound() {
-            Bound::Included(k) | Bound::Excluded(k) => Bytes::copy_from_slice(k.as_ref()),
-            Bound::Unbounded => return self.inner.compact_key_range_from(lo),
-        };
-        self.inner
-            .compact_key_range(crate::compaction::KeyRange::new(lo, hi))
+        self.inner.compact_range(&self.inner.default, range)
     }
 
-    /// Seals the active memtable and waits until every sealed memtable has
-    /// been written to a table. Afterwards the WAL holds nothing that is
-    /// not also in a table.
+    /// Seals the active memtable of every keyspace and waits until every
+    /// sealed memtable has been written to a table. Afterwards the WAL
+    /// holds nothing that is not also in a table. ([`Keyspace::flush`]
+    /// flushes one keyspace.)
     ///
     /// ```
     /// # fn main() -> rillkv::Result<()> {
@@ -303,7 +313,7 @@ impl Db {
     /// `Closed`, `Poisoned`, or the `Io`/`Corruption` error that stopped the
     /// flush.
     pub fn flush(&self) -> Result<()> {
-        self.inner.flush_and_wait()
+        self.inner.flush_and_wait(None)
     }
 
     /// Sets `key` to `value`. Returns once the write is in the WAL (see the
@@ -474,9 +484,7 @@ impl Db {
     /// `MergeOperator` if the key's merge operands cannot be combined (the
     /// operator failed, or none is configured), for that key only.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.inner.check_open()?;
-        let view = self.inner.tree.latest_view(|| self.inner.last_seqno());
-        self.inner.get(&view, key.as_ref(), true)
+        self.inner.get_latest(&self.inner.default, key.as_ref())
     }
 
     /// A consistent, read-only view of the database as of now. It is owned,
@@ -537,7 +545,7 @@ impl Db {
     /// # Ok(()) }
     /// ```
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> DbIter {
-        DbIter::new(self.reader(), None, owned_bounds(&range))
+        DbIter::new(self.reader(), DEFAULT_KEYSPACE, None, owned_bounds(&range))
     }
 
     /// Iterates the keys that start with `prefix`, forward or (`.rev()`)
@@ -558,7 +566,12 @@ impl Db {
     /// # Ok(()) }
     /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter {
-        DbIter::new(self.reader(), None, prefix_bounds(prefix.as_ref()))
+        DbIter::new(
+            self.reader(),
+            DEFAULT_KEYSPACE,
+            None,
+            prefix_bounds(prefix.as_ref()),
+        )
     }
 
     /// Reads every live file from disk and checks every checksum: each
@@ -600,7 +613,7 @@ impl Db {
     /// # Ok(()) }
     /// ```
     pub fn stats(&self) -> Stats {
-        self.inner.stats()
+        self.inner.stats(&self.inner.default)
     }
 
     /// The directory the database lives in.
@@ -651,6 +664,57 @@ impl Db {
 }
 
 impl DbInner {
+    /// The tree of `keyspace`, if it exists.
+    fn tree(&self, keyspace: KeyspaceId) -> Option<Arc<Tree>> {
+        if keyspace == DEFAULT_KEYSPACE {
+            return Some(Arc::clone(&self.default));
+        }
+        self.trees.read().get(&keyspace).cloned()
+    }
+
+    /// The tree of `keyspace`, or the error for a dropped keyspace.
+    fn live_tree(&self, keyspace: KeyspaceId) -> Result<Arc<Tree>> {
+        self.tree(keyspace).ok_or_else(|| {
+            Error::invalid(format!(
+                "keyspace {keyspace} was dropped; open it again with Db::keyspace to create \
+                 a new one"
+            ))
+        })
+    }
+
+    /// Every live keyspace's tree, by id.
+    fn trees(&self) -> Vec<Arc<Tree>> {
+        self.trees.read().values().cloned().collect()
+    }
+
+    /// The newest value of `key` in `tree` (a `get` of `Db` or `Keyspace`).
+    fn get_latest(&self, tree: &Arc<Tree>, key: &[u8]) -> Result<Option<Bytes>> {
+        self.check_open()?;
+        if tree.is_dropped() {
+            return Err(compact::dropped_error(tree.name()));
+        }
+        let view = tree.latest_view(|| self.last_seqno());
+        self.get(tree, &view, key, true)
+    }
+
+    /// `compact_range` of `Db` or `Keyspace`.
+    fn compact_range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(
+        &self,
+        tree: &Arc<Tree>,
+        range: R,
+    ) -> Result<()> {
+        use std::ops::Bound;
+        let lo = match range.start_bound() {
+            Bound::Included(k) | Bound::Excluded(k) => Bytes::copy_from_slice(k.as_ref()),
+            Bound::Unbounded => Bytes::new(),
+        };
+        let hi = match range.end_bound() {
+            Bound::Included(k) | Bound::Excluded(k) => Bytes::copy_from_slice(k.as_ref()),
+            Bound::Unbounded => return self.compact_key_range_from(tree, lo),
+        };
+        self.compact_key_range(tree, crate::compaction::KeyRange::new(lo, hi))
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::closed());

@@ -10,15 +10,21 @@ use super::DbInner;
 use crate::compaction::{CompactionPolicy, TieredPolicy};
 use crate::error::Result;
 use crate::event::CorruptionContext;
-use crate::key::SeqNo;
+use crate::key::{KeyspaceId, SeqNo};
 use crate::stats::{RunStats, Stats, TableStats};
-use crate::tree::ReadView;
+use crate::tree::{ReadView, Tree};
 
 impl DbInner {
     /// The value of `key` in `view`. With `latest` (a `Db::get`, not a
     /// snapshot's), a fold of more than `merge_writeback_threshold`
     /// operands is offered for write-back (never waiting: see `write.rs`).
-    pub(super) fn get(&self, view: &ReadView, key: &[u8], latest: bool) -> Result<Option<Bytes>> {
+    pub(super) fn get(
+        &self,
+        tree: &Tree,
+        view: &ReadView,
+        key: &[u8],
+        latest: bool,
+    ) -> Result<Option<Bytes>> {
         self.counters.gets.fetch_add(1, Ordering::Relaxed);
         let lookup = match view.get(key) {
             Ok(lookup) => lookup,
@@ -37,19 +43,24 @@ impl DbInner {
                 threshold > 0 && lookup.folded > threshold,
                 &lookup.value,
             ) {
-                self.offer_write_back(key, value.clone(), view.seqno());
+                self.offer_write_back(tree.id(), key, value.clone(), view.seqno());
             }
         }
         Ok(lookup.value)
     }
 
-    /// The sequence number of the newest version of `key`, if any.
-    pub(super) fn newest_seqno(&self, key: &[u8]) -> Result<Option<SeqNo>> {
-        self.tree.current().newest_seqno(key)
+    /// The sequence number of the newest version of `key` in `keyspace`,
+    /// if any (none in a dropped keyspace).
+    pub(super) fn newest_seqno(&self, keyspace: KeyspaceId, key: &[u8]) -> Result<Option<SeqNo>> {
+        match self.tree(keyspace) {
+            Some(tree) => tree.current().newest_seqno(key),
+            None => Ok(None),
+        }
     }
 
-    pub(super) fn stats(&self) -> Stats {
-        let sv = self.tree.current();
+    /// The stats of `tree`, with the database's counters.
+    pub(super) fn stats(&self, tree: &Tree) -> Stats {
+        let sv = tree.current();
         let cache = self
             .block_cache
             .as_ref()
@@ -64,6 +75,8 @@ impl DbInner {
             }
         }
         Stats {
+            keyspace: tree.name().to_owned(),
+            keyspaces: self.trees().iter().map(|t| t.name().to_owned()).collect(),
             last_seqno: self.last_seqno(),
             active_memtable_bytes: sv.active.approximate_size() as u64,
             active_memtable_entries: sv.active.len() as u64,
@@ -98,7 +111,7 @@ impl DbInner {
             overlap_groups: sv.version.shape().overlap_groups().len() as u64,
             max_depth: sv.version.max_depth() as u64,
             pending_compaction_bytes: TieredPolicy
-                .pick(sv.version.shape(), &self.opts.compaction)
+                .pick(sv.version.shape(), &tree.opts().compaction)
                 .map_or(0, |j| j.bytes()),
             last_compaction_error: self.compaction.last_error(),
             block_cache_hits: cache.hits,

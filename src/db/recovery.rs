@@ -1,11 +1,13 @@
 //! Opening a database: the lock, and replay of the WALs into memtables.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
+use super::keyspace::tree_options;
 use super::snapshots::SnapshotList;
 use super::write::{CommitQueue, WriteBacks};
 use super::{DbInner, WalState};
@@ -14,15 +16,16 @@ use crate::error::{Error, Result};
 use crate::event::{Events, TableCreationReason, TableDeletionReason};
 use crate::filename::{self, FileKind};
 use crate::fs::{Fence, Fs, WritableFile};
-use crate::key::SeqNo;
+use crate::key::{DEFAULT_KEYSPACE, KeyspaceId, SeqNo};
 use crate::memtable::MemTable;
-use crate::options::{Options, RecoveryMode};
+use crate::options::{KeyspaceOptions, Options, RecoveryMode};
 use crate::stats::Counters;
-use crate::table::{BlockCache, TableOptions};
-use crate::tree::{MergeSettings, Tree, TreeOptions, write_memtable};
+use crate::table::BlockCache;
+use crate::tree::{Tree, TreeOptions, write_memtable};
 use crate::version::set::{LoadedState, NewManifest};
 use crate::version::{
-    OnTableDeleted, TableRegistry, Version, VersionEdit, VersionSet, check_table_size, set,
+    OnTableDeleted, TableMeta, TableRegistry, Version, VersionEdit, VersionSet, check_table_size,
+    set,
 };
 use crate::wal::{self, Damage};
 
@@ -91,7 +94,9 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     };
     let mut report = RecoveryReport::default();
     let mut state = load_manifest(&opening, &kinds, &mut report)?;
-    check_tables_present(&*fs, dir, &state.version)?;
+    for ks in state.keyspaces.values() {
+        check_tables_present(&*fs, dir, &ks.version)?;
+    }
     let replay = replay_wals(dir, &*fs, &opts, &kinds, &mut state, &mut report)?;
     let (versions, number, file, manifest_number) = write_state(&opening, state, &replay.sealed)?;
     set_aside_wals(&*fs, dir, &replay.set_aside);
@@ -99,12 +104,34 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         .into_iter()
         .filter(|(_, k)| !matches!(k, FileKind::Wal(n) if replay.set_aside.contains(n)))
         .collect();
-    let version = versions.current();
+    let mut trees = BTreeMap::new();
+    for (id, meta) in versions.keyspaces() {
+        let version = versions.version(id).unwrap_or_default();
+        let tree = Tree::new(
+            id,
+            meta.name.clone(),
+            tree_options_at_open(&opts, id, &meta.name),
+            version,
+            number,
+            Arc::clone(&tables),
+        );
+        trees.insert(id, Arc::new(tree));
+    }
+    let live: std::collections::HashSet<u64> = trees
+        .values()
+        .flat_map(|t| {
+            t.current()
+                .version
+                .tables()
+                .map(|t| t.meta.number)
+                .collect::<Vec<_>>()
+        })
+        .collect();
     remove_obsolete_files(
         &*fs,
         dir,
         &kinds,
-        &version,
+        &live,
         (number, manifest_number),
         events.as_deref(),
     );
@@ -113,7 +140,8 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
     tracing::info!(
         wal_files = report.wal_files,
         entries = report.entries,
-        tables = version.table_count(),
+        tables = live.len(),
+        keyspaces = trees.len(),
         last_seqno = replay.last_seqno,
         dropped = report.dropped.len(),
         "recovered"
@@ -125,12 +153,23 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         lock: Mutex::new(Some(lock)),
         write_backs: WriteBacks::default(),
         fence,
-        tree: Tree::new(tree_options(&opts), version, number, tables),
+        default: Arc::clone(trees.get(&DEFAULT_KEYSPACE).ok_or_else(|| {
+            Error::corruption(
+                &dir.join(filename::CURRENT),
+                0,
+                "the default keyspace is missing",
+            )
+        })?),
+        trees: RwLock::new(trees),
         wal: Mutex::new(WalState {
             writer: wal::Writer::preallocated(file),
             number,
+            seal: Vec::new(),
             slowdown: None,
         }),
+        current_wal: AtomicU64::new(number),
+        wal_files: Mutex::new(BTreeMap::new()),
+        wal_bytes: AtomicU64::new(0),
         commit: CommitQueue::default(),
         last_seqno: AtomicU64::new(replay.last_seqno),
         next_file_number: AtomicU64::new(number + 1),
@@ -226,7 +265,20 @@ fn load_manifest(
     if let Some(d) = state.dropped.take() {
         report.dropped.push(d);
     }
-    state.merge_operator = check_merge_operator(dir, state.merge_operator.take(), open.opts)?;
+    for (&id, ks) in &mut state.keyspaces {
+        let configured = keyspace_options(open.opts, id, &ks.meta.name)
+            .and_then(|o| o.merge_operator.as_ref())
+            .map(|op| op.name().to_owned());
+        ks.meta.merge_operator = if id == DEFAULT_KEYSPACE {
+            check_merge_operator(dir, ks.meta.merge_operator.take(), configured)?
+        } else {
+            super::keyspace::check_merge_operator(
+                &ks.meta.name,
+                ks.meta.merge_operator.as_deref(),
+                configured.as_deref(),
+            )?
+        };
+    }
     let max_seen = kinds
         .iter()
         .filter_map(|(_, k)| match *k {
@@ -269,17 +321,20 @@ fn check_tables_present(fs: &dyn Fs, dir: &Path, version: &Version) -> Result<()
 
 /// What replaying the WALs produced.
 struct Replayed {
-    /// One memtable per WAL that held anything, oldest first.
-    sealed: Vec<Arc<MemTable>>,
+    /// One memtable per keyspace and WAL that held its writes, oldest
+    /// first.
+    sealed: Vec<(KeyspaceId, Arc<MemTable>)>,
     /// WALs after point-in-time damage: renamed once the new manifest is
     /// durable (so a failed open renames nothing), never replayed again.
     set_aside: Vec<u64>,
     last_seqno: SeqNo,
 }
 
-/// Step 3. Replays every WAL numbered at least the manifest's
-/// `LOG_NUMBER`, oldest first, each into its own memtable, applying the
-/// recovery mode to damage.
+/// Step 3. Replays every WAL numbered at least the smallest keyspace log
+/// number, oldest first, each into one memtable per keyspace, applying the
+/// recovery mode to damage. A write is replayed only into a keyspace that
+/// exists and whose log number is at most its WAL's (older ones are in
+/// its tables; a dropped keyspace's are gone with it).
 fn replay_wals(
     dir: &Path,
     fs: &dyn Fs,
@@ -288,23 +343,41 @@ fn replay_wals(
     state: &mut LoadedState,
     report: &mut RecoveryReport,
 ) -> Result<Replayed> {
+    let floor = state.min_log_number();
     let mut wals: Vec<u64> = kinds
         .iter()
         .filter_map(|(_, k)| match *k {
-            FileKind::Wal(n) if n >= state.log_number => Some(n),
+            FileKind::Wal(n) if n >= floor => Some(n),
             _ => None,
         })
         .collect();
     wals.sort_unstable();
+    let log_numbers: BTreeMap<KeyspaceId, u64> = state
+        .keyspaces
+        .iter()
+        .map(|(&id, k)| (id, k.meta.log_number))
+        .collect();
     let mut sealed = Vec::new();
     let mut stop_at: Option<usize> = None;
+    // Records follow each other in sequence order across every WAL.
+    let mut replayed_seqno = 0;
     for (idx, &number) in wals.iter().enumerate() {
         let path = filename::wal_path(dir, number);
-        let mem = replay_wal(fs, &path, number, opts, &mut state.last_seqno, report)?;
+        let mems = replay_wal(
+            fs,
+            &path,
+            number,
+            opts,
+            &log_numbers,
+            &mut replayed_seqno,
+            report,
+        )?;
         report.wal_files += 1;
-        if !mem.is_empty() {
-            sealed.push(Arc::new(mem));
-        }
+        sealed.extend(
+            mems.into_iter()
+                .filter(|(_, m)| !m.is_empty())
+                .map(|(id, m)| (id, Arc::new(m))),
+        );
         if let Some(damage) = report.dropped.last()
             && damage.file == path
             && opts.recovery_mode == RecoveryMode::PointInTime
@@ -313,6 +386,7 @@ fn replay_wals(
             break;
         }
     }
+    state.last_seqno = state.last_seqno.max(replayed_seqno);
     let set_aside = stop_at.map_or_else(Vec::new, |first_dropped| {
         wals.iter().skip(first_dropped).copied().collect()
     });
@@ -337,22 +411,26 @@ fn set_aside_wals(fs: &dyn Fs, dir: &Path, numbers: &[u64]) {
     }
 }
 
-/// How the database's one tree writes, reads and compacts, from its
-/// options.
-fn tree_options(opts: &Options) -> TreeOptions {
-    TreeOptions {
-        memtable_size: opts.memtable_size,
-        table: TableOptions {
-            block_size: opts.block_size,
-            compression: opts.compression,
-            bloom_bits_per_key: opts.bloom_bits_per_key,
-        },
-        bottommost_compression: opts.bottommost_compression,
-        merge: MergeSettings {
-            op: opts.merge_operator.clone(),
-            chunk: opts.merge_batch_size,
-        },
-        compaction: opts.compaction.clone(),
+/// The options `opts` give keyspace `id` named `name` at open: the
+/// default keyspace's own, or those registered with `Options::keyspace`.
+fn keyspace_options<'o>(
+    opts: &'o Options,
+    id: KeyspaceId,
+    name: &str,
+) -> Option<&'o KeyspaceOptions> {
+    if id == DEFAULT_KEYSPACE {
+        Some(opts.default_keyspace())
+    } else {
+        opts.keyspaces.get(name)
+    }
+}
+
+/// The tree options of keyspace `id` at open (defaults for a keyspace the
+/// options do not name).
+fn tree_options_at_open(opts: &Options, id: KeyspaceId, name: &str) -> TreeOptions {
+    match keyspace_options(opts, id, name) {
+        Some(ks) => tree_options(ks),
+        None => tree_options(&KeyspaceOptions::default()),
     }
 }
 
@@ -370,7 +448,7 @@ fn tree_options(opts: &Options) -> TreeOptions {
 fn write_state(
     open: &Opening<'_>,
     state: LoadedState,
-    sealed: &[Arc<MemTable>],
+    sealed: &[(KeyspaceId, Arc<MemTable>)],
 ) -> Result<(VersionSet, u64, Box<dyn WritableFile>, u64)> {
     let (dir, fs) = (open.dir, open.fs);
     let mut written = Vec::new();
@@ -397,7 +475,7 @@ fn write_state(
 fn write_state_files(
     open: &Opening<'_>,
     state: LoadedState,
-    sealed: &[Arc<MemTable>],
+    sealed: &[(KeyspaceId, Arc<MemTable>)],
     written: &mut Vec<std::path::PathBuf>,
 ) -> Result<(VersionSet, u64, Box<dyn WritableFile>, u64)> {
     let Opening {
@@ -407,10 +485,20 @@ fn write_state_files(
         events,
         tables,
     } = *open;
-    let mut next_file = state.next_file_number;
-    let mut added = Vec::new();
-    let tree_opts = tree_options(opts);
-    for mem in sealed {
+    let LoadedState {
+        mut keyspaces,
+        next_file_number,
+        last_seqno,
+        next_keyspace_id,
+        dropped: _,
+    } = state;
+    let mut next_file = next_file_number;
+    let mut added: BTreeMap<KeyspaceId, Vec<TableMeta>> = BTreeMap::new();
+    for (id, mem) in sealed {
+        let Some(ks) = keyspaces.get(id) else {
+            continue;
+        };
+        let tree_opts = tree_options_at_open(opts, *id, &ks.meta.name);
         let number = next_file;
         next_file += 1;
         written.push(filename::table_path(dir, number));
@@ -424,31 +512,32 @@ fn write_state_files(
                     None,
                 );
             }
-            added.push(meta);
+            added.entry(*id).or_default().push(meta);
         }
     }
-    let version = state
-        .version
-        .apply(
-            &VersionEdit {
-                added,
-                ..VersionEdit::default()
-            },
-            tables,
-        )
-        .map_err(|why| Error::corruption(&dir.join(filename::CURRENT), 0, why))?;
     let manifest_number = next_file;
     let number = next_file + 1;
+    for (id, ks) in &mut keyspaces {
+        let edit = VersionEdit {
+            added: added.remove(id).unwrap_or_default(),
+            ..VersionEdit::of(*id)
+        };
+        ks.version = ks
+            .version
+            .apply(&edit, tables)
+            .map_err(|why| Error::corruption(&dir.join(filename::CURRENT), 0, why))?;
+        // Every write so far is in a table now.
+        ks.meta.log_number = number;
+    }
     written.push(filename::manifest_path(dir, manifest_number));
     written.push(filename::temp_path(dir, manifest_number));
     let versions = VersionSet::create(NewManifest {
         dir: dir.to_path_buf(),
         fs: Arc::clone(fs),
         tables: Arc::clone(tables),
-        version,
-        log_number: number,
-        last_seqno: state.last_seqno,
-        merge_operator: state.merge_operator,
+        keyspaces,
+        last_seqno,
+        next_keyspace_id,
         manifest_number,
         next_file_number: next_file + 2,
         max_manifest_size: opts.max_manifest_size,
@@ -503,9 +592,8 @@ fn not_a_directory(dir: &Path, err: std::io::Error) -> Error {
 fn check_merge_operator(
     dir: &Path,
     recorded: Option<String>,
-    opts: &Options,
+    configured: Option<String>,
 ) -> Result<Option<String>> {
-    let configured = opts.merge_operator.as_ref().map(|op| op.name().to_owned());
     match (recorded, configured) {
         (Some(r), Some(c)) if r != c => Err(Error::invalid(format!(
             "the database at {} was created with merge operator '{r}' but is opened with '{c}'; \
@@ -525,11 +613,10 @@ fn remove_obsolete_files(
     fs: &dyn Fs,
     dir: &Path,
     kinds: &[(String, FileKind)],
-    version: &Version,
+    live: &std::collections::HashSet<u64>,
     (log_number, manifest_number): (u64, u64),
     events: Option<&Events>,
 ) {
-    let live: std::collections::HashSet<u64> = version.tables().map(|t| t.meta.number).collect();
     for (name, kind) in kinds {
         let obsolete = match *kind {
             FileKind::Table(n) => !live.contains(&n),
@@ -560,18 +647,21 @@ fn remove_obsolete_files(
     }
 }
 
-/// Replays one WAL into a new memtable, applying the recovery mode to any
-/// damage found.
+/// Replays one WAL into a new memtable per keyspace (see
+/// [`replay_wals`] for which writes count), applying the recovery mode to
+/// any damage found. `replayed_seqno` is the last sequence number replayed
+/// so far: each record must follow it.
 fn replay_wal(
     fs: &dyn Fs,
     path: &Path,
     number: u64,
     opts: &Options,
-    last_seqno: &mut SeqNo,
+    log_numbers: &BTreeMap<KeyspaceId, u64>,
+    replayed_seqno: &mut SeqNo,
     report: &mut RecoveryReport,
-) -> Result<MemTable> {
+) -> Result<BTreeMap<KeyspaceId, MemTable>> {
     let data = fs.read(path).map_err(|e| Error::io("read", path, e))?;
-    let mem = MemTable::new(number);
+    let mut mems: BTreeMap<KeyspaceId, MemTable> = BTreeMap::new();
     let mut reader = wal::Reader::preallocated(path, data);
     loop {
         let Some((offset, record)) = reader.next_record() else {
@@ -591,8 +681,8 @@ fn replay_wal(
             break;
         };
         let decoded = match batch::decode_payload(&record) {
-            Ok((base, _)) if base <= *last_seqno => Err(format!(
-                "sequence number {base} does not follow {last_seqno}"
+            Ok((base, _)) if base <= *replayed_seqno => Err(format!(
+                "sequence number {base} does not follow {replayed_seqno}"
             )),
             Ok(d) => Ok(d),
             Err(b) => Err(format!("record holds a malformed batch: {}", b.0)),
@@ -612,12 +702,18 @@ fn replay_wal(
             }
             Err(why) => return Err(Error::corruption(path, offset, why)),
         };
-        for (i, (kind, key, value)) in entries.into_iter().enumerate() {
-            mem.insert(key, base + i as u64, kind, value);
-            report.entries += 1;
+        let count = entries.len() as u64;
+        for (i, (keyspace, kind, key, value)) in entries.into_iter().enumerate() {
+            let wanted = log_numbers.get(&keyspace).is_some_and(|&log| number >= log);
+            if wanted {
+                mems.entry(keyspace)
+                    .or_insert_with(|| MemTable::new(number))
+                    .insert(key, base + i as u64, kind, value);
+                report.entries += 1;
+            }
         }
         report.records += 1;
-        *last_seqno = mem.max_seqno().max(*last_seqno);
+        *replayed_seqno = (base + count.max(1) - 1).max(*replayed_seqno);
     }
     if let Some(damage) = reader.damage() {
         let acceptable = match opts.recovery_mode {
@@ -637,5 +733,5 @@ fn replay_wal(
         );
         report.dropped.push(damage.clone());
     }
-    Ok(mem)
+    Ok(mems)
 }

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::event::CorruptionContext;
 use crate::filename;
 use crate::table::{Direction, Table};
-use crate::version::VersionEdit;
+use crate::version::ManifestRecord;
 use crate::wal;
 
 /// What [`Db::verify`](crate::Db::verify) checked and found.
@@ -80,8 +80,12 @@ impl DbInner {
     pub(crate) fn verify(&self) -> Result<VerifyReport> {
         self.check_open()?;
         let mut report = VerifyReport::default();
-        let version = self.tree.current().version.clone();
-        for t in version.tables() {
+        let versions: Vec<_> = self
+            .trees()
+            .iter()
+            .map(|t| t.current().version.clone())
+            .collect();
+        for t in versions.iter().flat_map(|v| v.tables()) {
             let path = filename::table_path(&self.dir, t.meta.number);
             report.files_checked += 1;
             // Positional reads, never a mapping, no block cache: every block
@@ -158,7 +162,7 @@ impl DbInner {
         };
         while let Some((offset, record)) = reader.next_record() {
             let bad = if manifest {
-                VersionEdit::decode(&record).err()
+                ManifestRecord::decode(&record).err()
             } else {
                 crate::batch::decode_payload(&record).err().map(|b| b.0)
             };

@@ -32,6 +32,7 @@
 //! itself.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -43,7 +44,9 @@ use crate::batch::{self, BatchIter, WriteBatch};
 use crate::error::{Error, Result};
 use crate::event::BackgroundErrorReason;
 use crate::filename;
-use crate::key::{MAX_SEQNO, SeqNo};
+use crate::key::{KeyspaceId, MAX_SEQNO, SeqNo, ValueKind};
+use crate::memtable::MemTable;
+use crate::tree::Tree;
 use crate::wal;
 
 /// Who leads a commit group, and so whether it may wait.
@@ -69,6 +72,7 @@ struct Request {
 /// key has no version newer than `read_seqno` when it commits (so a
 /// concurrent update is never hidden).
 struct WriteBack {
+    keyspace: KeyspaceId,
     key: Bytes,
     value: Bytes,
     read_seqno: SeqNo,
@@ -149,12 +153,39 @@ impl DbInner {
         if batch.is_empty() {
             return if sync { self.sync_wal() } else { Ok(()) };
         }
-        batch.validate(self.opts.merge_operator.is_some())?;
+        self.validate(&batch)?;
         self.submit(Request {
             batch,
             sync,
             result: Mutex::new(None),
         })
+    }
+
+    /// Checks that every keyspace `batch` writes to exists, and that those
+    /// it merges into have a merge operator.
+    fn validate(&self, batch: &WriteBatch) -> Result<()> {
+        let mut trees = TreeCache::default();
+        for entry in batch.entries() {
+            let entry = entry.map_err(Error::from)?;
+            let tree = trees.get(self, entry.keyspace).ok_or_else(|| {
+                Error::invalid(format!(
+                    "the batch writes to keyspace {}, which this database does not have \
+                     (dropped, or a handle of another database)",
+                    entry.keyspace
+                ))
+            })?;
+            if tree.is_dropped() {
+                return Err(super::compact::dropped_error(tree.name()));
+            }
+            if entry.kind == ValueKind::Merge && tree.current().merge.op.is_none() {
+                return Err(Error::invalid(format!(
+                    "merge needs a merge operator; keyspace '{}' has none (configure one with \
+                     Options::merge_operator or KeyspaceOptions::merge_operator)",
+                    tree.name()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Fsyncs the WAL if it holds unsynced records. Older WALs were
@@ -182,8 +213,15 @@ impl DbInner {
     /// Never blocks: the write happens with a later commit group, or on the
     /// flush thread, or not at all (the queue was full, or writes would
     /// have to wait). The read that offered it is unaffected.
-    pub(crate) fn offer_write_back(&self, key: &[u8], value: Bytes, read_seqno: SeqNo) {
+    pub(crate) fn offer_write_back(
+        &self,
+        keyspace: KeyspaceId,
+        key: &[u8],
+        value: Bytes,
+        read_seqno: SeqNo,
+    ) {
         let queued = self.write_backs.offer(WriteBack {
+            keyspace,
             key: Bytes::copy_from_slice(key),
             value,
             read_seqno,
@@ -275,16 +313,17 @@ impl DbInner {
         // group that gets the lock after that fsync is refused here.
         self.check_open()?;
         self.check_poison()?;
-        let full = self.tree.current().active.approximate_size() >= self.tree.opts().memtable_size;
+        wal.seal.retain(|t| !t.is_dropped());
         match mode {
             CommitMode::Writers => {
                 self.wait_for_compaction_room(&mut wal)?;
-                if full {
-                    self.rotate_memtable(&mut wal)?;
+                if !wal.seal.is_empty() {
+                    let seal = std::mem::take(&mut wal.seal);
+                    self.rotate_memtable(&mut wal, &seal)?;
                 }
             }
             // Write-backs are an optimisation: never worth a wait.
-            CommitMode::NoWait if full || self.writes_slowed() => {
+            CommitMode::NoWait if !wal.seal.is_empty() || self.writes_slowed() => {
                 drop(self.write_backs.take());
                 return Ok(());
             }
@@ -299,14 +338,14 @@ impl DbInner {
         let offered = self.write_backs.take();
         let mut write_backs: Vec<WriteBatch> = Vec::with_capacity(offered.len());
         for wb in offered {
-            let unchanged = !write_backs.iter().any(|b| b.touches(&wb.key))
+            let unchanged = !write_backs.iter().any(|b| b.touches(wb.keyspace, &wb.key))
                 && matches!(
-                    self.newest_seqno(&wb.key),
+                    self.newest_seqno(wb.keyspace, &wb.key),
                     Ok(newest) if newest.is_none_or(|s| s <= wb.read_seqno)
                 );
             if unchanged {
                 let mut batch = WriteBatch::new();
-                batch.put(&wb.key, &wb.value);
+                batch.push_in(wb.keyspace, ValueKind::Put, &wb.key, &wb.value);
                 write_backs.push(batch);
             }
         }
@@ -347,12 +386,22 @@ impl DbInner {
 
         let payload = Bytes::from(payload);
         let body = payload.get(batch::HEADER_LEN..).unwrap_or_default();
-        let mem = Arc::clone(&self.tree.current().active);
+        let mut trees = TreeCache::default();
+        let mut touched: Vec<Arc<MemTable>> = Vec::new();
         let mut user_bytes = 0u64;
         for (i, entry) in BatchIter::new(body, count).enumerate() {
             // The payload was encoded just above; it always decodes.
             let entry = entry.map_err(Error::from)?;
             user_bytes += (entry.key.len() + entry.value.len()) as u64;
+            // A keyspace dropped since the batch was validated: the write
+            // is ordered before the drop, which removes it with the rest.
+            let Some(mem) = trees.active(self, entry.keyspace) else {
+                continue;
+            };
+            if !touched.iter().any(|m| Arc::ptr_eq(m, mem)) {
+                mem.note_wal(wal.number);
+                touched.push(Arc::clone(mem));
+            }
             mem.insert(
                 payload.slice_ref(entry.key),
                 base + i as u64,
@@ -363,19 +412,67 @@ impl DbInner {
         self.last_seqno
             .store(base + u64::from(count) - 1, Ordering::Release);
         self.counters.record_group(count, payload.len(), user_bytes);
+        self.plan_seals(&mut wal, &trees);
         Ok(())
     }
 
-    /// Seals the active memtable and starts a new one with a new WAL.
+    /// Chooses the trees the next group seals (`wal.seal`): those whose
+    /// active memtable this group filled, the largest one when all
+    /// memtables together pass `max_memtable_bytes`, and those keeping
+    /// the oldest WAL alive when the WALs pass `max_total_wal_size`.
+    /// REQUIRES: the WAL lock.
+    fn plan_seals(&self, wal: &mut WalState, written: &TreeCache) {
+        let seal = |wal: &mut WalState, tree: &Arc<Tree>| {
+            if !wal.seal.iter().any(|t| Arc::ptr_eq(t, tree)) {
+                wal.seal.push(Arc::clone(tree));
+            }
+        };
+        for tree in written.trees() {
+            let sv = tree.current();
+            if sv.active.approximate_size() >= tree.opts().memtable_size {
+                seal(wal, tree);
+            }
+        }
+        let budget = self.opts.max_memtable_bytes;
+        if budget > 0 {
+            let trees = self.trees();
+            let total: usize = trees.iter().map(|t| t.memtable_bytes()).sum();
+            if total > budget
+                && let Some(largest) = trees
+                    .iter()
+                    .filter(|t| !t.current().active.is_empty())
+                    .max_by_key(|t| t.current().active.approximate_size())
+            {
+                seal(wal, largest);
+            }
+        }
+        let wal_bytes = self.wal_bytes.load(Ordering::Acquire) + wal.writer.len();
+        if wal_bytes > self.opts.max_total_wal_size {
+            // The trees whose active memtable holds writes in the oldest
+            // live WAL; sealed ones are on their way to tables already.
+            let oldest = self.wal_files.lock().keys().next().copied();
+            if let Some(oldest) = oldest {
+                for tree in self.trees() {
+                    let sv = tree.current();
+                    if sv.sealed.is_empty() && sv.active.first_wal().is_some_and(|w| w <= oldest) {
+                        seal(wal, &tree);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Seals the active memtable of each tree in `trees` and starts a new
+    /// WAL, where their new memtables start.
     /// REQUIRES: the WAL lock (proven by `wal`).
-    pub(crate) fn rotate_memtable(&self, wal: &mut WalState) -> Result<()> {
+    pub(crate) fn rotate_memtable(&self, wal: &mut WalState, trees: &[Arc<Tree>]) -> Result<()> {
         let span = tracing::info_span!(
             "wal_rotation",
             old_wal = wal.number,
             new_wal = tracing::field::Empty
         );
         let _enter = span.enter();
-        self.wait_for_flush_room()?;
+        self.wait_for_flush_room(trees)?;
         let old_path = filename::wal_path(&self.dir, wal.number);
         if let Err(e) = wal.writer.finish() {
             let err = Error::io("trim and fsync", &old_path, e);
@@ -392,12 +489,82 @@ impl DbInner {
         self.fs
             .sync_dir(&self.dir)
             .map_err(|e| Error::io("fsync directory", &self.dir, e))?;
+        let old_len = wal.writer.len();
+        self.wal_files.lock().insert(wal.number, old_len);
+        self.wal_bytes.fetch_add(old_len, Ordering::AcqRel);
         wal.writer = wal::Writer::preallocated(file);
         wal.number = number;
-        self.tree.seal_active(number);
+        // Published after the old WAL is listed (see `obsolete_wals`).
+        self.current_wal.store(number, Ordering::Release);
+        for tree in trees {
+            tree.seal_active(number);
+        }
+        wal.seal
+            .retain(|t| !trees.iter().any(|s| Arc::ptr_eq(s, t)));
         self.flush.schedule();
-        tracing::debug!(wal = number, "memtable sealed, new WAL started");
+        tracing::debug!(wal = number, "memtables sealed, new WAL started");
         Ok(())
+    }
+
+    /// The WAL files no memtable needs once `flushed` (a sealed memtable
+    /// being flushed) is in a table: every WAL below the oldest one that a
+    /// memtable of some keyspace still needs, and below the WAL being
+    /// written. They are taken off the live list; the caller deletes them
+    /// after its manifest record (a keyspace whose recorded log number is
+    /// older than them has none of its unflushed writes in them).
+    pub(super) fn obsolete_wals(&self, flushed: Option<&Arc<MemTable>>) -> Vec<PathBuf> {
+        // The WAL being written first: a write this misses in the trees
+        // below goes to it or a later one.
+        let current = self.current_wal.load(Ordering::Acquire);
+        let floor = self
+            .trees()
+            .iter()
+            .filter_map(|t| t.oldest_live_wal(flushed))
+            .fold(current, u64::min);
+        let mut files = self.wal_files.lock();
+        let keep = files.split_off(&floor);
+        let gone = std::mem::replace(&mut *files, keep);
+        self.wal_bytes
+            .fetch_sub(gone.values().sum::<u64>(), Ordering::AcqRel);
+        gone.keys()
+            .map(|&n| filename::wal_path(&self.dir, n))
+            .collect()
+    }
+}
+
+/// The trees a group writes to, looked up once per keyspace.
+#[derive(Default)]
+pub(super) struct TreeCache {
+    trees: Vec<(KeyspaceId, Option<Arc<Tree>>, Option<Arc<MemTable>>)>,
+}
+
+impl TreeCache {
+    /// The tree of `keyspace`, if it exists.
+    fn get(&mut self, db: &DbInner, keyspace: KeyspaceId) -> Option<&Arc<Tree>> {
+        let idx = self.index(db, keyspace);
+        self.trees.get(idx).and_then(|(_, t, _)| t.as_ref())
+    }
+
+    /// The active memtable of `keyspace`'s tree, unless it was dropped.
+    /// REQUIRES: the WAL lock (the active memtable does not change).
+    fn active(&mut self, db: &DbInner, keyspace: KeyspaceId) -> Option<&Arc<MemTable>> {
+        let idx = self.index(db, keyspace);
+        let (_, tree, mem) = self.trees.get_mut(idx)?;
+        let tree = tree.as_ref().filter(|t| !t.is_dropped())?;
+        Some(mem.get_or_insert_with(|| Arc::clone(&tree.current().active)))
+    }
+
+    fn index(&mut self, db: &DbInner, keyspace: KeyspaceId) -> usize {
+        if let Some(i) = self.trees.iter().position(|(id, _, _)| *id == keyspace) {
+            return i;
+        }
+        self.trees.push((keyspace, db.tree(keyspace), None));
+        self.trees.len() - 1
+    }
+
+    /// The trees looked up that exist.
+    fn trees(&self) -> impl Iterator<Item = &Arc<Tree>> {
+        self.trees.iter().filter_map(|(_, t, _)| t.as_ref())
     }
 }
 

@@ -9,6 +9,8 @@ use super::*;
 pub struct FlushBeginInfo {
     /// The database directory.
     pub db_path: PathBuf,
+    /// The keyspace whose tree it is (`default` for the database's own).
+    pub keyspace: String,
     /// The memtable's id: the number of its WAL.
     pub memtable_id: u64,
     /// Approximate bytes in the memtable.
@@ -25,6 +27,8 @@ pub struct FlushBeginInfo {
 pub struct FlushEndInfo {
     /// The database directory.
     pub db_path: PathBuf,
+    /// The keyspace whose tree it is (`default` for the database's own).
+    pub keyspace: String,
     /// The memtable's id: the number of its WAL.
     pub memtable_id: u64,
     /// Approximate bytes in the memtable.
@@ -49,6 +53,8 @@ pub struct FlushEndInfo {
 pub struct CompactionBeginInfo {
     /// The database directory.
     pub db_path: PathBuf,
+    /// The keyspace whose tree it is (`default` for the database's own).
+    pub keyspace: String,
     /// Numbers this database's compaction jobs, from 1.
     pub job_id: u64,
     /// Why the job was picked.
@@ -70,6 +76,8 @@ pub struct CompactionBeginInfo {
 pub struct CompactionEndInfo {
     /// The database directory.
     pub db_path: PathBuf,
+    /// The keyspace whose tree it is (`default` for the database's own).
+    pub keyspace: String,
     /// The job's id, as in its begin event.
     pub job_id: u64,
     /// Why the job was picked.

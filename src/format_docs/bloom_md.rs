@@ -61,7 +61,7 @@ fn bloom_md() {
         "Bit `i` of the array is bit `i mod 8` (least significant first) of byte `i / 8`.",
     );
     assert_eq!(
-        Options::default().bloom_bits_per_key,
+        Options::default().default_keyspace().bloom_bits_per_key,
         10,
         "bloom.md: default 10 bits per key"
     );

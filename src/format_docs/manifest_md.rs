@@ -7,7 +7,7 @@ use bytes::Bytes;
 use crate::filename::{self};
 use crate::options::Options;
 use crate::version::set::parse_current;
-use crate::version::{TableMeta, VersionEdit};
+use crate::version::{ManifestRecord, TableMeta, VersionEdit};
 use crate::wal::{self};
 
 #[test]
@@ -19,7 +19,8 @@ fn manifest_md() {
     );
     assert_eq!(wal::BLOCK_SIZE, 32 << 10, "manifest.md: 32 KiB blocks");
 
-    let first_byte = |edit: VersionEdit| edit.encode()[0];
+    let first_byte = |record: ManifestRecord| record.encode()[0];
+    let edit = |e: VersionEdit| ManifestRecord::from(e);
     let meta = TableMeta {
         number: 9,
         run: 4,
@@ -35,7 +36,8 @@ fn manifest_md() {
             1,
             "FORMAT_VERSION",
             "u32",
-            VersionEdit {
+            "database",
+            ManifestRecord {
                 format_version: Some(1),
                 ..Default::default()
             },
@@ -44,16 +46,18 @@ fn manifest_md() {
             2,
             "LOG_NUMBER",
             "u64",
-            VersionEdit {
+            "keyspace",
+            edit(VersionEdit {
                 log_number: Some(1),
                 ..Default::default()
-            },
+            }),
         ),
         (
             3,
             "NEXT_FILE_NUMBER",
             "u64",
-            VersionEdit {
+            "database",
+            ManifestRecord {
                 next_file_number: Some(1),
                 ..Default::default()
             },
@@ -62,7 +66,8 @@ fn manifest_md() {
             4,
             "LAST_SEQNO",
             "u64",
-            VersionEdit {
+            "database",
+            ManifestRecord {
                 last_seqno: Some(1),
                 ..Default::default()
             },
@@ -71,41 +76,73 @@ fn manifest_md() {
             5,
             "MERGE_OPERATOR",
             "bytes",
-            VersionEdit {
+            "keyspace",
+            edit(VersionEdit {
                 merge_operator: Some("op".into()),
                 ..Default::default()
-            },
+            }),
         ),
         (
             6,
             "ADD_TABLE",
             "table",
-            VersionEdit {
+            "keyspace",
+            edit(VersionEdit {
                 added: vec![meta.clone()],
                 ..Default::default()
-            },
+            }),
         ),
         (
             7,
             "DELETE_TABLE",
             "u64",
-            VersionEdit {
+            "keyspace",
+            edit(VersionEdit {
                 deleted: vec![1],
+                ..Default::default()
+            }),
+        ),
+        (8, "KEYSPACE", "u32", "—", edit(VersionEdit::of(3))),
+        (
+            11,
+            "NEXT_KEYSPACE_ID",
+            "u32",
+            "database",
+            ManifestRecord {
+                next_keyspace_id: Some(2),
                 ..Default::default()
             },
         ),
     ];
-    for (tag, name, value, edit) in tags {
+    for (tag, name, value, scope, record) in tags {
         doc.states(
             &format!("tag {name}"),
-            &format!("| {tag} | `{name}` | {value} |"),
+            &format!("| {tag} | `{name}` | {value} | {scope} |"),
         );
-        assert_eq!(first_byte(edit), tag, "manifest.md: tag of {name}");
+        assert_eq!(first_byte(record), tag, "manifest.md: tag of {name}");
     }
+    // Tags that follow a KEYSPACE tag.
+    let created = edit(VersionEdit {
+        create: Some("ix".into()),
+        ..VersionEdit::of(1)
+    })
+    .encode();
+    doc.states("tag CREATE_KEYSPACE", "| 9 | `CREATE_KEYSPACE` | bytes | keyspace |");
+    assert_eq!(created[5], 9, "manifest.md: tag of CREATE_KEYSPACE");
+    let dropped = edit(VersionEdit {
+        drop: true,
+        ..VersionEdit::of(1)
+    })
+    .encode();
+    doc.states("tag DROP_KEYSPACE", "| 10 | `DROP_KEYSPACE` | nothing | keyspace |");
+    assert_eq!(dropped, [8, 1, 0, 0, 0, 10], "manifest.md: DROP_KEYSPACE");
+    let example = doc.hex_block_after("Example — keyspace 1 created as `ix`:");
+    assert_eq!(created, example, "manifest.md: keyspace example bytes");
     doc.states(
         "the format version",
-        "manifest format version; currently `1`",
+        "manifest format version; currently `2` (`1` is read too)",
     );
+    assert_eq!(crate::version::MANIFEST_FORMAT_VERSION, 2);
 
     doc.states(
         "bytes",
@@ -119,10 +156,10 @@ fn manifest_md() {
         "the table layout",
         "u64     u64   u64    bytes      bytes      u64         u64        u64",
     );
-    let encoded = VersionEdit {
+    let encoded = edit(VersionEdit {
         added: vec![meta],
         ..Default::default()
-    }
+    })
     .encode();
     let mut want = vec![6];
     for v in [9u64, 4, 300] {
@@ -142,20 +179,23 @@ fn manifest_md() {
         "Example — `LOG_NUMBER 2` then `DELETE_TABLE 5`:",
     );
     let example = doc.hex_block_after("Example — `LOG_NUMBER 2` then `DELETE_TABLE 5`:");
-    let edit = VersionEdit {
+    let record = edit(VersionEdit {
         log_number: Some(2),
         deleted: vec![5],
         ..Default::default()
-    };
-    assert_eq!(edit.encode(), example, "manifest.md: example edit bytes");
-    assert_eq!(VersionEdit::decode(&Bytes::from(example)).unwrap(), edit);
+    });
+    assert_eq!(record.encode(), example, "manifest.md: example edit bytes");
+    assert_eq!(
+        ManifestRecord::decode(&Bytes::from(example)).unwrap(),
+        record
+    );
     doc.states(
         "the empty edit",
         "An empty payload is a valid edit that changes nothing.",
     );
     assert_eq!(
-        VersionEdit::decode(&Bytes::new()).unwrap(),
-        VersionEdit::default()
+        ManifestRecord::decode(&Bytes::new()).unwrap(),
+        ManifestRecord::default()
     );
 
     doc.states(
@@ -221,16 +261,18 @@ fn manifest_md() {
     let manifest = std::fs::read(dir.join(&name)).unwrap();
     let mut reader = wal::Reader::new(&dir.join(&name), Bytes::from(manifest));
     let (_, first) = reader.next_record().expect("a first record");
-    let first = VersionEdit::decode(&first).unwrap();
+    assert_eq!(first[0], 1, "manifest.md: FORMAT_VERSION is the first field");
+    let first = ManifestRecord::decode(&first).unwrap();
     assert_eq!(
         first.format_version,
-        Some(1),
-        "manifest.md: FORMAT_VERSION 1 first"
+        Some(2),
+        "manifest.md: FORMAT_VERSION 2 first"
     );
     assert!(
-        first.log_number.is_some()
+        first.edits[0].log_number.is_some()
             && first.next_file_number.is_some()
             && first.last_seqno.is_some()
+            && first.next_keyspace_id.is_some()
     );
 
     // Last, so that every other check has run: the example's checksum.

@@ -149,7 +149,7 @@ fn table_md() {
         "once its uncompressed size reaches `block_size` (default 4096)",
     );
     assert_eq!(
-        Options::default().block_size,
+        Options::default().default_keyspace().block_size,
         4096,
         "table.md: default block_size"
     );

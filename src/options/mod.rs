@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::event::EventListener;
 use crate::fs::{Fs, StdFs};
-use crate::merge::{MergeError, MergeFn, MergeOperator};
+use crate::merge::{MergeError, MergeOperator};
 use crate::table::Compression;
 
 /// How recovery treats damaged log bytes (the WAL and the manifest).
@@ -50,21 +50,19 @@ pub enum RecoveryMode {
 pub struct Options {
     pub(crate) create_if_missing: bool,
     pub(crate) error_if_exists: bool,
-    pub(crate) memtable_size: usize,
+    /// The default keyspace's options (the per-tree setters below).
+    pub(crate) keyspace: KeyspaceOptions,
+    /// Options of named keyspaces, applied when the database opens.
+    pub(crate) keyspaces: std::collections::BTreeMap<String, KeyspaceOptions>,
     pub(crate) max_sealed_memtables: usize,
+    pub(crate) max_total_wal_size: u64,
+    pub(crate) max_memtable_bytes: usize,
     pub(crate) recovery_mode: RecoveryMode,
     pub(crate) fs: Arc<dyn Fs>,
-    pub(crate) block_size: usize,
-    pub(crate) compression: Compression,
-    pub(crate) bottommost_compression: Compression,
-    pub(crate) bloom_bits_per_key: u32,
     pub(crate) block_cache_size: u64,
     pub(crate) mmap_reads: bool,
     pub(crate) max_manifest_size: u64,
-    pub(crate) merge_operator: Option<Arc<dyn MergeOperator>>,
-    pub(crate) merge_batch_size: usize,
     pub(crate) merge_writeback_threshold: usize,
-    pub(crate) compaction: CompactionOptions,
     pub(crate) listeners: Vec<Arc<dyn EventListener>>,
 }
 
@@ -73,21 +71,17 @@ impl Default for Options {
         Options {
             create_if_missing: true,
             error_if_exists: false,
-            memtable_size: 64 << 20,
+            keyspace: KeyspaceOptions::default(),
+            keyspaces: std::collections::BTreeMap::new(),
             max_sealed_memtables: 4,
+            max_total_wal_size: 1 << 30,
+            max_memtable_bytes: 0,
             recovery_mode: RecoveryMode::default(),
             fs: Arc::new(StdFs),
-            block_size: 4096,
-            compression: Compression::default(),
-            bottommost_compression: Compression::Zstd { level: 1 },
-            bloom_bits_per_key: 10,
             block_cache_size: 64 << 20,
             mmap_reads: false,
             max_manifest_size: 4 << 20,
-            merge_operator: None,
-            merge_batch_size: 100,
             merge_writeback_threshold: 1000,
-            compaction: CompactionOptions::default(),
             listeners: Vec::new(),
         }
     }
@@ -98,24 +92,17 @@ impl fmt::Debug for Options {
         f.debug_struct("Options")
             .field("create_if_missing", &self.create_if_missing)
             .field("error_if_exists", &self.error_if_exists)
-            .field("memtable_size", &self.memtable_size)
+            .field("keyspace", &self.keyspace)
+            .field("keyspaces", &self.keyspaces)
             .field("max_sealed_memtables", &self.max_sealed_memtables)
+            .field("max_total_wal_size", &self.max_total_wal_size)
+            .field("max_memtable_bytes", &self.max_memtable_bytes)
             .field("recovery_mode", &self.recovery_mode)
             .field("fs", &self.fs)
-            .field("block_size", &self.block_size)
-            .field("compression", &self.compression)
-            .field("bottommost_compression", &self.bottommost_compression)
-            .field("bloom_bits_per_key", &self.bloom_bits_per_key)
             .field("block_cache_size", &self.block_cache_size)
             .field("mmap_reads", &self.mmap_reads)
             .field("max_manifest_size", &self.max_manifest_size)
-            .field(
-                "merge_operator",
-                &self.merge_operator.as_ref().map(|m| m.name().to_owned()),
-            )
-            .field("merge_batch_size", &self.merge_batch_size)
             .field("merge_writeback_threshold", &self.merge_writeback_threshold)
-            .field("compaction", &self.compaction)
             .field("listeners", &self.listeners.len())
             .finish()
     }
@@ -173,7 +160,7 @@ impl Options {
     /// # Ok(()) }
     /// ```
     pub fn memtable_size(mut self, bytes: usize) -> Self {
-        self.memtable_size = bytes;
+        self.keyspace.memtable_size = bytes;
         self
     }
 
@@ -248,7 +235,7 @@ impl Options {
     /// # Ok(()) }
     /// ```
     pub fn block_size(mut self, bytes: usize) -> Self {
-        self.block_size = bytes;
+        self.keyspace.block_size = bytes;
         self
     }
 
@@ -268,8 +255,7 @@ impl Options {
     /// # Ok(()) }
     /// ```
     pub fn compression(mut self, compression: Compression) -> Self {
-        self.compression = compression;
-        self.bottommost_compression = compression;
+        self.keyspace = self.keyspace.compression(compression);
         self
     }
 
@@ -293,7 +279,7 @@ impl Options {
     /// # Ok(()) }
     /// ```
     pub fn bottommost_compression(mut self, compression: Compression) -> Self {
-        self.bottommost_compression = compression;
+        self.keyspace.bottommost_compression = compression;
         self
     }
 
@@ -319,7 +305,7 @@ impl Options {
     /// # Ok(()) }
     /// ```
     pub fn bloom_bits_per_key(mut self, bits: u32) -> Self {
-        self.bloom_bits_per_key = bits;
+        self.keyspace.bloom_bits_per_key = bits;
         self
     }
 
@@ -411,7 +397,7 @@ impl Options {
     /// # Ok(()) }
     /// ```
     pub fn merge_operator(mut self, op: impl MergeOperator) -> Self {
-        self.merge_operator = Some(Arc::new(op));
+        self.keyspace.merge_operator = Some(Arc::new(op));
         self
     }
 
@@ -440,10 +426,7 @@ impl Options {
             + Sync
             + 'static,
     {
-        self.merge_operator = Some(Arc::new(MergeFn {
-            name: name.into(),
-            f,
-        }));
+        self.keyspace = self.keyspace.merge_fn(name, f);
         self
     }
 
@@ -465,7 +448,7 @@ impl Options {
     /// # Ok(()) }
     /// ```
     pub fn merge_batch_size(mut self, n: usize) -> Self {
-        self.merge_batch_size = n;
+        self.keyspace.merge_batch_size = n;
         self
     }
 
@@ -511,7 +494,7 @@ impl Options {
     /// # Ok(()) }
     /// ```
     pub fn compaction(mut self, compaction: CompactionOptions) -> Self {
-        self.compaction = compaction;
+        self.keyspace.compaction = compaction;
         self
     }
 
@@ -532,56 +515,133 @@ impl Options {
         self
     }
 
+    /// Options for keyspace `name`, applied when the database opens: its
+    /// recovered writes are flushed, its merge operator's recorded name
+    /// checked, and its background work done with them before the program
+    /// calls [`Db::keyspace`], whose options replace them from then on.
+    /// Without them, an existing keyspace runs with the defaults (and no
+    /// merge operator) until that call. Registering a keyspace does not
+    /// create it.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, ErrorKind, KeyspaceOptions, Options, merge::{U64Add, U64Max}};
+    /// let opts = || Options::default().keyspace("counters", KeyspaceOptions::default().merge_operator(U64Add));
+    /// let db = Db::open(dir.path(), opts())?;
+    /// let counters = db.keyspace("counters", KeyspaceOptions::default().merge_operator(U64Add))?;
+    /// counters.merge(b"n", 2u64.to_le_bytes())?;
+    /// db.close()?;
+    /// // The recorded operator is checked at open, naming the keyspace.
+    /// let swapped = Options::default().keyspace("counters", KeyspaceOptions::default().merge_operator(U64Max));
+    /// let err = Db::open(dir.path(), swapped).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    /// assert!(err.to_string().contains("counters"), "{err}");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [`Db::keyspace`]: crate::Db::keyspace
+    pub fn keyspace(mut self, name: impl Into<String>, opts: KeyspaceOptions) -> Self {
+        self.keyspaces.insert(name.into(), opts);
+        self
+    }
+
+    /// The most bytes the WAL files may hold together. Past it, the
+    /// keyspaces whose unflushed writes keep the oldest WAL alive are
+    /// flushed, so a keyspace written rarely does not keep every WAL since
+    /// its last write (RocksDB's `max_total_wal_size`). Default: 1 GiB; at
+    /// least 64 KiB.
+    ///
+    /// ```
+    /// let opts = rillkv::Options::default().max_total_wal_size(256 << 20);
+    /// # drop(opts);
+    /// ```
+    pub fn max_total_wal_size(mut self, bytes: u64) -> Self {
+        self.max_total_wal_size = bytes;
+        self
+    }
+
+    /// A budget for the memtables of all keyspaces together, active and
+    /// sealed: past it, the largest active memtable is sealed and flushed
+    /// (RocksDB's write buffer manager). 0, the default, sets no total:
+    /// each keyspace is bounded by its own
+    /// [`memtable_size`](KeyspaceOptions::memtable_size) and
+    /// [`max_sealed_memtables`](Options::max_sealed_memtables).
+    ///
+    /// ```
+    /// let opts = rillkv::Options::default().max_memtable_bytes(256 << 20);
+    /// # drop(opts);
+    /// ```
+    pub fn max_memtable_bytes(mut self, bytes: usize) -> Self {
+        self.max_memtable_bytes = bytes;
+        self
+    }
+
+    /// The options of the default keyspace, as the setters above left
+    /// them.
+    pub(crate) fn default_keyspace(&self) -> &KeyspaceOptions {
+        &self.keyspace
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
-        self.compaction.validate()?;
-        if self.merge_batch_size == 0 {
-            return Err(Error::invalid("merge_batch_size must be at least 1"));
-        }
-        if let Some(op) = &self.merge_operator
-            && op.name().is_empty()
-        {
-            return Err(Error::invalid("a merge operator needs a non-empty name"));
-        }
-        if !(1024..=1 << 20).contains(&self.block_size) {
-            return Err(Error::invalid(format!(
-                "block_size {} is out of range; use 1024..=1048576 bytes",
-                self.block_size
-            )));
-        }
-        if self.bloom_bits_per_key > 30 {
-            return Err(Error::invalid(format!(
-                "bloom_bits_per_key {} is too large; use 0..=30",
-                self.bloom_bits_per_key
-            )));
+        self.keyspace.validate()?;
+        for (name, ks) in &self.keyspaces {
+            crate::options::keyspace_name_valid(name)?;
+            ks.validate()
+                .map_err(|e| Error::invalid(format!("keyspace '{name}': {e}")))?;
         }
         if self.max_manifest_size < 1024 {
             return Err(Error::invalid(
                 "max_manifest_size must be at least 1024 bytes",
             ));
         }
-        for c in [self.compression, self.bottommost_compression] {
-            if let Compression::Zstd { level } = c
-                && !(-7..=22).contains(&level)
-            {
-                return Err(Error::invalid(format!(
-                    "zstd level {level} is out of range; use -7..=22"
-                )));
-            }
-        }
-        if self.memtable_size < 4096 {
-            return Err(Error::invalid(format!(
-                "memtable_size {} is too small; use at least 4096 bytes",
-                self.memtable_size
-            )));
-        }
         if self.max_sealed_memtables == 0 {
             return Err(Error::invalid("max_sealed_memtables must be at least 1"));
+        }
+        if self.max_total_wal_size < 64 << 10 {
+            return Err(Error::invalid(
+                "max_total_wal_size must be at least 65536 bytes",
+            ));
         }
         Ok(())
     }
 }
 
+/// The longest keyspace name, in bytes.
+pub const MAX_KEYSPACE_NAME: usize = 255;
+
+/// Checks a keyspace name: 1 to 255 bytes of letters, digits, `_`, `-`,
+/// `.`, not starting with `.` (names starting with `.` or `rillkv` are
+/// reserved), and not the default keyspace's name.
+pub(crate) fn keyspace_name_valid(name: &str) -> Result<()> {
+    let why = if name.is_empty() {
+        Some("is empty")
+    } else if name.len() > MAX_KEYSPACE_NAME {
+        Some("is longer than 255 bytes")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        Some("has a character other than ASCII letters, digits, '_', '-' and '.'")
+    } else if name.starts_with('.') || name.starts_with("rillkv") {
+        Some("is reserved (names starting with '.' or 'rillkv')")
+    } else if name == "default" {
+        Some("is the default keyspace's, which every database has (use the Db's own verbs)")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(Error::invalid(format!(
+            "keyspace name '{}' {why}",
+            name.escape_debug()
+        ))),
+        None => Ok(()),
+    }
+}
+
+mod keyspace;
 mod write;
 
 pub use crate::compaction::CompactionOptions;
+pub use keyspace::KeyspaceOptions;
 pub use write::WriteOptions;

@@ -15,7 +15,7 @@ use super::{Reader, SeqPin};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::CorruptionContext;
 use crate::iter::MergingIter;
-use crate::key::{InternalKey, SeqNo, UserBounds, ValueKind};
+use crate::key::{InternalKey, KeyspaceId, SeqNo, UserBounds, ValueKind};
 use crate::merge::resolve::{NewestFirst, OldestFirst, merge_failed, no_operator};
 use crate::table::Direction;
 use crate::tree::{MergeSettings, ReadView};
@@ -34,7 +34,9 @@ use crate::tree::{MergeSettings, ReadView};
 /// memory in both directions.
 pub struct DbIter {
     pin: SeqPin,
-    view: ReadView,
+    /// `None` when the keyspace was dropped before the iterator was made
+    /// (`pending_error` says so).
+    view: Option<ReadView>,
     lower: Bound<Bytes>,
     upper: Bound<Bytes>,
     front: Option<Forward>,
@@ -60,15 +62,26 @@ impl std::fmt::Debug for DbIter {
 impl DbIter {
     /// An iterator over `bounds` at `seqno` (a snapshot's, pinned again
     /// here), or at the newest sequence number for `None`.
-    pub(crate) fn new(reader: Arc<dyn Reader>, seqno: Option<SeqNo>, bounds: UserBounds) -> Self {
-        let pending_error = reader.check_open().err();
+    pub(crate) fn new(
+        reader: Arc<dyn Reader>,
+        keyspace: KeyspaceId,
+        seqno: Option<SeqNo>,
+        bounds: UserBounds,
+    ) -> Self {
+        let mut pending_error = reader.check_open().err();
         // Pin first, then take the super version: it holds every version
         // the pinned sequence number can see.
         let pin = match seqno {
             Some(s) => SeqPin::again(reader, s),
             None => SeqPin::latest(reader),
         };
-        let view = pin.reader().view_at(pin.seqno());
+        let view = match pin.reader().view_at(keyspace, pin.seqno()) {
+            Ok(view) => Some(view),
+            Err(e) => {
+                pending_error.get_or_insert(e);
+                None
+            }
+        };
         let (lower, upper) = bounds;
         DbIter {
             pin,
@@ -84,8 +97,19 @@ impl DbIter {
         }
     }
 
+    /// The view's sequence number and merge settings.
+    fn view_merge(&self) -> (SeqNo, MergeSettings) {
+        match &self.view {
+            Some(v) => (v.seqno(), v.merge().clone()),
+            None => (self.pin.seqno(), MergeSettings { op: None, chunk: 1 }),
+        }
+    }
+
     fn merged(&self, direction: Direction) -> MergingIter {
-        let sources = self.view.sources(&self.lower, &self.upper, direction);
+        let sources = self
+            .view
+            .as_ref()
+            .map_or_else(Vec::new, |v| v.sources(&self.lower, &self.upper, direction));
         MergingIter::new(sources, direction == Direction::Reverse)
     }
 
@@ -144,8 +168,8 @@ impl Iterator for DbIter {
         }
         if self.front.is_none() {
             let merged = self.merged(Direction::Forward);
-            let merge = self.view.merge().clone();
-            self.front = Some(Forward::new(merged, self.view.seqno(), merge));
+            let (seqno, merge) = self.view_merge();
+            self.front = Some(Forward::new(merged, seqno, merge));
         }
         let item = self.front.as_mut().and_then(Forward::next_visible);
         let item = match item {
@@ -170,8 +194,8 @@ impl DoubleEndedIterator for DbIter {
         }
         if self.back.is_none() {
             let merged = self.merged(Direction::Reverse);
-            let merge = self.view.merge().clone();
-            self.back = Some(Backward::new(merged, self.view.seqno(), merge));
+            let (seqno, merge) = self.view_merge();
+            self.back = Some(Backward::new(merged, seqno, merge));
         }
         let item = self.back.as_mut().and_then(Backward::next_visible);
         let item = match item {

@@ -21,7 +21,7 @@ pub use snapshot::Snapshot;
 
 use crate::error::{Error, Result};
 use crate::event::CorruptionContext;
-use crate::key::SeqNo;
+use crate::key::{KeyspaceId, SeqNo};
 use crate::tree::ReadView;
 
 /// What a reader needs from the database. Implemented by the database's
@@ -36,15 +36,19 @@ pub(crate) trait Reader: Send + Sync {
     fn pin(&self, seqno: SeqNo);
     /// Releases one pin of `seqno`.
     fn unpin(&self, seqno: SeqNo);
-    /// The view at a pinned `seqno` over the current super version, which
-    /// holds every version that number can see.
-    fn view_at(&self, seqno: SeqNo) -> ReadView;
-    /// A point read at a pinned `seqno`, counted and, on corruption,
-    /// reported like any read.
+    /// The view of `keyspace` at a pinned `seqno` over its current super
+    /// version, which holds every version that number can see.
     ///
     /// # Errors
-    /// As [`Db::get`](crate::Db::get).
-    fn get_at(&self, key: &[u8], seqno: SeqNo) -> Result<Option<Bytes>>;
+    /// `InvalidArgument` if the keyspace was dropped.
+    fn view_at(&self, keyspace: KeyspaceId, seqno: SeqNo) -> Result<ReadView>;
+    /// A point read of `keyspace` at a pinned `seqno`, counted and, on
+    /// corruption, reported like any read.
+    ///
+    /// # Errors
+    /// As [`Db::get`](crate::Db::get); `InvalidArgument` if the keyspace
+    /// was dropped.
+    fn get_at(&self, keyspace: KeyspaceId, key: &[u8], seqno: SeqNo) -> Result<Option<Bytes>>;
     /// Tells listeners about a `Corruption` error.
     fn report_corruption(&self, error: &Error, context: CorruptionContext);
 }

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::{DbIter, Reader, SeqPin};
 use crate::error::Result;
-use crate::key::{SeqNo, owned_bounds, prefix_bounds};
+use crate::key::{DEFAULT_KEYSPACE, KeyspaceId, SeqNo, UserBounds, owned_bounds, prefix_bounds};
 
 /// A consistent read-only view of the database at the moment it was taken.
 ///
@@ -80,7 +80,7 @@ impl Snapshot {
     /// # Errors
     /// As [`Db::get`](crate::Db::get).
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        self.pin.reader().get_at(key.as_ref(), self.pin.seqno())
+        self.get_in_keyspace(DEFAULT_KEYSPACE, key.as_ref())
     }
 
     /// Iterates every key as of this snapshot; `.rev()` for reverse order.
@@ -117,8 +117,7 @@ impl Snapshot {
     /// # Ok(()) }
     /// ```
     pub fn range<K: AsRef<[u8]>, R: std::ops::RangeBounds<K>>(&self, range: R) -> DbIter {
-        let reader = Arc::clone(self.pin.reader());
-        DbIter::new(reader, Some(self.pin.seqno()), owned_bounds(&range))
+        self.iter_in_keyspace(DEFAULT_KEYSPACE, owned_bounds(&range))
     }
 
     /// Iterates keys starting with `prefix` as of this snapshot.
@@ -135,11 +134,21 @@ impl Snapshot {
     /// # Ok(()) }
     /// ```
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> DbIter {
+        self.iter_in_keyspace(DEFAULT_KEYSPACE, prefix_bounds(prefix.as_ref()))
+    }
+
+    /// The value of `key` in `keyspace` as of this snapshot.
+    pub(crate) fn get_in_keyspace(
+        &self,
+        keyspace: KeyspaceId,
+        key: &[u8],
+    ) -> Result<Option<Bytes>> {
+        self.pin.reader().get_at(keyspace, key, self.pin.seqno())
+    }
+
+    /// Iterates `bounds` of `keyspace` as of this snapshot.
+    pub(crate) fn iter_in_keyspace(&self, keyspace: KeyspaceId, bounds: UserBounds) -> DbIter {
         let reader = Arc::clone(self.pin.reader());
-        DbIter::new(
-            reader,
-            Some(self.pin.seqno()),
-            prefix_bounds(prefix.as_ref()),
-        )
+        DbIter::new(reader, keyspace, Some(self.pin.seqno()), bounds)
     }
 }

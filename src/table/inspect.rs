@@ -120,9 +120,13 @@ pub struct DataBlockRef {
     pub last_seqno: u64,
 }
 
-/// One entry of a data block.
+/// One entry of a data block or of a WAL record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryDump {
+    /// The keyspace id a WAL entry writes to (0: the default keyspace). A
+    /// table belongs to one keyspace, named by the manifest; its entries
+    /// say 0.
+    pub keyspace: u32,
     /// The user key.
     pub key: Vec<u8>,
     /// The entry's sequence number.
@@ -280,6 +284,7 @@ impl TableDump {
             let (seqno, kind) =
                 unpack_trailer(trailer).ok_or_else(|| corrupt("unknown value kind"))?;
             entries.push(EntryDump {
+                keyspace: 0,
                 key: key.to_vec(),
                 seqno,
                 kind: match kind {

@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::filename::{self, FileKind};
 use crate::fs::{Fs, StdFs};
 use crate::table::{Direction, Table};
-use crate::version::VersionEdit;
+use crate::version::ManifestRecord;
 use crate::wal;
 
 /// What a live file is.
@@ -204,7 +204,7 @@ fn check_log(path: &Path, data: bytes::Bytes, manifest: bool, check: &mut FileCh
     while let Some((offset, record)) = reader.next_record() {
         check.entries += 1;
         let bad = if manifest {
-            VersionEdit::decode(&record).err()
+            ManifestRecord::decode(&record).err()
         } else {
             crate::batch::decode_payload(&record).err().map(|b| b.0)
         };

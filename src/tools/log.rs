@@ -10,8 +10,8 @@ use super::EntryDump;
 use crate::error::{Error, Result};
 use crate::filename;
 use crate::key::ValueKind;
+use crate::version::TableMeta;
 use crate::version::set::parse_current;
-use crate::version::{TableMeta, VersionEdit};
 use crate::wal;
 
 /// Damage that ended the reading of a log.
@@ -102,7 +102,8 @@ pub fn dump_wal(path: &Path) -> Result<WalDump> {
                 entries: entries
                     .into_iter()
                     .enumerate()
-                    .map(|(i, (kind, key, value))| EntryDump {
+                    .map(|(i, (keyspace, kind, key, value))| EntryDump {
+                        keyspace,
                         key: key.to_vec(),
                         seqno: base.wrapping_add(i as u64),
                         kind: kind_name(kind),
@@ -161,17 +162,26 @@ impl From<&TableMeta> for TableInfo {
     }
 }
 
-/// One version edit.
+/// One version edit: a record's database-wide fields (on its first edit)
+/// and one keyspace's changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EditDump {
     /// `FORMAT_VERSION`.
     pub format_version: Option<u32>,
-    /// `LOG_NUMBER`: WALs below it are in tables.
-    pub log_number: Option<u64>,
     /// `NEXT_FILE_NUMBER`.
     pub next_file_number: Option<u64>,
     /// `LAST_SEQNO`.
     pub last_seqno: Option<u64>,
+    /// `NEXT_KEYSPACE_ID`.
+    pub next_keyspace_id: Option<u32>,
+    /// The keyspace changed (`KEYSPACE`; 0 is the default keyspace).
+    pub keyspace: u32,
+    /// `CREATE_KEYSPACE`: its name.
+    pub create: Option<String>,
+    /// `DROP_KEYSPACE`.
+    pub drop: bool,
+    /// `LOG_NUMBER`: the keyspace's writes in WALs below it are in tables.
+    pub log_number: Option<u64>,
     /// `MERGE_OPERATOR`.
     pub merge_operator: Option<String>,
     /// `ADD_TABLE` fields.
@@ -195,8 +205,9 @@ pub struct ManifestRecord {
     pub offset: u64,
     /// Payload bytes.
     pub len: u64,
-    /// The decoded edit, or why it does not decode.
-    pub edit: std::result::Result<EditDump, String>,
+    /// The decoded edits (none for an empty record), or why it does not
+    /// decode.
+    pub edits: std::result::Result<Vec<EditDump>, String>,
 }
 
 /// A manifest, edit by edit.
@@ -259,21 +270,46 @@ pub fn dump_manifest(path: &Path) -> Result<ManifestDump> {
     let mut reader = wal::Reader::new(&file, data);
     let mut records = Vec::new();
     while let Some((offset, payload)) = reader.next_record() {
-        let edit = VersionEdit::decode(&payload)
-            .map(|e| EditDump {
-                format_version: e.format_version,
-                log_number: e.log_number,
-                next_file_number: e.next_file_number,
-                last_seqno: e.last_seqno,
-                merge_operator: e.merge_operator,
-                added: e.added.iter().map(TableInfo::from).collect(),
-                deleted: e.deleted,
+        let edits = crate::version::ManifestRecord::decode(&payload)
+            .map(|r| {
+                let global = EditDump {
+                    format_version: r.format_version,
+                    next_file_number: r.next_file_number,
+                    last_seqno: r.last_seqno,
+                    next_keyspace_id: r.next_keyspace_id,
+                    ..EditDump::default()
+                };
+                let mut edits: Vec<EditDump> = r
+                    .edits
+                    .into_iter()
+                    .map(|e| EditDump {
+                        keyspace: e.keyspace,
+                        create: e.create,
+                        drop: e.drop,
+                        log_number: e.log_number,
+                        merge_operator: e.merge_operator,
+                        added: e.added.iter().map(TableInfo::from).collect(),
+                        deleted: e.deleted,
+                        ..EditDump::default()
+                    })
+                    .collect();
+                match edits.first_mut() {
+                    Some(first) => {
+                        first.format_version = global.format_version;
+                        first.next_file_number = global.next_file_number;
+                        first.last_seqno = global.last_seqno;
+                        first.next_keyspace_id = global.next_keyspace_id;
+                    }
+                    None if !global.is_empty() => edits.push(global),
+                    None => {}
+                }
+                edits
             })
             .map_err(|why| format!("bad version edit: {why}"));
         records.push(ManifestRecord {
             offset,
             len: payload.len() as u64,
-            edit,
+            edits,
         });
     }
     Ok(ManifestDump {

@@ -24,7 +24,7 @@ pub use log::{
     BatchDump, EditDump, LogDamage, ManifestDump, ManifestRecord, TableInfo, WalDump, WalRecord,
     dump_manifest, dump_wal,
 };
-pub use tree::{LiveData, TreeInfo, live_data, load_tree};
+pub use tree::{KeyspaceInfo, LiveData, TreeInfo, live_data, load_tree};
 
 pub use crate::table::inspect::{
     BlockLocation, DataBlockDump, DataBlockRef, EntryDump, FilterDump, TableDump,

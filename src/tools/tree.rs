@@ -25,23 +25,45 @@ pub struct TreeInfo {
     pub dir: PathBuf,
     /// The live manifest.
     pub manifest: PathBuf,
-    /// WALs numbered below this are in tables.
+    /// WALs numbered below this are in tables (the smallest log number of
+    /// any keyspace).
     pub log_number: u64,
     /// The next unused file number.
     pub next_file_number: u64,
     /// The largest sequence number in tables.
     pub last_seqno: u64,
-    /// The merge operator the database was created with.
+    /// The merge operator the default keyspace was created with.
     pub merge_operator: Option<String>,
-    /// Every live table, newest run first, each run's tables by key.
+    /// Every live table of the default keyspace, newest run first, each
+    /// run's tables by key.
     pub tables: Vec<TableInfo>,
-    /// The merge policy's view of the tree.
+    /// The merge policy's view of the default keyspace's tree.
     pub shape: TreeShape,
+    /// Every keyspace, the default one first.
+    pub keyspaces: Vec<KeyspaceInfo>,
     /// WALs recovery would replay (numbered at least `log_number`), with
     /// their sizes: writes not yet in tables.
     pub wal_files: Vec<(PathBuf, u64)>,
     /// A torn manifest tail recovery would drop.
     pub dropped_manifest_tail: Option<LogDamage>,
+}
+
+/// One keyspace as the manifest describes it.
+#[derive(Debug, Clone)]
+pub struct KeyspaceInfo {
+    /// Its id (0: the default keyspace).
+    pub id: u32,
+    /// Its name.
+    pub name: String,
+    /// WALs numbered below this hold none of its writes that are not in
+    /// its tables.
+    pub log_number: u64,
+    /// The merge operator it was created with.
+    pub merge_operator: Option<String>,
+    /// Every live table, newest run first, each run's tables by key.
+    pub tables: Vec<TableInfo>,
+    /// The merge policy's view of its tree.
+    pub shape: TreeShape,
 }
 
 /// Loads the live state of the database in `dir` from its manifest, as
@@ -57,16 +79,35 @@ pub fn load_tree(dir: &Path) -> Result<TreeInfo> {
     let tables = TableRegistry::new(dir, Arc::clone(&fs), None, false, Arc::default(), None);
     let state = crate::version::set::load(dir, &fs, &tables)?
         .ok_or_else(|| Error::invalid(format!("{} is not a rillkv database", dir.display())))?;
-    let shape: TreeShape = (**state.version.shape()).clone();
-    let mut tables: Vec<TableInfo> = state.version.metas().iter().map(TableInfo::from).collect();
-    tables.sort_by(|a, b| b.run.cmp(&a.run).then_with(|| a.smallest.cmp(&b.smallest)));
+    let keyspaces: Vec<KeyspaceInfo> = state
+        .keyspaces
+        .iter()
+        .map(|(&id, ks)| {
+            let mut tables: Vec<TableInfo> =
+                ks.version.metas().iter().map(TableInfo::from).collect();
+            tables.sort_by(|a, b| b.run.cmp(&a.run).then_with(|| a.smallest.cmp(&b.smallest)));
+            KeyspaceInfo {
+                id,
+                name: ks.meta.name.clone(),
+                log_number: ks.meta.log_number,
+                merge_operator: ks.meta.merge_operator.clone(),
+                tables,
+                shape: (**ks.version.shape()).clone(),
+            }
+        })
+        .collect();
+    let log_number = state.min_log_number();
+    let default = keyspaces
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::invalid("the manifest holds no default keyspace"))?;
     let mut wal_files = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("list", dir, e))?;
         let name = entry.file_name();
         if let FileKind::Wal(n) = filename::parse(&name.to_string_lossy())
-            && n >= state.log_number
+            && n >= log_number
         {
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
             wal_files.push((n, entry.path(), size));
@@ -76,12 +117,13 @@ pub fn load_tree(dir: &Path) -> Result<TreeInfo> {
     Ok(TreeInfo {
         dir: dir.to_path_buf(),
         manifest,
-        log_number: state.log_number,
+        log_number,
         next_file_number: state.next_file_number,
         last_seqno: state.last_seqno,
-        merge_operator: state.merge_operator,
-        tables,
-        shape,
+        merge_operator: default.merge_operator,
+        tables: default.tables,
+        shape: default.shape,
+        keyspaces,
         wal_files: wal_files.into_iter().map(|(_, p, s)| (p, s)).collect(),
         dropped_manifest_tail: state.dropped.as_ref().map(LogDamage::from),
     })

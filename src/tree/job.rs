@@ -95,7 +95,7 @@ pub(crate) fn run_job(
     let edit = VersionEdit {
         deleted: job.tables().collect(),
         added: report.outputs.clone(),
-        ..VersionEdit::default()
+        ..VersionEdit::of(tree.id())
     };
     Ok((report, edit))
 }
@@ -126,6 +126,6 @@ pub(crate) fn fold_edit(tree: &Tree, fold: &RunFold) -> Result<VersionEdit> {
     Ok(VersionEdit {
         deleted: fold.moves.iter().map(|&(_, n)| n).collect(),
         added,
-        ..VersionEdit::default()
+        ..VersionEdit::of(tree.id())
     })
 }

@@ -22,6 +22,7 @@ mod job;
 mod view;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::RwLock;
 
@@ -30,7 +31,7 @@ pub(crate) use job::{JobContext, fold_edit, run_job};
 pub(crate) use view::{MergeSettings, ReadView};
 
 use crate::compaction::CompactionOptions;
-use crate::key::SeqNo;
+use crate::key::{KeyspaceId, SeqNo};
 use crate::memtable::MemTable;
 use crate::table::{Compression, TableOptions};
 use crate::version::{TableRegistry, Version};
@@ -61,18 +62,26 @@ pub(crate) struct TreeOptions {
     pub(crate) compaction: CompactionOptions,
 }
 
-/// One LSM tree.
+/// One LSM tree: the data of one keyspace.
 pub(crate) struct Tree {
-    opts: TreeOptions,
+    id: KeyspaceId,
+    name: String,
+    /// Replaced as a whole when the keyspace is opened with new options.
+    opts: RwLock<Arc<TreeOptions>>,
     super_version: RwLock<Arc<SuperVersion>>,
-    /// The one live object of each of its tables.
+    /// The one live object of each of its tables (shared by every tree of
+    /// the database: table numbers are the database's).
     tables: Arc<TableRegistry>,
+    /// Set when the keyspace is dropped: no write reaches it after that.
+    dropped: AtomicBool,
 }
 
 impl Tree {
-    /// A tree whose live tables are `version` and whose (empty) active
-    /// memtable logs to WAL `wal_number`.
+    /// The tree of keyspace `id`, whose live tables are `version` and
+    /// whose (empty) active memtable starts at WAL `wal_number`.
     pub(crate) fn new(
+        id: KeyspaceId,
+        name: String,
         opts: TreeOptions,
         version: Arc<Version>,
         wal_number: u64,
@@ -80,7 +89,9 @@ impl Tree {
     ) -> Tree {
         let merge = opts.merge.clone();
         Tree {
-            opts,
+            id,
+            name,
+            opts: RwLock::new(Arc::new(opts)),
             super_version: RwLock::new(Arc::new(SuperVersion {
                 active: Arc::new(MemTable::new(wal_number)),
                 sealed: Vec::new(),
@@ -88,11 +99,72 @@ impl Tree {
                 merge: Arc::new(merge),
             })),
             tables,
+            dropped: AtomicBool::new(false),
         }
     }
 
-    pub(crate) fn opts(&self) -> &TreeOptions {
-        &self.opts
+    pub(crate) fn id(&self) -> KeyspaceId {
+        self.id
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The options in force now.
+    pub(crate) fn opts(&self) -> Arc<TreeOptions> {
+        Arc::clone(&self.opts.read())
+    }
+
+    /// Replaces the options: new memtables and tables follow them, and
+    /// reads from now on fold merges with the new merge settings.
+    /// REQUIRES: the version-set lock (it orders super-version swaps).
+    pub(crate) fn set_options(&self, opts: TreeOptions) {
+        let merge = Arc::new(opts.merge.clone());
+        *self.opts.write() = Arc::new(opts);
+        let mut sv = self.super_version.write();
+        *sv = Arc::new(SuperVersion {
+            active: Arc::clone(&sv.active),
+            sealed: sv.sealed.clone(),
+            version: Arc::clone(&sv.version),
+            merge,
+        });
+    }
+
+    pub(crate) fn is_dropped(&self) -> bool {
+        self.dropped.load(Ordering::Acquire)
+    }
+
+    /// Marks the keyspace dropped. REQUIRES: the WAL lock, so that no
+    /// commit group inserts into it afterwards.
+    pub(crate) fn mark_dropped(&self) {
+        self.dropped.store(true, Ordering::Release);
+    }
+
+    /// The oldest WAL holding a write of this tree that is in no table
+    /// yet once `flushed` (a sealed memtable being flushed) is, or `None`
+    /// if every write is in tables then.
+    pub(crate) fn oldest_live_wal(&self, flushed: Option<&Arc<MemTable>>) -> Option<u64> {
+        let sv = self.current();
+        let oldest = sv
+            .sealed
+            .iter()
+            .rev()
+            .find(|m| flushed.is_none_or(|f| !Arc::ptr_eq(m, f)));
+        match oldest {
+            Some(m) => Some(m.first_wal().unwrap_or(m.wal_number())),
+            None => sv.active.first_wal(),
+        }
+    }
+
+    /// Bytes in its memtables, active and sealed.
+    pub(crate) fn memtable_bytes(&self) -> usize {
+        let sv = self.current();
+        sv.active.approximate_size()
+            + sv.sealed
+                .iter()
+                .map(|m| m.approximate_size())
+                .sum::<usize>()
     }
 
     pub(crate) fn tables(&self) -> &Arc<TableRegistry> {

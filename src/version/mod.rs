@@ -17,7 +17,9 @@ mod shape;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub(crate) use edit::{TableMeta, VersionEdit};
+#[cfg(test)]
+pub(crate) use edit::MANIFEST_FORMAT_VERSION;
+pub(crate) use edit::{ManifestRecord, TableMeta, VersionEdit};
 pub use key_range::{KeyRange, overlap_groups};
 pub(crate) use registry::{OnTableDeleted, TableFile, TableRegistry, check_table_size};
 pub(crate) use set::VersionSet;
@@ -138,10 +140,6 @@ impl Version {
     /// Every live table.
     pub(crate) fn tables(&self) -> impl Iterator<Item = &Arc<TableFile>> {
         self.runs.iter().flat_map(|r| r.tables.iter())
-    }
-
-    pub(crate) fn table_count(&self) -> usize {
-        self.runs.iter().map(|r| r.tables.len()).sum()
     }
 
     /// Manifest entries of every live table, for a manifest snapshot, each

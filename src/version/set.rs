@@ -20,24 +20,56 @@
 //!   was deleted yet, dropping it — torn by a crash or flipped by bit rot —
 //!   never loses data.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::edit::MANIFEST_FORMAT_VERSION;
-use super::{TableFile, TableRegistry, Version, VersionEdit};
+use super::edit::{MANIFEST_FORMAT_VERSION, is_supported};
+use super::{ManifestRecord, TableFile, TableRegistry, Version, VersionEdit};
 use crate::error::{Error, Result};
 use crate::filename;
 use crate::fs::Fs;
-use crate::key::SeqNo;
+use crate::key::{DEFAULT_KEYSPACE, KeyspaceId, SeqNo};
 use crate::wal::{self, Damage};
+
+/// The name of the keyspace every database has.
+pub(crate) const DEFAULT_KEYSPACE_NAME: &str = "default";
+
+/// What the manifest records about one keyspace besides its tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyspaceMeta {
+    pub(crate) name: String,
+    /// The merge operator's name, fixed when the keyspace is created.
+    pub(crate) merge_operator: Option<String>,
+    /// WALs below this number hold no write of the keyspace that is not in
+    /// its tables.
+    pub(crate) log_number: u64,
+}
+
+impl KeyspaceMeta {
+    fn default_keyspace() -> Self {
+        KeyspaceMeta {
+            name: DEFAULT_KEYSPACE_NAME.to_owned(),
+            merge_operator: None,
+            log_number: 0,
+        }
+    }
+}
+
+/// One keyspace's durable state.
+#[derive(Clone)]
+pub(crate) struct KeyspaceState<V> {
+    pub(crate) meta: KeyspaceMeta,
+    pub(crate) version: V,
+}
 
 /// The durable state the manifest describes, as loaded at open.
 pub(crate) struct LoadedState {
-    pub(crate) version: Version,
-    pub(crate) log_number: u64,
+    /// Every live keyspace, the default one included.
+    pub(crate) keyspaces: BTreeMap<KeyspaceId, KeyspaceState<Version>>,
     pub(crate) next_file_number: u64,
     pub(crate) last_seqno: SeqNo,
-    pub(crate) merge_operator: Option<String>,
+    pub(crate) next_keyspace_id: KeyspaceId,
     pub(crate) dropped: Option<Damage>,
 }
 
@@ -45,18 +77,79 @@ impl LoadedState {
     /// The state of a database that has no manifest yet.
     pub(crate) fn new_database() -> Self {
         LoadedState {
-            version: Version::default(),
-            log_number: 0,
+            keyspaces: BTreeMap::from([(
+                DEFAULT_KEYSPACE,
+                KeyspaceState {
+                    meta: KeyspaceMeta::default_keyspace(),
+                    version: Version::default(),
+                },
+            )]),
             next_file_number: 1,
             last_seqno: 0,
-            merge_operator: None,
+            next_keyspace_id: DEFAULT_KEYSPACE + 1,
             dropped: None,
         }
     }
+
+    /// The smallest log number of any keyspace: WALs below it are in
+    /// tables.
+    pub(crate) fn min_log_number(&self) -> u64 {
+        self.keyspaces
+            .values()
+            .map(|k| k.meta.log_number)
+            .min()
+            .unwrap_or(0)
+    }
 }
 
-/// The current version and its manifest. Lives behind a mutex in the
-/// database; flush and compaction install their edits through it.
+/// Applies `edit` to `keyspaces`: creates, drops, or changes one keyspace.
+/// Returns the tables a drop removed. The error says which invariant the
+/// edit breaks.
+fn apply_edit<V: Clone>(
+    keyspaces: &mut BTreeMap<KeyspaceId, KeyspaceState<V>>,
+    edit: &VersionEdit,
+    empty: impl FnOnce() -> V,
+    apply: impl FnOnce(&V, &VersionEdit) -> std::result::Result<V, String>,
+) -> std::result::Result<Option<V>, String> {
+    let id = edit.keyspace;
+    if let Some(name) = &edit.create {
+        if keyspaces.contains_key(&id) {
+            return Err(format!("keyspace {id} created twice"));
+        }
+        if keyspaces.values().any(|k| &k.meta.name == name) {
+            return Err(format!("two keyspaces named '{name}'"));
+        }
+        keyspaces.insert(
+            id,
+            KeyspaceState {
+                meta: KeyspaceMeta {
+                    name: name.clone(),
+                    merge_operator: None,
+                    log_number: 0,
+                },
+                version: empty(),
+            },
+        );
+    }
+    let Some(ks) = keyspaces.get_mut(&id) else {
+        return Err(format!("edit of keyspace {id}, which does not exist"));
+    };
+    ks.version = apply(&ks.version, edit)?;
+    if let Some(n) = edit.log_number {
+        ks.meta.log_number = ks.meta.log_number.max(n);
+    }
+    if let Some(name) = &edit.merge_operator {
+        ks.meta.merge_operator = Some(name.clone());
+    }
+    if edit.drop {
+        return Ok(keyspaces.remove(&id).map(|k| k.version));
+    }
+    Ok(None)
+}
+
+/// The current version of every keyspace and the manifest they are logged
+/// to. Lives behind a mutex in the database; flush, compaction and the
+/// keyspace verbs install their edits through it.
 pub(crate) struct VersionSet {
     dir: PathBuf,
     fs: Arc<dyn Fs>,
@@ -64,16 +157,15 @@ pub(crate) struct VersionSet {
     manifest: wal::Writer,
     manifest_number: u64,
     max_manifest_size: u64,
-    current: Arc<Version>,
-    log_number: u64,
+    keyspaces: BTreeMap<KeyspaceId, KeyspaceState<Arc<Version>>>,
+    next_keyspace_id: KeyspaceId,
     last_seqno: SeqNo,
-    merge_operator: Option<String>,
     broken: bool,
-    /// Tables the last edit removed: made obsolete (deleted once no version
-    /// uses them) once a following record is durable.
+    /// Tables the last record removed: made obsolete (deleted once no
+    /// version uses them) once a following record is durable.
     deferred_tables: Vec<Arc<TableFile>>,
-    /// Other files (WALs) the last edit made obsolete, deleted after the
-    /// next edit is durable.
+    /// Other files (WALs) the last record made obsolete, deleted after the
+    /// next record is durable.
     deferred_files: Vec<PathBuf>,
 }
 
@@ -82,12 +174,10 @@ pub(crate) struct NewManifest {
     pub(crate) dir: PathBuf,
     pub(crate) fs: Arc<dyn Fs>,
     pub(crate) tables: Arc<TableRegistry>,
-    /// The live tables.
-    pub(crate) version: Version,
-    /// WALs below this number are in tables.
-    pub(crate) log_number: u64,
+    /// Every keyspace with its live tables.
+    pub(crate) keyspaces: BTreeMap<KeyspaceId, KeyspaceState<Version>>,
     pub(crate) last_seqno: SeqNo,
-    pub(crate) merge_operator: Option<String>,
+    pub(crate) next_keyspace_id: KeyspaceId,
     /// The new manifest's own file number.
     pub(crate) manifest_number: u64,
     pub(crate) next_file_number: u64,
@@ -150,26 +240,20 @@ pub(crate) fn load(
     }
     let data = fs.read(&path).map_err(|e| Error::io("read", &path, e))?;
     let mut reader = wal::Reader::new(&path, data);
-    let mut state = LoadedState {
-        version: Version::default(),
-        log_number: 0,
-        next_file_number: number + 1,
-        last_seqno: 0,
-        merge_operator: None,
-        dropped: None,
-    };
+    let mut state = LoadedState::new_database();
+    state.next_file_number = number + 1;
     let mut saw_version = false;
     while let Some((offset, record)) = reader.next_record() {
         // The version first: a newer format's fields would not decode.
-        if let Some(v) = VersionEdit::leading_format_version(&record)
-            && v != MANIFEST_FORMAT_VERSION
+        if let Some(v) = ManifestRecord::leading_format_version(&record)
+            && !is_supported(v)
         {
             return Err(unsupported_version(&path, offset, v));
         }
-        let edit = VersionEdit::decode(&record)
+        let record = ManifestRecord::decode(&record)
             .map_err(|why| Error::corruption(&path, offset, format!("bad version edit: {why}")))?;
-        if let Some(v) = edit.format_version {
-            if v != MANIFEST_FORMAT_VERSION {
+        if let Some(v) = record.format_version {
+            if !is_supported(v) {
                 return Err(unsupported_version(&path, offset, v));
             }
             saw_version = true;
@@ -181,11 +265,13 @@ pub(crate) fn load(
                 "manifest does not start with its format version",
             ));
         }
-        apply_scalars(&mut state, &edit);
-        state.version = state
-            .version
-            .apply(&edit, tables)
+        apply_scalars(&mut state, &record);
+        for edit in &record.edits {
+            apply_edit(&mut state.keyspaces, edit, Version::default, |v, e| {
+                v.apply(e, tables)
+            })
             .map_err(|why| Error::corruption(&path, offset, why))?;
+        }
     }
     if let Some(damage) = reader.damage() {
         // A torn manifest tail is an edit that was never acknowledged (its
@@ -221,40 +307,37 @@ fn unsupported_version(path: &Path, offset: u64, version: u32) -> Error {
         offset,
         format!(
             "manifest format version {version} is not supported (this build reads \
-             {MANIFEST_FORMAT_VERSION}; if a newer rillkv wrote it, open the database with that \
-             version)"
+             {} to {MANIFEST_FORMAT_VERSION}; if a newer rillkv wrote it, open the database \
+             with that version)",
+            super::edit::OLDEST_FORMAT_VERSION
         ),
     )
 }
 
-fn apply_scalars(state: &mut LoadedState, edit: &VersionEdit) {
-    if let Some(n) = edit.log_number {
-        state.log_number = state.log_number.max(n);
-    }
-    if let Some(n) = edit.next_file_number {
+fn apply_scalars(state: &mut LoadedState, record: &ManifestRecord) {
+    if let Some(n) = record.next_file_number {
         state.next_file_number = state.next_file_number.max(n);
     }
-    if let Some(s) = edit.last_seqno {
+    if let Some(s) = record.last_seqno {
         state.last_seqno = state.last_seqno.max(s);
     }
-    if let Some(name) = &edit.merge_operator {
-        state.merge_operator = Some(name.clone());
+    if let Some(n) = record.next_keyspace_id {
+        state.next_keyspace_id = state.next_keyspace_id.max(n);
     }
 }
 
 impl VersionSet {
-    /// Starts a new manifest holding `state` as one snapshot edit and points
-    /// `CURRENT` at it. Used at every open, so a manifest damaged at its
-    /// tail is never appended to.
+    /// Starts a new manifest holding `state` as one snapshot record and
+    /// points `CURRENT` at it. Used at every open, so a manifest damaged at
+    /// its tail is never appended to.
     pub(crate) fn create(state: NewManifest) -> Result<VersionSet> {
         let NewManifest {
             dir,
             fs,
             tables,
-            version,
-            log_number,
+            keyspaces,
             last_seqno,
-            merge_operator,
+            next_keyspace_id,
             manifest_number,
             next_file_number,
             max_manifest_size,
@@ -271,10 +354,21 @@ impl VersionSet {
             manifest: wal::Writer::new(file),
             manifest_number,
             max_manifest_size,
-            current: Arc::new(version),
-            log_number,
+            keyspaces: keyspaces
+                .into_iter()
+                .map(|(id, k)| {
+                    let version = Arc::new(k.version);
+                    (
+                        id,
+                        KeyspaceState {
+                            meta: k.meta,
+                            version,
+                        },
+                    )
+                })
+                .collect(),
+            next_keyspace_id,
             last_seqno,
-            merge_operator,
             broken: false,
             deferred_tables: Vec::new(),
             deferred_files: Vec::new(),
@@ -284,19 +378,35 @@ impl VersionSet {
         Ok(set)
     }
 
-    fn write_snapshot(&mut self, next_file_number: u64) -> Result<()> {
-        let edit = VersionEdit {
+    /// The record that describes the whole state: what a manifest starts
+    /// with.
+    fn snapshot_record(&self, next_file_number: u64) -> ManifestRecord {
+        ManifestRecord {
             format_version: Some(MANIFEST_FORMAT_VERSION),
-            log_number: Some(self.log_number),
             next_file_number: Some(next_file_number),
             last_seqno: Some(self.last_seqno),
-            merge_operator: self.merge_operator.clone(),
-            added: self.current.metas(),
-            deleted: Vec::new(),
-        };
+            next_keyspace_id: Some(self.next_keyspace_id),
+            edits: self
+                .keyspaces
+                .iter()
+                .map(|(&id, k)| VersionEdit {
+                    keyspace: id,
+                    create: (id != DEFAULT_KEYSPACE).then(|| k.meta.name.clone()),
+                    drop: false,
+                    log_number: Some(k.meta.log_number),
+                    merge_operator: k.meta.merge_operator.clone(),
+                    added: k.version.metas(),
+                    deleted: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn write_snapshot(&mut self, next_file_number: u64) -> Result<()> {
+        let record = self.snapshot_record(next_file_number);
         let path = filename::manifest_path(&self.dir, self.manifest_number);
         self.manifest
-            .add_record(&edit.encode())
+            .add_record(&record.encode())
             .and_then(|()| self.manifest.sync())
             .map_err(|e| Error::io("write", &path, e))?;
         self.fs
@@ -324,77 +434,104 @@ impl VersionSet {
             .map_err(|e| Error::io("fsync directory", &self.dir, e))
     }
 
-    pub(crate) fn current(&self) -> Arc<Version> {
-        Arc::clone(&self.current)
+    /// The current version of keyspace `id`, if it exists.
+    pub(crate) fn version(&self, id: KeyspaceId) -> Option<Arc<Version>> {
+        self.keyspaces.get(&id).map(|k| Arc::clone(&k.version))
+    }
+
+    /// What the manifest records about keyspace `id`.
+    pub(crate) fn keyspace_meta(&self, id: KeyspaceId) -> Option<&KeyspaceMeta> {
+        self.keyspaces.get(&id).map(|k| &k.meta)
+    }
+
+    /// Every live keyspace, by id.
+    pub(crate) fn keyspaces(&self) -> impl Iterator<Item = (KeyspaceId, &KeyspaceMeta)> {
+        self.keyspaces.iter().map(|(&id, k)| (id, &k.meta))
+    }
+
+    /// The id the next created keyspace gets.
+    pub(crate) fn next_keyspace_id(&self) -> KeyspaceId {
+        self.next_keyspace_id
     }
 
     pub(crate) fn manifest_number(&self) -> u64 {
         self.manifest_number
     }
 
-    /// Durably applies `edit` and installs the resulting version.
-    /// `next_file_number` allocates a number when the manifest is rolled.
-    /// `obsolete_files` (flushed WALs) are deleted once a following record
-    /// (an empty edit) is durable.
+    /// Durably applies `record` and installs the resulting versions (read
+    /// them back with [`VersionSet::version`]). `next_file_number`
+    /// allocates a number when the manifest is rolled. `obsolete_files`
+    /// (flushed WALs) are deleted once a following record (an empty one)
+    /// is durable.
     ///
     /// # Errors
     /// `Io` if the manifest cannot be written (the set is then broken);
-    /// `Corruption` if the edit would break a version invariant.
+    /// `Corruption` if the record would break a version invariant.
     pub(crate) fn log_and_apply(
         &mut self,
-        mut edit: VersionEdit,
+        record: impl Into<ManifestRecord>,
         next_file_number: &std::sync::atomic::AtomicU64,
         obsolete_files: Vec<PathBuf>,
-    ) -> Result<Arc<Version>> {
+    ) -> Result<()> {
         use std::sync::atomic::Ordering;
+        let mut record = record.into();
         if self.broken {
             return Err(Error::poisoned("an earlier manifest write failed"));
         }
-        let version = self.current.apply(&edit, &self.tables).map_err(|why| {
-            Error::corruption(
-                &filename::manifest_path(&self.dir, self.manifest_number),
-                0,
-                why,
-            )
-        })?;
+        let manifest = filename::manifest_path(&self.dir, self.manifest_number);
+        let mut keyspaces = self.keyspaces.clone();
+        let mut removed: Vec<Arc<TableFile>> = Vec::new();
+        for edit in &record.edits {
+            let before = keyspaces
+                .get(&edit.keyspace)
+                .map(|k| Arc::clone(&k.version));
+            let dropped = apply_edit(&mut keyspaces, edit, Arc::default, |v, e| {
+                v.apply(e, &self.tables).map(Arc::new)
+            })
+            .map_err(|why| Error::corruption(&manifest, 0, why))?;
+            match dropped {
+                Some(version) => removed.extend(version.tables().cloned()),
+                // A table both deleted and added only moved to another run.
+                None => removed.extend(before.iter().flat_map(|v| {
+                    v.tables()
+                        .filter(|t| edit.deleted.contains(&t.meta.number))
+                        .filter(|t| !edit.added.iter().any(|a| a.number == t.meta.number))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })),
+            }
+        }
         if self.manifest.len() >= self.max_manifest_size {
             let number = next_file_number.fetch_add(1, Ordering::AcqRel);
             self.roll_manifest(number, next_file_number.load(Ordering::Acquire))?;
         }
-        edit.next_file_number = Some(next_file_number.load(Ordering::Acquire));
+        record.next_file_number = Some(next_file_number.load(Ordering::Acquire));
         let path = filename::manifest_path(&self.dir, self.manifest_number);
         if let Err(e) = self
             .manifest
-            .add_record(&edit.encode())
+            .add_record(&record.encode())
             .and_then(|()| self.manifest.sync())
         {
             self.broken = true;
             return Err(Error::io("write", &path, e));
         }
-        if let Some(n) = edit.log_number {
-            self.log_number = self.log_number.max(n);
-        }
-        if let Some(s) = edit.last_seqno {
+        if let Some(s) = record.last_seqno {
             self.last_seqno = self.last_seqno.max(s);
         }
-        // This edit is durable, but its deletions wait for the next record.
-        // A table both deleted and added only moved to another run.
-        self.deferred_tables = self
-            .current
-            .tables()
-            .filter(|t| edit.deleted.contains(&t.meta.number))
-            .filter(|t| !edit.added.iter().any(|a| a.number == t.meta.number))
-            .cloned()
-            .collect();
+        if let Some(n) = record.next_keyspace_id {
+            self.next_keyspace_id = self.next_keyspace_id.max(n);
+        }
+        // This record is durable, but its deletions wait for the next one.
+        self.deferred_tables = removed;
         self.deferred_files = obsolete_files;
-        self.current = Arc::new(version);
+        self.keyspaces = keyspaces;
         if !self.deferred_tables.is_empty() || !self.deferred_files.is_empty() {
-            // That next record: an empty edit. Once it is durable this
-            // edit is no longer the last, so its deletions can go ahead;
+            // That next record: an empty one. Once it is durable this
+            // record is no longer the last, so its deletions can go ahead;
             // and if it fails, they just wait for the next open.
             let sentinel = self
                 .manifest
-                .add_record(&VersionEdit::default().encode())
+                .add_record(&[])
                 .and_then(|()| self.manifest.sync());
             match sentinel {
                 Ok(()) => self.release_deferred(),
@@ -405,7 +542,7 @@ impl VersionSet {
                 }
             }
         }
-        Ok(self.current())
+        Ok(())
     }
 
     /// Deletes what the second-to-last record made obsolete.

@@ -317,7 +317,7 @@ fn dump_table_wal_and_manifest() {
     for want in [
         "CURRENT: MANIFEST-",
         "edit 0 @0",
-        "format version 1",
+        "format version 2",
         "merge operator u64add",
         "add table",
     ] {

@@ -277,6 +277,18 @@ fn edit_line(e: &EditDump) -> String {
     if let Some(v) = e.format_version {
         parts.push(format!("format version {v}"));
     }
+    if let Some(v) = e.next_keyspace_id {
+        parts.push(format!("next keyspace id {v}"));
+    }
+    if e.keyspace != 0 || e.create.is_some() {
+        parts.push(format!("keyspace {}", e.keyspace));
+    }
+    if let Some(name) = &e.create {
+        parts.push(format!("created as {}", escape(name.as_bytes())));
+    }
+    if e.drop {
+        parts.push("dropped".to_owned());
+    }
     if let Some(v) = e.log_number {
         parts.push(format!("log number {v}"));
     }
@@ -314,31 +326,14 @@ fn manifest(a: &DumpManifestArgs) -> Result<ExitCode, CliError> {
     )?;
     let mut damaged = false;
     for (i, r) in m.records.iter().enumerate() {
-        match &r.edit {
-            Ok(e) => {
-                writeln!(
-                    out,
-                    "edit {i} @{} ({} B): {}",
-                    r.offset,
-                    r.len,
-                    edit_line(e)
-                )?;
-                for t in &e.added {
-                    writeln!(
-                        out,
-                        "    add table {} run {}: {}, {} entries, seqnos {}..={}, keys {} .. {}",
-                        t.number,
-                        t.run,
-                        human_exact(t.size),
-                        t.entries,
-                        t.min_seqno,
-                        t.max_seqno,
-                        enc.show_key(&t.smallest),
-                        enc.show_key(&t.largest)
-                    )?;
-                }
-                for n in &e.deleted {
-                    writeln!(out, "    delete table {n}")?;
+        match &r.edits {
+            Ok(edits) if edits.is_empty() => {
+                let line = edit_line(&EditDump::default());
+                writeln!(out, "edit {i} @{} ({} B): {line}", r.offset, r.len)?;
+            }
+            Ok(edits) => {
+                for e in edits {
+                    print_edit(&mut out, i, r, e, &enc)?;
                 }
             }
             Err(e) => {
@@ -357,4 +352,39 @@ fn manifest(a: &DumpManifestArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One keyspace edit of manifest record `i`, with its tables.
+fn print_edit(
+    out: &mut impl Write,
+    i: usize,
+    r: &tools::ManifestRecord,
+    e: &EditDump,
+    enc: &Encoding,
+) -> Result<(), CliError> {
+    writeln!(
+        out,
+        "edit {i} @{} ({} B): {}",
+        r.offset,
+        r.len,
+        edit_line(e)
+    )?;
+    for t in &e.added {
+        writeln!(
+            out,
+            "    add table {} run {}: {}, {} entries, seqnos {}..={}, keys {} .. {}",
+            t.number,
+            t.run,
+            human_exact(t.size),
+            t.entries,
+            t.min_seqno,
+            t.max_seqno,
+            enc.show_key(&t.smallest),
+            enc.show_key(&t.largest)
+        )?;
+    }
+    for n in &e.deleted {
+        writeln!(out, "    delete table {n}")?;
+    }
+    Ok(())
 }

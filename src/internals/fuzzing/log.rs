@@ -16,7 +16,7 @@ use crate::fs::{FaultFs, Fs};
 use crate::key::ValueKind;
 use crate::merge::U64Add;
 use crate::options::{CompactionOptions, Options, RecoveryMode};
-use crate::version::VersionEdit;
+use crate::version::ManifestRecord;
 use crate::wal::{self, HEADER_SIZE};
 use crate::{Db, WriteBatch};
 
@@ -124,17 +124,13 @@ fn read_skipping(path: &Path, data: &Bytes) -> Vec<Bytes> {
 fn check_payload(record: &Bytes) {
     if let Ok((base, entries)) = batch::decode_payload(record) {
         let mut b = WriteBatch::new();
-        for (kind, k, v) in &entries {
-            match kind {
-                ValueKind::Put => b.put(k, v),
-                ValueKind::Delete => b.delete(k),
-                ValueKind::Merge => b.merge(k, v),
-            };
+        for (keyspace, kind, k, v) in &entries {
+            b.push_in(*keyspace, *kind, k, v);
         }
         // Deletes are written with empty values; the decoder accepts any.
         if entries
             .iter()
-            .all(|(kind, _, v)| *kind != ValueKind::Delete || v.is_empty())
+            .all(|(_, kind, _, v)| *kind != ValueKind::Delete || v.is_empty())
         {
             let mut out = Vec::new();
             let n = batch::encode_group(base, &[&b], &mut out);
@@ -142,8 +138,8 @@ fn check_payload(record: &Bytes) {
             assert_eq!(out, record.as_ref(), "write group does not re-encode");
         }
     }
-    if let Ok(edit) = VersionEdit::decode(record) {
-        let again = VersionEdit::decode(&Bytes::from(edit.encode()))
+    if let Ok(edit) = ManifestRecord::decode(record) {
+        let again = ManifestRecord::decode(&Bytes::from(edit.encode()))
             .unwrap_or_else(|e| panic!("a re-encoded version edit fails to decode: {e}"));
         assert_eq!(again, edit, "version edit round trip");
     }
@@ -213,7 +209,7 @@ impl Expect {
 }
 
 fn apply(state: &mut BTreeMap<Vec<u8>, Val>, entry: &OwnedEntry) {
-    let (kind, key, value) = entry;
+    let (_keyspace, kind, key, value) = entry;
     let new = match kind {
         ValueKind::Put => Val::Known(value.to_vec()),
         ValueKind::Delete => Val::Absent,

@@ -868,13 +868,13 @@ fn manifest_from_a_future_format_version_fails_the_open() {
         "manifest_from_a_future_format_version_fails_the_open",
         || {
             manifest_case(
-                "manifest format version 2",
-                "manifest format version 2 is not supported",
+                "manifest format version 3",
+                "manifest format version 3 is not supported",
                 None,
                 |fs, p| {
                     Some(edit_record(fs, p, 0, |r| {
                         assert_eq!(r[0], TAG_FORMAT_VERSION);
-                        put_u32(r, 1, 2);
+                        put_u32(r, 1, 3);
                     }))
                 },
             );
