@@ -150,12 +150,22 @@ fn wal_md() {
     doc.states("the payload header", "| base seq | count  | entry 0 |");
     doc.states(
         "the entry widths",
-        "u8      u32      key len B     u32       value len B",
+        "u8      u32          u32      key len B     u32       value len B",
     );
     assert_eq!(batch::HEADER_LEN, 8 + 4, "wal.md: payload header");
     doc.states(
         "the value kinds",
-        "| `kind` | `0` Delete, `1` Put, `2` Merge (frozen; see `src/key.rs`) |",
+        "| `kind` | low 7 bits: `0` Delete, `1` Put, `2` Merge (frozen; see `src/key.rs`); bit 7 (`0x80`): a keyspace id follows |",
+    );
+    let mut in_keyspace = WriteBatch::new();
+    in_keyspace.push_in(3, ValueKind::Merge, b"k", b"v");
+    let mut payload = Vec::new();
+    batch::encode_group(1, &[&in_keyspace], &mut payload);
+    let example = doc.hex_block_after("Example — a Merge of `k` = `v` in keyspace 3 (after the header):");
+    assert_eq!(
+        &payload[batch::HEADER_LEN..],
+        &example[..],
+        "wal.md: an entry in a keyspace"
     );
     assert_eq!(ValueKind::Delete as u8, 0, "wal.md: kind Delete");
     assert_eq!(ValueKind::Put as u8, 1, "wal.md: kind Put");
