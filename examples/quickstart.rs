@@ -149,7 +149,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for entry in snap.prefix_in(&ks.by_city, "city:07/") {
         let (index_key, _) = entry?;
         let user = &index_key["city:07/".len()..];
-        let record = snap.get_in(&ks.users, user)?.ok_or("an index entry without its record")?;
+        let record = snap
+            .get_in(&ks.users, user)?
+            .ok_or("an index entry without its record")?;
         if !record.starts_with(b"city=07;") {
             return Err("an index entry pointing to a record of another city".into());
         }
