@@ -28,6 +28,7 @@ pub const ALL: &[&str] = &[
     "compact",
     "fillsync",
     "openwal",
+    "fillrandom4ks",
 ];
 
 /// Command-line options of `rillkv-bench`.
@@ -599,7 +600,10 @@ impl Runner {
         let reads = self.args.reads.unwrap_or(num);
         let kv = (self.args.key_size + self.args.value_size) as u64;
         let counter_bytes = self.args.key_size as u64 + 8;
-        if matches!(base, "fillseq" | "fillrandom" | "fillsync") {
+        if matches!(
+            base,
+            "fillseq" | "fillrandom" | "fillsync" | "fillrandom4ks"
+        ) {
             self.fresh()?;
         }
         // Setup that is not timed.
@@ -634,6 +638,24 @@ impl Runner {
                     let ended = Instant::now();
                     r.data_live.insert(k);
                     Ok((began, ended, false))
+                })?
+            }
+            "fillrandom4ks" => {
+                // Atomic 2-keyspace batches: a random key written to keyspace
+                // `i % 4` and to the next one (a record and its index entry);
+                // `num` keys in all, in `num / 2` batches (one op each).
+                let ops = (num / 2).max(1);
+                user_bytes = ops * 2 * kv;
+                settle = true;
+                self.run_ops(label, ops, threads, |r, e, c, i| {
+                    let k = c.rng.below(num);
+                    r.key(SPACE_DATA, k, &mut c.key);
+                    let v = r.values.value(i, vs);
+                    let a = (i as usize) % engine::KEYSPACES;
+                    let b = (a + 1) % engine::KEYSPACES;
+                    let began = Instant::now();
+                    e.write_batch_in(&[(a, &c.key, v), (b, &c.key, v)])?;
+                    Ok((began, Instant::now(), false))
                 })?
             }
             "readrandom" => self.run_ops(label, reads, threads, |r, e, c, _| {

@@ -80,6 +80,11 @@ pub trait Engine: Send + Sync {
     /// Writes the pairs as one atomic batch; with `sync` the WAL is
     /// fsynced before returning.
     fn write_batch(&self, pairs: &[(&[u8], &[u8])], sync: bool) -> Result<()>;
+    /// Writes `(keyspace, key, value)` entries as one atomic batch across
+    /// the engine's [`KEYSPACES`] extra keyspaces (rillkv keyspaces,
+    /// RocksDB column families, fjall keyspaces), each opened with the
+    /// same options as the main one.
+    fn write_batch_in(&self, entries: &[(usize, &[u8], &[u8])]) -> Result<()>;
     /// Seeks to the first key `>= start` and reads up to `n` entries
     /// (the seek's entry plus `n - 1` nexts); returns how many it read.
     fn scan(&self, start: &[u8], n: usize) -> Result<usize>;
@@ -98,6 +103,15 @@ pub trait Engine: Send + Sync {
     fn close(self: Box<Self>) -> Result<()>;
     /// How this engine was configured, for the report.
     fn describe(&self) -> String;
+}
+
+/// How many extra keyspaces every engine opens (`ks0`, `ks1`, ...), for
+/// the `fillrandom4ks` workload.
+pub const KEYSPACES: usize = 4;
+
+/// The name of extra keyspace `i`.
+pub fn keyspace_name(i: usize) -> String {
+    format!("ks{i}")
 }
 
 /// Opens `kind` in `dir` (created if missing).
@@ -126,6 +140,8 @@ pub fn open(kind: EngineKind, dir: &Path, cfg: &EngineConfig) -> Result<Box<dyn 
 /// rillkv with `merge_operator(U64Add)`.
 pub struct RillkvEngine {
     db: rillkv::Db,
+    /// The [`KEYSPACES`] extra keyspaces.
+    keyspaces: Vec<rillkv::Keyspace>,
     describe: String,
 }
 
@@ -138,11 +154,20 @@ impl RillkvEngine {
             .bloom_bits_per_key(cfg.bloom_bits)
             .compaction(cfg.rillkv_compaction.clone())
             .mmap_reads(cfg.rillkv_mmap_reads);
+        let mut ks_opts = rillkv::KeyspaceOptions::default()
+            .memtable_size(cfg.write_buffer as usize)
+            .bloom_bits_per_key(cfg.bloom_bits)
+            .compaction(cfg.rillkv_compaction.clone());
         if let Some(c) = cfg.rillkv_compression {
             opts = opts.compression(c);
+            ks_opts = ks_opts.compression(c);
         }
         if let Some(c) = cfg.rillkv_bottommost_compression {
             opts = opts.bottommost_compression(c);
+            ks_opts = ks_opts.bottommost_compression(c);
+        }
+        for i in 0..KEYSPACES {
+            opts = opts.keyspace(keyspace_name(i), ks_opts.clone());
         }
         let describe = format!(
             "rillkv: memtable {} MiB, block cache {} MiB, bloom {} bits/key, compression {}, tables read with {}, WAL on (fsync only for sync writes), merge_operator(U64Add), {:?}",
@@ -160,8 +185,13 @@ impl RillkvEngine {
             },
             cfg.rillkv_compaction
         );
+        let db = rillkv::Db::open(dir, opts)?;
+        let keyspaces = (0..KEYSPACES)
+            .map(|i| db.keyspace(&keyspace_name(i), ks_opts.clone()))
+            .collect::<rillkv::Result<_>>()?;
         Ok(RillkvEngine {
-            db: rillkv::Db::open(dir, opts)?,
+            db,
+            keyspaces,
             describe,
         })
     }
@@ -206,6 +236,14 @@ impl Engine for RillkvEngine {
             .write_opt(batch, &rillkv::WriteOptions::default().sync(sync))?)
     }
 
+    fn write_batch_in(&self, entries: &[(usize, &[u8], &[u8])]) -> Result<()> {
+        let mut batch = rillkv::WriteBatch::new();
+        for (ks, k, v) in entries {
+            batch.put_in(&self.keyspaces[*ks], k, v);
+        }
+        Ok(self.db.write(batch)?)
+    }
+
     fn scan(&self, start: &[u8], n: usize) -> Result<usize> {
         let mut read = 0;
         for item in self.db.range(start..).take(n) {
@@ -238,8 +276,9 @@ impl Engine for RillkvEngine {
     }
 
     fn busy(&self) -> bool {
-        let s = self.db.stats();
-        s.sealed_memtables > 0 || s.pending_compaction_bytes > 0
+        std::iter::once(self.db.stats())
+            .chain(self.keyspaces.iter().map(rillkv::Keyspace::stats))
+            .any(|s| s.sealed_memtables > 0 || s.pending_compaction_bytes > 0)
     }
 
     fn stall_micros(&self) -> Option<u64> {
@@ -247,7 +286,9 @@ impl Engine for RillkvEngine {
     }
 
     fn close(self: Box<Self>) -> Result<()> {
-        Ok(self.db.close()?)
+        let RillkvEngine { db, keyspaces, .. } = *self;
+        drop(keyspaces);
+        Ok(db.close()?)
     }
 
     fn describe(&self) -> String {

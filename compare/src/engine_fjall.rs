@@ -9,12 +9,14 @@ use std::path::Path;
 use fjall::config::{BloomConstructionPolicy, CompressionPolicy, FilterPolicy, FilterPolicyEntry};
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
-use crate::engine::{Engine, EngineConfig, Result};
+use crate::engine::{Engine, EngineConfig, KEYSPACES, Result, keyspace_name};
 
-/// One fjall database with one keyspace.
+/// One fjall database with one main keyspace and
+/// [`KEYSPACES`](crate::engine::KEYSPACES) extra ones.
 pub struct FjallEngine {
     db: Database,
     ks: Keyspace,
+    extra: Vec<Keyspace>,
     describe: String,
 }
 
@@ -25,19 +27,28 @@ impl FjallEngine {
         let bloom =
             FilterPolicyEntry::Bloom(BloomConstructionPolicy::BitsPerKey(cfg.bloom_bits as f32));
         let write_buffer = cfg.write_buffer;
-        let ks = db.keyspace("bench", || {
+        let options = || {
             KeyspaceCreateOptions::default()
                 .max_memtable_size(write_buffer)
                 .filter_policy(FilterPolicy::all(bloom))
                 .data_block_compression_policy(CompressionPolicy::all(fjall::CompressionType::Lz4))
-        })?;
+        };
+        let ks = db.keyspace("bench", options)?;
+        let extra = (0..KEYSPACES)
+            .map(|i| db.keyspace(&keyspace_name(i), options))
+            .collect::<std::result::Result<_, _>>()?;
         let describe = format!(
             "fjall 3.1: memtable {} MiB, block cache {} MiB, bloom {} bits/key on all levels, LZ4 on all levels, leveled compaction (default), journal flushed to the OS per write (default), SyncData for sync writes, no merge operator (read-modify-write)",
             cfg.write_buffer >> 20,
             cfg.block_cache >> 20,
             cfg.bloom_bits
         );
-        Ok(FjallEngine { db, ks, describe })
+        Ok(FjallEngine {
+            db,
+            ks,
+            extra,
+            describe,
+        })
     }
 }
 
@@ -78,6 +89,14 @@ impl Engine for FjallEngine {
         }
         for (k, v) in pairs {
             batch.insert(&self.ks, *k, *v);
+        }
+        Ok(batch.commit()?)
+    }
+
+    fn write_batch_in(&self, entries: &[(usize, &[u8], &[u8])]) -> Result<()> {
+        let mut batch = self.db.batch();
+        for (ks, k, v) in entries {
+            batch.insert(&self.extra[*ks], *k, *v);
         }
         Ok(batch.commit()?)
     }

@@ -6,11 +6,11 @@
 use std::path::Path;
 
 use rocksdb::{
-    BlockBasedOptions, BottommostLevelCompaction, Cache, CompactOptions, DB, DBCompressionType,
-    MergeOperands, Options, WriteBatch, WriteOptions,
+    BlockBasedOptions, BottommostLevelCompaction, Cache, ColumnFamilyDescriptor, CompactOptions,
+    DB, DBCompressionType, MergeOperands, Options, WriteBatch, WriteOptions,
 };
 
-use crate::engine::{Engine, EngineConfig, Result};
+use crate::engine::{Engine, EngineConfig, KEYSPACES, Result, keyspace_name};
 
 /// RocksDB with a u64-add associative merge operator.
 pub struct RocksEngine {
@@ -61,15 +61,19 @@ impl RocksEngine {
             if cfg!(feature = "rocksdb-system") {
                 "7.8.3 (system librocksdb)"
             } else {
-                "10.4.2 (bundled)"
+                "11.8.1 (bundled)"
             },
             cfg.write_buffer >> 20,
             cfg.block_cache >> 20,
             cfg.bloom_bits,
             cores.max(2)
         );
+        opts.create_missing_column_families(true);
+        // The extra keyspaces: column families with the same options.
+        let cfs =
+            (0..KEYSPACES).map(|i| ColumnFamilyDescriptor::new(keyspace_name(i), opts.clone()));
         Ok(RocksEngine {
-            db: DB::open(&opts, dir)?,
+            db: DB::open_cf_descriptors(&opts, dir, cfs)?,
             describe,
         })
     }
@@ -111,6 +115,18 @@ impl Engine for RocksEngine {
         let mut wo = WriteOptions::default();
         wo.set_sync(sync);
         Ok(self.db.write_opt(batch, &wo)?)
+    }
+
+    fn write_batch_in(&self, entries: &[(usize, &[u8], &[u8])]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        for (ks, k, v) in entries {
+            let cf = self
+                .db
+                .cf_handle(&keyspace_name(*ks))
+                .ok_or("a column family is missing")?;
+            batch.put_cf(cf, k, v);
+        }
+        Ok(self.db.write(batch)?)
     }
 
     fn scan(&self, start: &[u8], n: usize) -> Result<usize> {
