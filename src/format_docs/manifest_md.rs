@@ -127,14 +127,20 @@ fn manifest_md() {
         ..VersionEdit::of(1)
     })
     .encode();
-    doc.states("tag CREATE_KEYSPACE", "| 9 | `CREATE_KEYSPACE` | bytes | keyspace |");
+    doc.states(
+        "tag CREATE_KEYSPACE",
+        "| 9 | `CREATE_KEYSPACE` | bytes | keyspace |",
+    );
     assert_eq!(created[5], 9, "manifest.md: tag of CREATE_KEYSPACE");
     let dropped = edit(VersionEdit {
         drop: true,
         ..VersionEdit::of(1)
     })
     .encode();
-    doc.states("tag DROP_KEYSPACE", "| 10 | `DROP_KEYSPACE` | nothing | keyspace |");
+    doc.states(
+        "tag DROP_KEYSPACE",
+        "| 10 | `DROP_KEYSPACE` | nothing | keyspace |",
+    );
     assert_eq!(dropped, [8, 1, 0, 0, 0, 10], "manifest.md: DROP_KEYSPACE");
     let example = doc.hex_block_after("Example — keyspace 1 created as `ix`:");
     assert_eq!(created, example, "manifest.md: keyspace example bytes");
@@ -261,7 +267,10 @@ fn manifest_md() {
     let manifest = std::fs::read(dir.join(&name)).unwrap();
     let mut reader = wal::Reader::new(&dir.join(&name), Bytes::from(manifest));
     let (_, first) = reader.next_record().expect("a first record");
-    assert_eq!(first[0], 1, "manifest.md: FORMAT_VERSION is the first field");
+    assert_eq!(
+        first[0], 1,
+        "manifest.md: FORMAT_VERSION is the first field"
+    );
     let first = ManifestRecord::decode(&first).unwrap();
     assert_eq!(
         first.format_version,

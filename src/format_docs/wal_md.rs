@@ -161,7 +161,8 @@ fn wal_md() {
     in_keyspace.push_in(3, ValueKind::Merge, b"k", b"v");
     let mut payload = Vec::new();
     batch::encode_group(1, &[&in_keyspace], &mut payload);
-    let example = doc.hex_block_after("Example — a Merge of `k` = `v` in keyspace 3 (after the header):");
+    let example =
+        doc.hex_block_after("Example — a Merge of `k` = `v` in keyspace 3 (after the header):");
     assert_eq!(
         &payload[batch::HEADER_LEN..],
         &example[..],
