@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rillkv::merge::U64Add;
-use rillkv::{Db, Options};
+use rillkv::{Db, KeyspaceOptions, Options, WriteBatch};
 
 use crate::support::{collect, copy_dir, key};
 
@@ -134,12 +134,34 @@ fn a_format_v1_database_opens_and_reads_what_was_written() {
         "merges in tables and in the WAL"
     );
     assert!(db.verify().expect("verify").is_ok());
-    // It goes on working: write, compact, reopen.
+    assert_eq!(db.keyspaces(), ["default"], "format 1 has one keyspace");
+    // It goes on working in format 2: write, add a keyspace (with a batch
+    // spanning both), compact, reopen.
     db.put(b"after", b"v").expect("put");
+    let ks = db
+        .keyspace("added", KeyspaceOptions::default().merge_operator(U64Add))
+        .expect("a keyspace in an upgraded database");
+    let mut batch = WriteBatch::new();
+    batch
+        .put(b"both", b"default")
+        .merge_in(&ks, counter(0), 5u64.to_le_bytes());
+    db.write(batch).expect("a batch over both keyspaces");
     db.compact().expect("compact");
+    drop(ks);
     db.close().expect("close");
+    let opts = || opts().keyspace("added", KeyspaceOptions::default().merge_operator(U64Add));
     let db = Db::open(&dir, opts()).expect("reopen");
     assert_eq!(db.get(b"after").expect("get").as_deref(), Some(&b"v"[..]));
-    assert_eq!(collect(db.iter()).len(), want.len() + 1);
+    assert_eq!(collect(db.iter()).len(), want.len() + 2);
+    let ks = db
+        .keyspace("added", KeyspaceOptions::default().merge_operator(U64Add))
+        .expect("reopen the keyspace");
+    assert_eq!(
+        ks.get(counter(0)).expect("get").as_deref(),
+        Some(&5u64.to_le_bytes()[..]),
+        "the keyspace's own counter, apart from the default keyspace's"
+    );
+    assert_eq!(db.keyspaces(), ["default", "added"]);
+    drop(ks);
     db.close().expect("close");
 }
