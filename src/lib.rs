@@ -47,6 +47,33 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Keyspaces
+//!
+//! A database holds named [`Keyspace`]s, each a tree with its own
+//! [`KeyspaceOptions`] (merge operator, memtable size, compression,
+//! compaction); `Db`'s own verbs use the one named `default`. They share
+//! the WAL and the sequence numbers, so one [`WriteBatch`] writes to
+//! several atomically — also across a crash — and one [`Snapshot`] reads
+//! them all at the same moment. The durability contract below holds for
+//! the database as a whole.
+//!
+//! ```
+//! # fn main() -> rillkv::Result<()> {
+//! # let dir = tempfile::tempdir()?;
+//! use rillkv::{Db, KeyspaceOptions, Options, WriteBatch, merge::U64Add};
+//! let db = Db::open(dir.path(), Options::default())?;
+//! let docs = db.keyspace("docs", KeyspaceOptions::default())?;
+//! let stats = db.keyspace("doc_stats", KeyspaceOptions::default().merge_operator(U64Add))?;
+//! let mut batch = WriteBatch::new();
+//! batch.put_in(&docs, b"d1", b"hello").merge_in(&stats, b"count", 1u64.to_le_bytes());
+//! db.write(batch)?;                             // both keyspaces, or neither
+//! let snap = db.snapshot();
+//! assert_eq!(snap.iter_in(&docs).count(), 1);
+//! assert_eq!(snap.get_in(&stats, b"count")?.as_deref(), Some(&1u64.to_le_bytes()[..]));
+//! assert_eq!(db.keyspaces(), ["default", "docs", "doc_stats"]);
+//! # Ok(()) }
+//! ```
+//!
 //! # Durability contract
 //!
 //! - A write returns only after it has been appended to the write-ahead log

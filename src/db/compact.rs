@@ -382,10 +382,13 @@ impl DbInner {
     /// The keyspace with background compaction whose tree is deepest
     /// relative to its limits, if any: run-count backpressure follows it.
     fn deepest(&self) -> Option<Depth> {
-        self.trees()
-            .iter()
+        // On every commit: no allocation, one read lock.
+        self.trees
+            .read()
+            .values()
             .filter_map(|t| {
-                let c = t.opts().compaction.clone();
+                let opts = t.opts();
+                let c = &opts.compaction;
                 c.background.then(|| Depth {
                     depth: t.current().version.max_depth(),
                     slowdown_runs: c.slowdown_runs,
