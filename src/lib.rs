@@ -239,7 +239,7 @@ pub mod internals {
 }
 
 #[cfg(feature = "tokio")]
-pub use async_db::{AsyncDb, AsyncSnapshot, DbStream};
+pub use async_db::{AsyncDb, AsyncKeyspace, AsyncSnapshot, DbStream};
 pub use batch::WriteBatch;
 /// The byte buffer every read returns (re-exported so callers need not
 /// depend on `bytes` themselves).

@@ -1,5 +1,6 @@
 //! [`AsyncDb`] (feature `tokio`): the [`Db`] verbs as `async fn`s, with
-//! the blocking work moved off the runtime, and scans as a [`Stream`].
+//! the blocking work moved off the runtime, and scans as a [`Stream`];
+//! [`AsyncKeyspace`] the same for a [`Keyspace`](crate::Keyspace).
 //!
 //! # How
 //! Every call runs the corresponding blocking [`Db`] call in
@@ -616,8 +617,10 @@ impl AsyncSnapshot {
     }
 }
 
+mod keyspace;
 mod stream;
 
+pub use keyspace::AsyncKeyspace;
 pub use stream::DbStream;
 use stream::{Source, owned_bounds, prefix_bounds};
 
@@ -632,6 +635,7 @@ mod tests {
     fn handles_are_send_and_sync() {
         assert_send_sync::<AsyncDb>();
         assert_send_sync::<AsyncSnapshot>();
+        assert_send_sync::<AsyncKeyspace>();
         assert_send::<DbStream>();
     }
 

@@ -2,12 +2,16 @@
 //! bounded chunks through a channel.
 
 use super::*;
+use crate::db::Keyspace;
 
 /// What a stream scans.
 #[derive(Clone)]
 pub(super) enum Source {
     Db(Db),
     Snapshot(Arc<Snapshot>),
+    Keyspace(Keyspace),
+    /// A keyspace as of a snapshot.
+    SnapshotIn(Arc<Snapshot>, Keyspace),
 }
 
 impl Source {
@@ -15,6 +19,8 @@ impl Source {
         match self {
             Source::Db(db) => db.range(bounds),
             Source::Snapshot(snap) => snap.range(bounds),
+            Source::Keyspace(ks) => ks.range(bounds),
+            Source::SnapshotIn(snap, ks) => snap.range_in(ks, bounds),
         }
     }
 }
@@ -36,8 +42,9 @@ enum State {
 
 /// An async scan: a [`Stream`] of `Result<(Bytes, Bytes)>` in key order
 /// (or reverse order after [`rev`](Self::rev)), from [`AsyncDb::iter`],
-/// [`AsyncDb::range`], [`AsyncDb::prefix`] or the same on an
-/// [`AsyncSnapshot`].
+/// [`AsyncDb::range`], [`AsyncDb::prefix`], the same on an
+/// [`AsyncKeyspace`], or on an [`AsyncSnapshot`] (`iter_in` and the like
+/// for a keyspace).
 ///
 /// The scan starts at the first poll, on a blocking task that reads a
 /// [`DbIter`](crate::DbIter) (so it sees the database as of that moment, or

@@ -535,36 +535,52 @@ impl DbInner {
 /// The trees a group writes to, looked up once per keyspace.
 #[derive(Default)]
 pub(super) struct TreeCache {
-    trees: Vec<(KeyspaceId, Option<Arc<Tree>>, Option<Arc<MemTable>>)>,
+    trees: Vec<CachedTree>,
+}
+
+/// One keyspace a group writes to: its tree (`None` if it does not exist)
+/// and, once looked up, its active memtable.
+struct CachedTree {
+    keyspace: KeyspaceId,
+    tree: Option<Arc<Tree>>,
+    active: Option<Arc<MemTable>>,
 }
 
 impl TreeCache {
     /// The tree of `keyspace`, if it exists.
     fn get(&mut self, db: &DbInner, keyspace: KeyspaceId) -> Option<&Arc<Tree>> {
         let idx = self.index(db, keyspace);
-        self.trees.get(idx).and_then(|(_, t, _)| t.as_ref())
+        self.trees.get(idx).and_then(|c| c.tree.as_ref())
     }
 
     /// The active memtable of `keyspace`'s tree, unless it was dropped.
     /// REQUIRES: the WAL lock (the active memtable does not change).
     fn active(&mut self, db: &DbInner, keyspace: KeyspaceId) -> Option<&Arc<MemTable>> {
         let idx = self.index(db, keyspace);
-        let (_, tree, mem) = self.trees.get_mut(idx)?;
-        let tree = tree.as_ref().filter(|t| !t.is_dropped())?;
-        Some(mem.get_or_insert_with(|| Arc::clone(&tree.current().active)))
+        let cached = self.trees.get_mut(idx)?;
+        let tree = cached.tree.as_ref().filter(|t| !t.is_dropped())?;
+        Some(
+            cached
+                .active
+                .get_or_insert_with(|| Arc::clone(&tree.current().active)),
+        )
     }
 
     fn index(&mut self, db: &DbInner, keyspace: KeyspaceId) -> usize {
-        if let Some(i) = self.trees.iter().position(|(id, _, _)| *id == keyspace) {
+        if let Some(i) = self.trees.iter().position(|c| c.keyspace == keyspace) {
             return i;
         }
-        self.trees.push((keyspace, db.tree(keyspace), None));
+        self.trees.push(CachedTree {
+            keyspace,
+            tree: db.tree(keyspace),
+            active: None,
+        });
         self.trees.len() - 1
     }
 
     /// The trees looked up that exist.
     fn trees(&self) -> impl Iterator<Item = &Arc<Tree>> {
-        self.trees.iter().filter_map(|(_, t, _)| t.as_ref())
+        self.trees.iter().filter_map(|c| c.tree.as_ref())
     }
 }
 

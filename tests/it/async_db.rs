@@ -2,8 +2,11 @@
 //! does what the blocking one does; `Stream` scans (forward, reverse,
 //! range, prefix, snapshot) match a `BTreeMap` model across many chunks
 //! and flushes; dropping a scan early stops it; many concurrent tasks
-//! writing, merging and scanning all finish with the right totals; and a
-//! `current_thread` runtime works too.
+//! writing, merging and scanning all finish with the right totals; a
+//! `current_thread` runtime works too; and keyspaces: every `AsyncKeyspace`
+//! verb stays in its keyspace, its scans and a snapshot's `*_in` scans
+//! match a model, a keyspace is dropped and reopened, and a batch across
+//! keyspaces is seen whole or not at all by concurrent snapshots.
 
 use std::ops::Bound;
 use std::pin::Pin;
@@ -11,7 +14,10 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
 use rillkv::merge::U64Add;
-use rillkv::{AsyncDb, DbStream, ErrorKind, Options, WriteBatch, WriteOptions};
+use rillkv::{
+    AsyncDb, AsyncKeyspace, CompactionOptions, DbStream, ErrorKind, KeyspaceOptions, Options,
+    WriteBatch, WriteOptions,
+};
 
 use crate::support::{Model, Pairs, key};
 
@@ -310,5 +316,288 @@ async fn a_current_thread_runtime_works_too() {
     assert!(scan.next().await.is_some());
     assert!(scan.next().await.is_none());
     assert!(scan.is_terminated(), "a FusedStream once it ends");
+    db.close().await.expect("close");
+}
+
+/// Keyspace options for the tests: small memtables, so data reaches
+/// tables, and no background compaction, so runs stay as flushed.
+fn ks_options() -> KeyspaceOptions {
+    KeyspaceOptions::default()
+        .memtable_size(64 << 10)
+        .compaction(CompactionOptions::default().background(false))
+}
+
+async fn get_u64(ks: &AsyncKeyspace, k: &[u8]) -> Option<u64> {
+    let v = ks.get(k).await.expect("get")?;
+    Some(u64::from_le_bytes(v.as_ref().try_into().expect("8 bytes")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyspace_verbs_stay_in_their_keyspace() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = AsyncDb::open(dir.path(), options()).await.expect("open");
+    let users = db.keyspace("users", ks_options()).await.expect("users");
+    let counters = db
+        .keyspace("counters", ks_options().merge_operator(U64Add))
+        .await
+        .expect("counters");
+    assert_eq!(users.name(), "users");
+    assert_eq!(db.keyspaces(), ["default", "users", "counters"]);
+
+    // The same key in three keyspaces holds three values.
+    db.put(b"k", b"default").await.expect("put");
+    users.put(b"k", b"users").await.expect("put");
+    counters
+        .merge(b"k", 2u64.to_le_bytes())
+        .await
+        .expect("merge");
+    counters
+        .merge(b"k", 5u64.to_le_bytes())
+        .await
+        .expect("merge");
+    assert_eq!(
+        db.get(b"k").await.expect("get").as_deref(),
+        Some(&b"default"[..])
+    );
+    assert_eq!(
+        users.get(b"k").await.expect("get").as_deref(),
+        Some(&b"users"[..])
+    );
+    assert_eq!(get_u64(&counters, b"k").await, Some(7));
+    users
+        .put_opt(b"synced", b"1", &WriteOptions::default().sync(true))
+        .await
+        .expect("put_opt");
+    assert!(db.stats().await.expect("stats").counters.wal_syncs >= 1);
+    users.delete(b"k").await.expect("delete");
+    assert_eq!(users.get(b"k").await.expect("get"), None);
+    assert_eq!(
+        db.get(b"k").await.expect("get").as_deref(),
+        Some(&b"default"[..]),
+        "a delete in one keyspace leaves the others"
+    );
+    // Merges need the keyspace's own operator, not the default's.
+    assert_eq!(
+        users
+            .merge(b"n", 1u64.to_le_bytes())
+            .await
+            .expect_err("users has no merge operator")
+            .kind(),
+        ErrorKind::InvalidArgument
+    );
+
+    // Enough pairs for several chunks and tables; the model is `users`.
+    let mut model = Model::new();
+    model.insert(b"synced".to_vec(), b"1".to_vec());
+    for round in 0..3u64 {
+        for i in 0..800 {
+            let (k, v) = (key(i * 3 + round), format!("u{round}-{i}").into_bytes());
+            users.put(&k, &v).await.expect("put");
+            model.insert(k, v);
+        }
+        users.flush().await.expect("flush");
+    }
+    let stats = users.stats().await.expect("stats");
+    assert_eq!(stats.keyspace, "users");
+    assert_eq!(stats.runs.len(), 3, "{stats}");
+    assert!(
+        db.stats().await.expect("stats").runs.is_empty(),
+        "the default keyspace was not flushed"
+    );
+    let snap = db.snapshot();
+    users.put(b"later", b"x").await.expect("put");
+    let frozen = model_pairs(model.iter());
+    model.insert(b"later".to_vec(), b"x".to_vec());
+
+    assert_eq!(
+        owned_pairs(users.iter().collect_vec().await.expect("iter")),
+        model_pairs(model.iter())
+    );
+    assert_eq!(
+        owned_pairs(drain_via_trait(users.iter().rev()).await.expect("rev")),
+        model_pairs(model.iter().rev())
+    );
+    let (lo, hi) = (key(300), key(1900));
+    assert_eq!(
+        owned_pairs(
+            users
+                .range(lo.as_slice()..hi.as_slice())
+                .collect_vec()
+                .await
+                .expect("range")
+        ),
+        model_pairs(model.range(lo.clone()..hi.clone()))
+    );
+    let key_12xx = &key(1200)[..14];
+    let prefix = owned_pairs(users.prefix(key_12xx).collect_vec().await.expect("prefix"));
+    assert_eq!(
+        prefix,
+        model_pairs(model.iter().filter(|(k, _)| k.starts_with(key_12xx)))
+    );
+    assert!(!prefix.is_empty());
+
+    // The snapshot reads every keyspace at one moment.
+    assert_eq!(
+        owned_pairs(snap.iter_in(&users).collect_vec().await.expect("iter_in")),
+        frozen
+    );
+    assert_eq!(snap.get_in(&users, b"later").await.expect("get_in"), None);
+    assert_eq!(
+        snap.get_in(&counters, b"k")
+            .await
+            .expect("get_in")
+            .as_deref(),
+        Some(&7u64.to_le_bytes()[..])
+    );
+    assert_eq!(
+        owned_pairs(
+            snap.range_in(&users, lo.as_slice()..hi.as_slice())
+                .rev()
+                .collect_vec()
+                .await
+                .expect("range_in")
+        ),
+        model_pairs(model.range(lo..hi).rev())
+    );
+    assert_eq!(
+        snap.prefix_in(&users, key_12xx)
+            .collect_vec()
+            .await
+            .expect("prefix_in")
+            .len(),
+        prefix.len()
+    );
+    assert_eq!(
+        snap.iter().collect_vec().await.expect("iter").len(),
+        1,
+        "the default keyspace holds one key"
+    );
+    drop(snap);
+
+    users
+        .compact_range(key(0).as_slice()..=key(100).as_slice())
+        .await
+        .expect("compact_range");
+    users.compact().await.expect("compact");
+    assert_eq!(users.stats().await.expect("stats").runs.len(), 1);
+    assert_eq!(
+        owned_pairs(users.iter().collect_vec().await.expect("iter")),
+        model_pairs(model.iter())
+    );
+
+    // Dropped: its handles fail, its name is free again.
+    db.drop_keyspace("counters").await.expect("drop");
+    assert_eq!(db.keyspaces(), ["default", "users"]);
+    assert_eq!(
+        counters.get(b"k").await.expect_err("dropped").kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        counters
+            .merge(b"k", 1u64.to_le_bytes())
+            .await
+            .expect_err("dropped")
+            .kind(),
+        ErrorKind::InvalidArgument
+    );
+    assert_eq!(
+        db.drop_keyspace("counters")
+            .await
+            .expect_err("already dropped")
+            .kind(),
+        ErrorKind::InvalidArgument
+    );
+    let fresh = db.keyspace("counters", ks_options()).await.expect("again");
+    assert_eq!(fresh.get(b"k").await.expect("get"), None);
+    drop((users, counters, fresh));
+    db.close().await.expect("close");
+
+    // Everything but the dropped keyspace is there after a reopen.
+    let db = AsyncDb::open(dir.path(), options()).await.expect("reopen");
+    assert_eq!(db.keyspaces(), ["default", "users", "counters"]);
+    let users = db.keyspace("users", ks_options()).await.expect("users");
+    assert_eq!(
+        owned_pairs(users.iter().collect_vec().await.expect("iter")),
+        model_pairs(model.iter())
+    );
+    assert_eq!(
+        users.into_inner().get(b"later").expect("get").as_deref(),
+        Some(&b"x"[..])
+    );
+    db.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_across_keyspaces_is_seen_whole_by_every_snapshot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = AsyncDb::open(dir.path(), options()).await.expect("open");
+    let users = db.keyspace("users", ks_options()).await.expect("users");
+    let by_email = db.keyspace("by_email", ks_options()).await.expect("index");
+    let count = db
+        .keyspace("count", ks_options().merge_operator(U64Add))
+        .await
+        .expect("count");
+    let n = 2000u64;
+    let writer = {
+        let (db, users, by_email, count) =
+            (db.clone(), users.clone(), by_email.clone(), count.clone());
+        tokio::spawn(async move {
+            for i in 0..n {
+                let email = format!("user{i}@example.com");
+                let mut batch = WriteBatch::new();
+                batch
+                    .put_in(users.keyspace(), key(i), &email)
+                    .put_in(by_email.keyspace(), &email, key(i))
+                    .merge_in(count.keyspace(), b"users", 1u64.to_le_bytes())
+                    .merge(b"batches", 1u64.to_le_bytes());
+                db.write(batch).await.expect("write");
+                if i % 700 == 0 {
+                    users.flush().await.expect("flush");
+                }
+            }
+        })
+    };
+    // Readers: every snapshot sees the same number of writes in each
+    // keyspace, whatever moment it was taken at.
+    let mut checks = 0;
+    loop {
+        let done = writer.is_finished();
+        let snap = db.snapshot();
+        let in_users = snap.iter_in(&users).collect_vec().await.expect("users");
+        let in_index = snap.iter_in(&by_email).collect_vec().await.expect("index");
+        let counted = snap
+            .get_in(&count, b"users")
+            .await
+            .expect("count")
+            .map_or(0, |v| {
+                u64::from_le_bytes(v.as_ref().try_into().expect("8 bytes"))
+            });
+        let batches = snap.get(b"batches").await.expect("batches").map_or(0, |v| {
+            u64::from_le_bytes(v.as_ref().try_into().expect("8 bytes"))
+        });
+        assert_eq!(in_users.len(), in_index.len(), "at seqno {}", snap.seqno());
+        assert_eq!(in_users.len() as u64, counted, "at seqno {}", snap.seqno());
+        assert_eq!(counted, batches, "at seqno {}", snap.seqno());
+        checks += 1;
+        if done {
+            assert_eq!(counted, n);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    writer.await.expect("writer");
+    assert!(checks > 1, "the readers ran alongside the writer");
+    let (k, email) = users
+        .prefix(key(1234))
+        .next()
+        .await
+        .expect("a pair")
+        .expect("ok");
+    assert_eq!(k, key(1234));
+    assert_eq!(
+        by_email.get(&email).await.expect("get").as_deref(),
+        Some(key(1234).as_slice())
+    );
+    drop((users, by_email, count));
     db.close().await.expect("close");
 }

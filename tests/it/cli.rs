@@ -1,13 +1,16 @@
 //! The `rillkv` binary, run as a child process: every subcommand on a small
 //! database, exit codes (0 ok, 1 not found or damaged, 2 usage), the merge
-//! operator flag, `verify` on a damaged copy, and `shape` writing a
-//! well-formed SVG with one `<rect class="table">` per table.
+//! operator flag, `verify` on a damaged copy, `shape` writing a
+//! well-formed SVG with one `<rect class="table">` per table, and
+//! keyspaces: the data commands in the one `--keyspace` names (the same
+//! key holding a value in each), its merge operator flag, `keyspaces`,
+//! `drop-keyspace`, and `stats` and `shape` showing every keyspace.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use rillkv::merge::U64Add;
-use rillkv::{CompactionOptions, Db, Options, WriteBatch};
+use rillkv::{CompactionOptions, Db, KeyspaceOptions, Options, WriteBatch};
 
 use crate::support::copy_dir;
 
@@ -513,4 +516,277 @@ fn shape_writes_a_well_formed_svg_with_one_rect_per_table() {
     // To stdout too.
     let out = ok(&["shape", &d, "--out", "-"]);
     assert_eq!(parse_xml(&out).0, "svg");
+}
+
+#[test]
+fn data_commands_work_in_the_keyspace_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, d) = db_dir(&tmp);
+    let users = ["--keyspace", "users"];
+    let other = ["--keyspace", "other"];
+    // A write creates the keyspace; the default keyspace's operator is
+    // not asked for, since the command does not work in it.
+    ok(&[&["put", &d, "user:000042", "alice"][..], &users].concat());
+    ok(&[&["put", &d, "user:000042", "bob"][..], &other].concat());
+    assert_eq!(
+        ok(&[&["get", &d, "user:000042"][..], &users].concat()),
+        "alice\n"
+    );
+    assert_eq!(
+        ok(&[&["get", &d, "user:000042"][..], &other].concat()),
+        "bob\n"
+    );
+    assert_eq!(ok(&with_op(&["get", &d, "user:000042"])), "value-42\n");
+    assert_eq!(
+        ok(&with_op(&[
+            "get",
+            &d,
+            "user:000042",
+            "--keyspace",
+            "default"
+        ])),
+        "value-42\n",
+        "`default` names the default keyspace"
+    );
+    let (c, _, err) = code(&[&["get", &d, "user:000001"][..], &users].concat());
+    assert_eq!(c, 1, "{err}");
+
+    // Scans see only their keyspace.
+    ok(&[&["put", &d, "user:000043", "carol"][..], &users].concat());
+    assert_eq!(
+        ok(&[&["scan", &d][..], &users].concat()),
+        "user:000042\talice\nuser:000043\tcarol\n"
+    );
+    assert_eq!(
+        ok(&[
+            &["scan", &d, "--prefix", "user:000043", "--json"][..],
+            &users
+        ]
+        .concat()),
+        "{\"key\":\"user:000043\",\"value\":\"carol\"}\n"
+    );
+    assert_eq!(
+        ok(&[
+            &["scan", &d, "--reverse", "--keys-only", "--limit", "1"][..],
+            &users
+        ]
+        .concat()),
+        "user:000043\n"
+    );
+    ok(&[&["delete", &d, "user:000042"][..], &users].concat());
+    assert_eq!(
+        code(&[&["get", &d, "user:000042"][..], &users].concat()).0,
+        1
+    );
+    assert_eq!(
+        ok(&[&["get", &d, "user:000042"][..], &other].concat()),
+        "bob\n",
+        "a delete in one keyspace leaves the others"
+    );
+
+    // A keyspace's merge operator is its own, recorded when a write
+    // creates it and checked like the database's.
+    let counters = ["--keyspace", "counters", "--merge-operator", "u64max"];
+    ok(&[&["merge", &d, "visits", "5"][..], &counters].concat());
+    ok(&[&["merge", &d, "visits", "3"][..], &counters].concat());
+    assert_eq!(
+        ok(&[&["get", &d, "visits", "--u64"][..], &counters].concat()),
+        "5\n"
+    );
+    assert_eq!(
+        ok(&with_op(&["get", &d, "visits", "--u64"])),
+        "4\n",
+        "the default keyspace's counter, with u64add"
+    );
+    let (c, _, err) = code(&["get", &d, "visits", "--keyspace", "counters"]);
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("keyspace 'counters'") && err.contains("pass --merge-operator u64max"),
+        "{err}"
+    );
+    let (c, _, err) = code(&with_op(&[
+        "merge",
+        &d,
+        "visits",
+        "1",
+        "--keyspace",
+        "counters",
+    ]));
+    assert_eq!(c, 2);
+    assert!(err.contains("not 'u64add'"), "{err}");
+    let (c, _, err) = code(&[&["merge", &d, "n", "1"][..], &users].concat());
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("keyspace 'users'") && err.contains("--merge-operator NAME"),
+        "{err}"
+    );
+
+    // Reads do not create a keyspace; a bad name is refused.
+    let (c, _, err) = code(&["get", &d, "k", "--keyspace", "nope"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("no keyspace 'nope'"), "{err}");
+    assert_eq!(code(&["scan", &d, "--keyspace", "nope"]).0, 2);
+    let (c, _, err) = code(&["put", &d, "k", "v", "--keyspace", "a/b"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("a/b"), "{err}");
+
+    let out = ok(&[&["compact", &d][..], &users].concat());
+    assert!(out.starts_with("compacted keyspace users in"), "{out}");
+    let out = ok(&["keyspaces", &d]);
+    let names: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| !w.starts_with('('))
+        .collect();
+    assert_eq!(names, ["default", "users", "other", "counters"], "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("counters") && l.contains("u64max")),
+        "{out}"
+    );
+
+    // The library sees what the CLI wrote.
+    let db = Db::open(&dir, Options::default().merge_operator(U64Add)).unwrap();
+    assert_eq!(db.keyspaces(), ["default", "users", "other", "counters"]);
+    let ks = db.keyspace("other", KeyspaceOptions::default()).unwrap();
+    assert_eq!(ks.get("user:000042").unwrap().as_deref(), Some(&b"bob"[..]));
+    drop(ks);
+    db.close().unwrap();
+
+    let out = ok(&["drop-keyspace", &d, "other"]);
+    assert!(out.contains("dropped keyspace other"), "{out}");
+    assert_eq!(
+        code(&[&["get", &d, "user:000042"][..], &other].concat()).0,
+        2
+    );
+    let (c, _, err) = code(&["drop-keyspace", &d, "default"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("cannot be dropped"), "{err}");
+    assert_eq!(code(&["drop-keyspace", &d, "other"]).0, 2);
+    let json = ok(&["keyspaces", &d, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let names: Vec<&str> = v["keyspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "users", "counters"]);
+    assert!(ok(&["verify", &d]).contains(": ok"));
+}
+
+/// A database with the default keyspace (1 table) and two more: `users`
+/// (3 runs of 1 table) and `counters` (u64add, 1 table).
+fn make_keyspaces_db(dir: &Path) {
+    let off = CompactionOptions::default().background(false);
+    let db = Db::open(dir, Options::default().compaction(off.clone())).expect("open");
+    let users = db
+        .keyspace("users", KeyspaceOptions::default().compaction(off.clone()))
+        .expect("users");
+    let counters = db
+        .keyspace(
+            "counters",
+            KeyspaceOptions::default()
+                .merge_operator(U64Add)
+                .compaction(off),
+        )
+        .expect("counters");
+    for round in 0..3u32 {
+        let mut batch = WriteBatch::new();
+        for i in (round * 100)..(round * 100 + 200) {
+            batch.put_in(&users, user_key(i), value(i));
+        }
+        batch.merge_in(&counters, "visits", 1u64.to_le_bytes());
+        db.write(batch).expect("write");
+        users.flush().expect("flush");
+    }
+    counters.flush().expect("flush");
+    db.put("k", "default").expect("put");
+    db.flush().expect("flush");
+    drop((users, counters));
+    db.close().expect("close");
+}
+
+#[test]
+fn stats_shape_and_keyspaces_show_every_keyspace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    make_keyspaces_db(&dir);
+    let d = dir.to_str().unwrap();
+
+    let out = ok(&["stats", d]);
+    for want in [
+        "3 keyspaces: default, users, counters",
+        "keyspace default (id 0): merge operator none",
+        "keyspace users (id 1): merge operator none",
+        "keyspace counters (id 2): merge operator u64add",
+        "tables: 3 in 3 runs",
+        "write amplification",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert_eq!(out.matches("tables: 1 in 1 run,").count(), 2, "{out}");
+    assert_eq!(out.matches("next compaction (").count(), 3, "{out}");
+    let tree = rillkv::tools::load_tree(&dir).unwrap();
+    for ks in &tree.keyspaces {
+        for t in &ks.tables {
+            let n = t.number;
+            assert!(out.contains(&format!(" {n} ")), "table {n} missing:\n{out}");
+        }
+    }
+    let only = ok(&["stats", d, "--keyspace", "users", "--exact", "--quiet"]);
+    assert!(only.contains("keyspace users (id 1)"), "{only}");
+    assert!(!only.contains("keyspace default ("), "{only}");
+    assert!(
+        only.contains("measured") && only.contains("in 400 keys"),
+        "{only}"
+    );
+    let (c, _, err) = code(&["stats", d, "--keyspace", "nope"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("no keyspace 'nope'"), "{err}");
+
+    let v: serde_json::Value = serde_json::from_str(&ok(&["stats", d, "--json"])).unwrap();
+    assert_eq!(v["tables"].as_array().unwrap().len(), 1, "the default's");
+    let keyspaces = v["keyspaces"].as_array().unwrap();
+    let runs: Vec<(&str, u64)> = keyspaces
+        .iter()
+        .map(|k| (k["name"].as_str().unwrap(), k["runs"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(runs, [("default", 1), ("users", 3), ("counters", 1)]);
+    assert_eq!(keyspaces[2]["merge_operator"], "u64add");
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&["stats", d, "--json", "--keyspace", "counters"])).unwrap();
+    assert_eq!(v["keyspaces"].as_array().unwrap().len(), 1);
+    assert!(v.get("tables").is_none(), "no default keyspace shown: {v}");
+
+    // One picture per keyspace, one under the other, in one document.
+    let svg = tmp.path().join("tree.svg");
+    let out = ok(&["shape", d, "--out", svg.to_str().unwrap()]);
+    for want in [
+        "3 keyspaces",
+        "  default: 1 run, 1 table",
+        "  users: 3 runs, 3 tables",
+        "  counters: 1 run, 1 table",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let (root, tags) = parse_xml(&text);
+    assert_eq!(root, "svg");
+    let count = |tags: &[String], what: &str| tags.iter().filter(|t| t.starts_with(what)).count();
+    assert_eq!(count(&tags, "svg "), 4, "the document and 3 pictures");
+    assert_eq!(count(&tags, "rect class=\"table\""), 5);
+    assert!(text.contains("keyspace users"));
+    let one = ok(&["shape", d, "--out", "-", "--keyspace", "users"]);
+    let (_, tags) = parse_xml(&one);
+    assert_eq!(count(&tags, "svg "), 1);
+    assert_eq!(count(&tags, "rect class=\"table\""), 3);
+
+    let out = ok(&["keyspaces", d]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("users") && l.split_whitespace().nth(3) == Some("3")),
+        "users: 3 runs, 3 tables:\n{out}"
+    );
 }

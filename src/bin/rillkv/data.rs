@@ -1,4 +1,5 @@
-//! Commands that open the database: get, put, delete, merge, scan, compact.
+//! Commands that open the database: get, put, delete, merge, scan,
+//! compact, each in one keyspace; drop-keyspace.
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::ops::Bound;
@@ -6,20 +7,24 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::Args;
-use rillkv::{Db, Stats, WriteBatch, WriteOptions};
+use std::path::PathBuf;
 
-use crate::DbArgs;
+use clap::Args;
+use rillkv::{Stats, WriteOptions};
+
 use crate::error::{CliError, EXIT_NOT_OK};
 use crate::fmt::{Encoding, human, plural};
-use crate::open::{self, Mode};
+use crate::open::{self, DEFAULT_KEYSPACE, Mode};
 use crate::progress;
+use crate::{DbArgs, KeyspaceArg};
 
 /// `get DIR KEY`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    ks: KeyspaceArg,
     /// The key.
     key: String,
     #[command(flatten)]
@@ -31,6 +36,8 @@ pub struct GetArgs {
 pub struct PutArgs {
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    ks: KeyspaceArg,
     /// The key.
     key: String,
     /// The value.
@@ -44,6 +51,8 @@ pub struct PutArgs {
 pub struct KeyArgs {
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    ks: KeyspaceArg,
     /// The key.
     key: String,
     #[command(flatten)]
@@ -55,6 +64,8 @@ pub struct KeyArgs {
 pub struct MergeArgs {
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    ks: KeyspaceArg,
     /// The key.
     key: String,
     /// The operand; with a u64 operator (u64add, u64max, u64min) a decimal
@@ -69,6 +80,8 @@ pub struct MergeArgs {
 pub struct ScanArgs {
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    ks: KeyspaceArg,
     /// Only keys starting with this prefix.
     #[arg(long, conflicts_with_all = ["from", "to"])]
     prefix: Option<String>,
@@ -96,6 +109,8 @@ pub struct ScanArgs {
 pub struct CompactArgs {
     #[command(flatten)]
     db: DbArgs,
+    #[command(flatten)]
+    ks: KeyspaceArg,
     /// Compact only the overlap groups holding keys from this key on.
     #[arg(long)]
     from: Option<String>,
@@ -111,15 +126,20 @@ fn synced() -> WriteOptions {
     WriteOptions::default().sync(true)
 }
 
-fn close(db: Db) -> Result<(), CliError> {
-    db.close().map_err(CliError::Db)
+/// `drop-keyspace DIR NAME`.
+#[derive(Debug, Args)]
+pub struct DropKeyspaceArgs {
+    /// The database directory.
+    dir: PathBuf,
+    /// The keyspace to drop, with all its data.
+    name: String,
 }
 
 pub fn get(a: &GetArgs) -> Result<ExitCode, CliError> {
     let key = a.enc.key(&a.key)?;
-    let db = open::open(&a.db, Mode::Read)?;
+    let db = open::open(&a.db, &a.ks.keyspace, Mode::Read)?;
     let value = db.get(&key)?;
-    close(db)?;
+    db.close()?;
     let mut out = std::io::stdout().lock();
     if a.enc.json {
         writeln!(out, "{}", a.enc.json_pair(&key, value.as_deref()))?;
@@ -137,37 +157,41 @@ pub fn get(a: &GetArgs) -> Result<ExitCode, CliError> {
 
 pub fn put(a: &PutArgs) -> Result<ExitCode, CliError> {
     let (key, value) = (a.enc.key(&a.key)?, a.enc.value(&a.value)?);
-    let db = open::open(&a.db, Mode::Write)?;
-    let mut batch = WriteBatch::new();
-    batch.put(&key, &value);
-    db.write_opt(batch, &synced())?;
-    close(db)?;
+    let db = open::open(&a.db, &a.ks.keyspace, Mode::Write)?;
+    db.put(&key, &value, &synced())?;
+    db.close()?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn delete(a: &KeyArgs) -> Result<ExitCode, CliError> {
     let key = a.enc.key(&a.key)?;
-    let db = open::open(&a.db, Mode::Write)?;
-    let mut batch = WriteBatch::new();
-    batch.delete(&key);
-    db.write_opt(batch, &synced())?;
-    close(db)?;
+    let db = open::open(&a.db, &a.ks.keyspace, Mode::Write)?;
+    db.delete(&key, &synced())?;
+    db.close()?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn merge(a: &MergeArgs) -> Result<ExitCode, CliError> {
     let key = a.enc.key(&a.key)?;
-    let recorded = open::recorded_operator(&a.db.dir)?;
+    let recorded = open::recorded_operator(&a.db.dir, &a.ks.keyspace)?;
     let operator =
         a.db.merge_operator
             .clone()
             .or(recorded)
             .filter(|n| n != "none");
     let Some(operator) = operator else {
+        let what = if a.ks.keyspace == DEFAULT_KEYSPACE {
+            format!("the database at {}", a.db.dir.display())
+        } else {
+            format!(
+                "keyspace '{}' of the database at {}",
+                a.ks.keyspace,
+                a.db.dir.display()
+            )
+        };
         return Err(CliError::usage(format!(
-            "merge needs a merge operator, and the database at {} is opened without one: pass \
+            "merge needs a merge operator, and {what} is opened without one: pass \
              --merge-operator NAME ({})",
-            a.db.dir.display(),
             open::BUILT_INS
         )));
     };
@@ -177,11 +201,9 @@ pub fn merge(a: &MergeArgs) -> Result<ExitCode, CliError> {
         ..a.enc
     };
     let operand = enc.value(&a.operand)?;
-    let db = open::open(&a.db, Mode::Write)?;
-    let mut batch = WriteBatch::new();
-    batch.merge(&key, &operand);
-    db.write_opt(batch, &synced())?;
-    close(db)?;
+    let db = open::open(&a.db, &a.ks.keyspace, Mode::Write)?;
+    db.merge(&key, &operand, &synced())?;
+    db.close()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -195,10 +217,10 @@ pub fn scan(a: &ScanArgs, quiet: bool) -> Result<ExitCode, CliError> {
     };
     let (from, to) = (bound(&a.from, false)?, bound(&a.to, true)?);
     let prefix = a.prefix.as_deref().map(|p| a.enc.key(p)).transpose()?;
-    let db = open::open(&a.db, Mode::Read)?;
+    let db = open::open(&a.db, &a.ks.keyspace, Mode::Read)?;
     let iter = match &prefix {
         Some(p) => db.prefix(p),
-        None => db.range::<Vec<u8>, _>((from, to)),
+        None => db.range((from, to)),
     };
     let iter: Box<dyn Iterator<Item = _>> = if a.reverse {
         Box::new(iter.rev())
@@ -237,7 +259,7 @@ pub fn scan(a: &ScanArgs, quiet: bool) -> Result<ExitCode, CliError> {
     out.flush()?;
     pb.finish_and_clear();
     drop(out);
-    close(db)?;
+    db.close()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -262,7 +284,7 @@ pub fn compact(a: &CompactArgs, quiet: bool) -> Result<ExitCode, CliError> {
         k.as_deref().map(|k| enc.key(k)).transpose()
     };
     let (from, to) = (key(&a.from)?, key(&a.to)?);
-    let db = open::open(&a.db, Mode::Compact)?;
+    let db = open::open(&a.db, &a.ks.keyspace, Mode::Compact)?;
     let before = db.stats();
     let pb = progress::spinner("compacting", quiet);
     let started = Instant::now();
@@ -271,7 +293,7 @@ pub fn compact(a: &CompactArgs, quiet: bool) -> Result<ExitCode, CliError> {
         // The compaction is one call; show its counters as they move.
         scope.spawn(|| {
             while !done.load(Ordering::Acquire) {
-                let c = db.stats().counters;
+                let c = db.db().stats().counters;
                 pb.set_message(format!(
                     "compacting: {} jobs done, {} read, {} written",
                     c.compactions,
@@ -283,9 +305,10 @@ pub fn compact(a: &CompactArgs, quiet: bool) -> Result<ExitCode, CliError> {
         });
         let r = match (&from, &to) {
             (None, None) => db.compact(),
-            (Some(f), None) => db.compact_range::<Vec<u8>, _>(f.clone()..),
-            (None, Some(t)) => db.compact_range::<Vec<u8>, _>(..=t.clone()),
-            (Some(f), Some(t)) => db.compact_range::<Vec<u8>, _>(f.clone()..=t.clone()),
+            _ => db.compact_range((
+                from.clone().map_or(Bound::Unbounded, Bound::Included),
+                to.clone().map_or(Bound::Unbounded, Bound::Included),
+            )),
         };
         done.store(true, Ordering::Release);
         r
@@ -294,8 +317,13 @@ pub fn compact(a: &CompactArgs, quiet: bool) -> Result<ExitCode, CliError> {
     result?;
     let after = db.stats();
     let c = &after.counters;
+    let what = if db.name() == DEFAULT_KEYSPACE {
+        String::new()
+    } else {
+        format!(" keyspace {}", db.name())
+    };
     println!(
-        "compacted in {:.2} s: {} -> {}; {} read {}, wrote {}",
+        "compacted{what} in {:.2} s: {} -> {}; {} read {}, wrote {}",
         started.elapsed().as_secs_f64(),
         tree_line(&before),
         tree_line(&after),
@@ -303,6 +331,33 @@ pub fn compact(a: &CompactArgs, quiet: bool) -> Result<ExitCode, CliError> {
         human(c.compaction_bytes_read),
         human(c.compaction_bytes_written)
     );
-    close(db)?;
+    db.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn drop_keyspace(a: &DropKeyspaceArgs) -> Result<ExitCode, CliError> {
+    // No value is read or written: any operator the keyspace records will
+    // do.
+    let args = open::any_operator(
+        &DbArgs {
+            dir: a.dir.clone(),
+            merge_operator: None,
+        },
+        &a.name,
+    )?;
+    let db = open::open(&args, &a.name, Mode::Compact)?;
+    let s = db.stats();
+    let tables: usize = s.runs.iter().map(|r| r.tables.len()).sum();
+    let bytes: u64 = s.runs.iter().flat_map(|r| &r.tables).map(|t| t.size).sum();
+    db.db().drop_keyspace(&a.name)?;
+    let left = db.db().keyspaces();
+    db.close()?;
+    println!(
+        "dropped keyspace {} ({}, {}); left: {}",
+        a.name,
+        plural(tables, "table"),
+        human(bytes),
+        left.join(", ")
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -2,18 +2,24 @@
 //! shell (feature `cli`).
 //!
 //! ```text
-//! rillkv stats DIR                      runs, tables, overlap groups, next compaction, amplification
+//! rillkv stats DIR [--keyspace NAME]    each keyspace: runs, tables, overlap groups, next compaction, amplification
 //! rillkv get DIR KEY                    rillkv put DIR KEY VALUE       rillkv delete DIR KEY
 //! rillkv merge DIR KEY OPERAND          rillkv scan DIR [--prefix P | --from A --to B] [--limit N]
 //! rillkv dump table FILE                rillkv dump wal FILE           rillkv dump manifest DIR|FILE
 //! rillkv verify DIR                     rillkv compact DIR [--from A --to B]
-//! rillkv shape DIR --out tree.svg
+//! rillkv shape DIR --out tree.svg       rillkv keyspaces DIR           rillkv drop-keyspace DIR NAME
 //! ```
 //!
-//! Offline commands (`stats`, `dump`, `shape`, and the first pass of
-//! `verify`) read files without opening the database: no lock, nothing
-//! written, no merge operator needed. The others open it, which takes the
-//! lock and runs recovery like any open.
+//! The data commands (`get`, `put`, `delete`, `merge`, `scan`, `compact`)
+//! work in the default keyspace, or in the one `--keyspace NAME` names;
+//! `--merge-operator` is then that keyspace's operator. A write (`put`,
+//! `delete`, `merge`) creates the keyspace if it does not exist; the others
+//! refuse a keyspace that does not.
+//!
+//! Offline commands (`stats`, `dump`, `shape`, `keyspaces`, and the first
+//! pass of `verify`) read files without opening the database: no lock,
+//! nothing written, no merge operator needed. The others open it, which
+//! takes the lock and runs recovery like any open.
 //!
 //! Exit codes: 0 success; 1 a key not found (`get`) or damage found
 //! (`verify`, or a `Corruption` error from any command); 2 a usage, I/O or
@@ -48,8 +54,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// The tree: runs, tables, overlap groups, what the policy would compact
-    /// next and why, amplification. Offline.
+    /// Each keyspace's tree: runs, tables, overlap groups, what the policy
+    /// would compact next and why, amplification. Offline.
     Stats(tree::StatsArgs),
     /// Prints a key's value (exit 1 if it has none).
     Get(data::GetArgs),
@@ -57,7 +63,7 @@ enum Command {
     Put(data::PutArgs),
     /// Deletes a key (synced).
     Delete(data::KeyArgs),
-    /// Merges an operand into a key with the database's merge operator
+    /// Merges an operand into a key with the keyspace's merge operator
     /// (synced).
     Merge(data::MergeArgs),
     /// Prints keys and values in key order.
@@ -67,10 +73,17 @@ enum Command {
     Dump(dump::DumpCommand),
     /// Checks every checksum of every live file (exit 1 if damaged).
     Verify(verify::VerifyArgs),
-    /// Compacts the whole tree, or the overlap groups meeting a key range.
+    /// Compacts the keyspace's whole tree, or the overlap groups meeting a
+    /// key range.
     Compact(data::CompactArgs),
-    /// Draws the tree as an SVG picture. Offline.
+    /// Draws the tree as an SVG picture: each keyspace's, one under the
+    /// other. Offline.
     Shape(tree::ShapeArgs),
+    /// Lists the keyspaces: id, merge operator, runs, tables, bytes.
+    /// Offline.
+    Keyspaces(tree::KeyspacesArgs),
+    /// Drops a keyspace and all its data.
+    DropKeyspace(data::DropKeyspaceArgs),
 }
 
 /// A database directory, and how to open it.
@@ -78,11 +91,22 @@ enum Command {
 struct DbArgs {
     /// The database directory.
     dir: PathBuf,
-    /// The merge operator to open the database with: u64add, u64max,
-    /// u64min, append, append:<hex delimiter>, or `none`. Required when the
-    /// database records one.
+    /// The merge operator to open the keyspace worked in with (the default
+    /// keyspace, or --keyspace's): u64add, u64max, u64min, append,
+    /// append:<hex delimiter>, or `none`. Required when the keyspace
+    /// records one.
     #[arg(long, value_name = "NAME")]
     merge_operator: Option<String>,
+}
+
+/// The keyspace a data command works in.
+#[derive(Debug, Clone, Args)]
+struct KeyspaceArg {
+    /// The keyspace to work in (`default`: the database's default
+    /// keyspace). A write (put, delete, merge) creates it if it does not
+    /// exist.
+    #[arg(long, value_name = "NAME", default_value = open::DEFAULT_KEYSPACE)]
+    keyspace: String,
 }
 
 fn run(cli: Cli) -> Result<ExitCode, CliError> {
@@ -98,6 +122,8 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Verify(a) => verify::run(&a, quiet),
         Command::Compact(a) => data::compact(&a, quiet),
         Command::Shape(a) => tree::shape(&a, quiet),
+        Command::Keyspaces(a) => tree::keyspaces(&a),
+        Command::DropKeyspace(a) => data::drop_keyspace(&a),
     }
 }
 

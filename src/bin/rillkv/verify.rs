@@ -18,7 +18,7 @@ use rillkv::tools::{self, FileRole};
 use crate::DbArgs;
 use crate::error::{CliError, EXIT_NOT_OK};
 use crate::fmt::human;
-use crate::open::{self, Mode};
+use crate::open::{self, DEFAULT_KEYSPACE, Mode};
 use crate::progress;
 
 #[derive(Debug, Args)]
@@ -86,20 +86,9 @@ fn offline_pass(dir: &Path, quiet: bool, report: &mut Report) -> Result<(), CliE
 fn online_pass(a: &VerifyArgs, quiet: bool, report: &mut Report) -> Result<(), CliError> {
     // Reads no values, so any built-in operator the database records, or
     // none, will do.
-    let recorded = open::recorded_operator(&a.db.dir)?;
-    let operator = a.db.merge_operator.clone().or_else(|| {
-        Some(
-            recorded
-                .filter(|r| open::is_built_in(r))
-                .unwrap_or_else(|| "none".to_owned()),
-        )
-    });
-    let args = DbArgs {
-        dir: a.db.dir.clone(),
-        merge_operator: operator,
-    };
+    let args = open::any_operator(&a.db, DEFAULT_KEYSPACE)?;
     let pb = progress::spinner("Db::verify", quiet);
-    let db = match open::open(&args, Mode::Read) {
+    let db = match open::open(&args, DEFAULT_KEYSPACE, Mode::Read) {
         Ok(db) => db,
         Err(CliError::Db(e)) if e.kind() == ErrorKind::Corruption => {
             pb.finish_and_clear();
@@ -118,7 +107,7 @@ fn online_pass(a: &VerifyArgs, quiet: bool, report: &mut Report) -> Result<(), C
             return Err(e);
         }
     };
-    let r = db.verify()?;
+    let r = db.db().verify()?;
     pb.finish_and_clear();
     for p in &r.problems {
         report.problem(&p.file, p.message.clone());
