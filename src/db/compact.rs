@@ -167,15 +167,18 @@ impl DbInner {
                 continue;
             }
             let version = tree.current().version.clone();
-            if let Some(job) = TieredPolicy.pick(version.shape(), &opts.compaction) {
-                self.run_job(tree, &job)?;
-                return Ok(true);
-            }
-            if let Some(fold) = fold_runs(version.shape(), &opts.compaction) {
-                let _pass = self.enter()?;
-                self.apply_fold(tree, &fold)?;
-                return Ok(true);
-            }
+            let result = if let Some(job) = TieredPolicy.pick(version.shape(), &opts.compaction) {
+                self.run_job(tree, &job)
+            } else if let Some(fold) = fold_runs(version.shape(), &opts.compaction) {
+                self.enter().and_then(|_pass| self.apply_fold(tree, &fold))
+            } else {
+                continue;
+            };
+            return match result {
+                // Dropped while the job ran: its work is moot, not failed.
+                Err(_) if tree.is_dropped() => Ok(true),
+                other => other.map(|()| true),
+            };
         }
         Ok(false)
     }
@@ -494,6 +497,16 @@ impl DbInner {
         // files, removed now by their obsolete-from-birth state or at the
         // next open).
         if tree.is_dropped() {
+            drop(versions);
+            // The job's outputs are nobody's (a fold's tables went with the
+            // drop's own record, and stay until their readers are done).
+            for n in edit.added.iter().map(|t| t.number) {
+                if !edit.deleted.contains(&n) {
+                    let _ = self
+                        .fs
+                        .remove_file(&crate::filename::table_path(&self.dir, n));
+                }
+            }
             return Err(dropped_error(tree.name()));
         }
         if let Err(e) = versions.log_and_apply(edit, &self.next_file_number, Vec::new()) {

@@ -253,7 +253,7 @@ impl DbInner {
             .ok_or_else(|| Error::invalid(format!("there is no keyspace named '{name}'")))?;
         // The WAL lock: no commit group inserts into the tree from now on.
         // The versions lock: no flush or compaction of it installs after.
-        let _wal = self.wal.lock();
+        let wal = self.wal.lock();
         self.check_open()?;
         let mut versions = self.versions.lock();
         let edit = VersionEdit {
@@ -261,8 +261,13 @@ impl DbInner {
             ..VersionEdit::of(tree.id())
         };
         versions.log_and_apply(edit, &self.next_file_number, Vec::new())?;
-        tree.mark_dropped();
+        let old = tree.mark_dropped();
         self.trees.write().remove(&tree.id());
+        drop(versions);
+        drop(wal);
+        // Outside the locks: the last reference to its tables may go with
+        // it, and their deletion tells listeners.
+        drop(old);
         tracing::info!(keyspace = name, id = tree.id(), "keyspace dropped");
         Ok(())
     }

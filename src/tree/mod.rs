@@ -135,10 +135,23 @@ impl Tree {
         self.dropped.load(Ordering::Acquire)
     }
 
-    /// Marks the keyspace dropped. REQUIRES: the WAL lock, so that no
-    /// commit group inserts into it afterwards.
-    pub(crate) fn mark_dropped(&self) {
+    /// Marks the keyspace dropped and empties the tree: its memtables and
+    /// tables stay alive only as long as views taken before (iterators)
+    /// hold them, not as long as a handle of the keyspace does. Returns
+    /// the replaced super version, for the caller to drop outside its
+    /// locks. REQUIRES: the WAL lock, so that no commit group inserts into
+    /// it afterwards, and the version-set lock.
+    #[must_use = "drop the replaced super version outside the locks"]
+    pub(crate) fn mark_dropped(&self) -> Arc<SuperVersion> {
         self.dropped.store(true, Ordering::Release);
+        let mut sv = self.super_version.write();
+        let empty = Arc::new(SuperVersion {
+            active: Arc::new(MemTable::new(sv.active.wal_number())),
+            sealed: Vec::new(),
+            version: Arc::default(),
+            merge: Arc::clone(&sv.merge),
+        });
+        std::mem::replace(&mut *sv, empty)
     }
 
     /// The oldest WAL holding a write of this tree that is in no table

@@ -4,7 +4,7 @@
 //! crash::kill_loop::sigkill_loses_no_acknowledged_write`.
 //!
 //! One module per scenario, grouped by area (`wal`, `recovery`, `crash`,
-//! `tables`, `compaction`, `merge`, `corruption`, `api`, `concurrency`,
+//! `tables`, `compaction`, `merge`, `corruption`, `api`, `concurrency`, `keyspaces`,
 //! `lifecycle`), `layers` (the module-arrow check against `DESIGN.md`),
 //! and [`support`], the helpers they share — each helper once, and each one used (no `dead_code` allowance: a helper nobody uses
 //! any more is a warning, so it goes). A module is named after the
@@ -33,7 +33,8 @@
 //!
 //! Some tests re-run this binary as a child process running one test, by
 //! its full name (`support::child_command(module_path!(), name)`): the kill
-//! loops (`crash::kill_loop*::child_writer`), the lock tests
+//! loops (`crash::kill_loop*::child_writer`,
+//! `keyspaces::kill_loop::child_writer`), the lock tests
 //! (`lifecycle::lock_second_open::child_open`, `child_hold`), the `verify`
 //! child (`lifecycle::verify_on_a_live_database_does_not_kill_the_process`)
 //! and the read-only check run as `nobody` (`corruption::bad_inputs::
@@ -65,6 +66,7 @@ mod compaction;
 mod concurrency;
 mod corruption;
 mod crash;
+mod keyspaces;
 mod layers;
 mod lifecycle;
 mod merge;

@@ -2,8 +2,8 @@
 //!
 //! - [`model`]: the `BTreeMap` model every scenario compares the database
 //!   with, draining iterators into pairs, and the comparisons (`get`s,
-//!   scans both ways and from both ends, ranges, prefixes) of a [`Db`] or a
-//!   [`Snapshot`] against it;
+//!   scans both ways and from both ends, ranges, prefixes) of a [`Db`], a
+//!   [`Snapshot`] or one of their keyspaces against it;
 //! - [`data`]: keys, values and the models of the built-in merge
 //!   operators;
 //! - [`format`]: an independent codec of the on-disk formats

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use bytes::Bytes;
-use rillkv::{Db, DbIter, ErrorKind, Snapshot};
+use rillkv::{Db, DbIter, ErrorKind, Keyspace, Snapshot};
 
 /// User keys to resolved values: what the database must show.
 pub type Model = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -149,7 +149,8 @@ pub fn model_prefix(model: &Model, prefix: &[u8]) -> Pairs {
 // Comparing a view with the model.
 
 /// Something that reads like a database at one point in time: a [`Db`] or a
-/// [`Snapshot`].
+/// [`Snapshot`] (their default keyspace), a [`Keyspace`], or one keyspace
+/// of a snapshot ([`SnapshotIn`]).
 pub trait View {
     /// A point lookup; an error fails the test.
     fn get_vec(&self, key: &[u8]) -> Option<Vec<u8>>;
@@ -185,10 +186,48 @@ impl View for Snapshot {
     }
 }
 
+impl View for Keyspace {
+    fn get_vec(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.get(key)
+            .expect("keyspace get failed")
+            .map(|v| v.to_vec())
+    }
+    fn range_iter(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> DbIter {
+        self.range((lo, hi))
+    }
+    fn prefix_iter(&self, prefix: &[u8]) -> DbIter {
+        self.prefix(prefix)
+    }
+}
+
+/// One keyspace of a snapshot (`Snapshot::get_in`, `range_in`,
+/// `prefix_in`), read as a view.
+pub struct SnapshotIn<'a>(pub &'a Snapshot, pub &'a Keyspace);
+
+impl View for SnapshotIn<'_> {
+    fn get_vec(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.0
+            .get_in(self.1, key)
+            .expect("snapshot get_in failed")
+            .map(|v| v.to_vec())
+    }
+    fn range_iter(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> DbIter {
+        self.0.range_in(self.1, (lo, hi))
+    }
+    fn prefix_iter(&self, prefix: &[u8]) -> DbIter {
+        self.0.prefix_in(self.1, prefix)
+    }
+}
+
 /// Checks `view` against `model`: a point lookup of every model key and of
 /// every `probes` key, full forward and reverse scans, and scans taking
 /// from both ends (in turn, and at random).
-pub fn assert_view_matches(view: &impl View, model: &Model, probes: &[Vec<u8>], ctx: &str) {
+pub fn assert_view_matches(
+    view: &(impl View + ?Sized),
+    model: &Model,
+    probes: &[Vec<u8>],
+    ctx: &str,
+) {
     for k in model.keys().chain(probes) {
         let got = view.get_vec(k);
         let want = model.get(k);
@@ -220,7 +259,7 @@ pub fn assert_view_matches(view: &impl View, model: &Model, probes: &[Vec<u8>], 
 
 /// Checks one range of `view` against `model`, both directions.
 pub fn assert_range_matches(
-    view: &impl View,
+    view: &(impl View + ?Sized),
     model: &Model,
     lo: &Bound<Vec<u8>>,
     hi: &Bound<Vec<u8>>,
@@ -235,7 +274,7 @@ pub fn assert_range_matches(
 }
 
 /// Checks one prefix scan of `view` against `model`, both directions.
-pub fn assert_prefix_matches(view: &impl View, model: &Model, prefix: &[u8], ctx: &str) {
+pub fn assert_prefix_matches(view: &(impl View + ?Sized), model: &Model, prefix: &[u8], ctx: &str) {
     let want = model_prefix(model, prefix);
     let fwd = collect(view.prefix_iter(prefix));
     assert_pairs_eq(
