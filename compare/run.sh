@@ -12,7 +12,7 @@
 # 30+ minutes to compile on 2 cores. ROCKSDB_SOURCE=system links Debian's
 # librocksdb-dev (7.8.3, `apt-get install librocksdb-dev`) instead and is
 # the default when that library is installed; ROCKSDB_SOURCE=bundled builds
-# RocksDB 10.4 from the crate.
+# RocksDB 11.8.1 from the crate (rocksdb 0.25).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NUM=${NUM:-500000}
