@@ -13,13 +13,12 @@
 //! `cargo test` and `cargo nextest` (the child is started with libtest
 //! arguments, which both understand).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::Stdio;
+use std::io::Write;
 use std::time::Duration;
 
 use rillkv::{Db, Options, WriteBatch, WriteOptions};
 
-use crate::support::{assert_pairs_eq, child_command, collect, env_num, seed, show};
+use crate::support::{assert_pairs_eq, child_command, collect, env_num, run_then_kill, seed, show};
 
 const ENV_DIR: &str = "RILLKV_KILL_CHILD_DIR";
 /// Entries in each batch besides the counter key.
@@ -108,61 +107,24 @@ struct Report {
 
 /// Runs one child for a random 20-200 ms, kills it, returns what it said.
 fn run_child(dir: &std::path::Path, rng: &mut fastrand::Rng) -> Report {
-    let mut child = child_command(module_path!(), "child_writer")
-        .env(ENV_DIR, dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn child");
-    let stdout = child.stdout.take().expect("child stdout");
-    let mut stderr = child.stderr.take().expect("child stderr");
-    let reader = std::thread::spawn(move || {
-        let mut report = Report::default();
-        let mut r = BufReader::new(stdout);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match r.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            // Only whole lines count; libtest's own lines are ignored.
-            let Some(l) = line.strip_suffix('\n') else {
-                break;
-            };
-            if let Some(n) = l.strip_prefix("ack ").and_then(|s| s.parse().ok()) {
-                assert!(
-                    report.last_ack.is_none_or(|p| p + 1 == n),
-                    "child acks out of order: {:?} then {n}",
-                    report.last_ack
-                );
-                report.last_ack = Some(n);
-                report.acks += 1;
-            } else if let Some(n) = l.strip_prefix("start ").and_then(|s| s.parse().ok()) {
-                report.start = Some(n);
-            }
+    let mut cmd = child_command(module_path!(), "child_writer");
+    cmd.env(ENV_DIR, dir);
+    let lines = run_then_kill(cmd, Duration::from_millis(rng.u64(20..=200)));
+    let mut report = Report::default();
+    // Only whole lines count; libtest's own lines are ignored.
+    for l in &lines {
+        if let Some(n) = l.strip_prefix("ack ").and_then(|s| s.parse().ok()) {
+            assert!(
+                report.last_ack.is_none_or(|p| p + 1 == n),
+                "child acks out of order: {:?} then {n}",
+                report.last_ack
+            );
+            report.last_ack = Some(n);
+            report.acks += 1;
+        } else if let Some(n) = l.strip_prefix("start ").and_then(|s| s.parse().ok()) {
+            report.start = Some(n);
         }
-        report
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-
-    std::thread::sleep(Duration::from_millis(rng.u64(20..=200)));
-    let early_exit = child.try_wait().expect("try_wait");
-    if early_exit.is_none() {
-        child.kill().expect("SIGKILL the child");
     }
-    let status = child.wait().expect("wait for child");
-    let report = reader.join().expect("stdout reader");
-    let stderr = err_reader.join().expect("stderr reader");
-    assert!(
-        early_exit.is_none(),
-        "the child exited by itself ({status}) instead of being killed; stderr:\n{stderr}"
-    );
     report
 }
 

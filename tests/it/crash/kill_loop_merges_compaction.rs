@@ -32,15 +32,14 @@
 //! long run). Works under `cargo test` and `cargo nextest` (the child is
 //! started with libtest arguments, which both understand).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rillkv::merge::U64Add;
 use rillkv::{CompactionOptions, Db, Options, WriteBatch, WriteOptions};
 
-use crate::support::{child_command, env_num, le, seed, show, table_count, u64_of};
+use crate::support::{child_command, env_num, le, run_then_kill, seed, show, table_count, u64_of};
 
 const ENV_DIR: &str = "RILLKV_CRASH_CHILD_DIR";
 const ENV_START: &str = "RILLKV_CRASH_CHILD_START";
@@ -198,70 +197,32 @@ struct Report {
 /// Runs one child from operation `start` for a random 30-300 ms, kills it,
 /// returns what it said.
 fn run_child(dir: &Path, start: u64, rng: &mut fastrand::Rng) -> Report {
-    let mut child = child_command(module_path!(), "child_writer")
-        .env(ENV_DIR, dir)
-        .env(ENV_START, start.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn child");
-    let stdout = child.stdout.take().expect("child stdout");
-    let mut stderr = child.stderr.take().expect("child stderr");
-    let reader = std::thread::spawn(move || {
-        let mut report = Report::default();
-        let mut r = BufReader::new(stdout);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match r.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            // Only whole lines count; libtest's own lines are ignored.
-            let Some(l) = line.strip_suffix('\n') else {
-                break;
-            };
-            if let Some(rest) = l.strip_prefix("ack ") {
-                let i: u64 = rest
-                    .split(' ')
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .expect("ack line with an index");
-                let first = report.last_ack.map_or(report.start, |p| Some(p + 1));
-                assert_eq!(Some(i), first, "child acks out of order");
-                assert_eq!(
-                    format!("{l}\n"),
-                    ack_line(i),
-                    "child acknowledged something else than operation {i}"
-                );
-                report.last_ack = Some(i);
-                report.acks += 1;
-            } else if let Some(n) = l.strip_prefix("start ").and_then(|s| s.parse().ok()) {
-                report.start = Some(n);
-            }
+    let mut cmd = child_command(module_path!(), "child_writer");
+    cmd.env(ENV_DIR, dir).env(ENV_START, start.to_string());
+    let lines = run_then_kill(cmd, Duration::from_millis(rng.u64(30..=300)));
+    let mut report = Report::default();
+    // Only whole lines count; libtest's own lines are ignored.
+    for l in &lines {
+        if let Some(rest) = l.strip_prefix("ack ") {
+            let i: u64 = rest
+                .split(' ')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .expect("ack line with an index");
+            let first = report.last_ack.map_or(report.start, |p| Some(p + 1));
+            assert_eq!(Some(i), first, "child acks out of order");
+            assert_eq!(
+                format!("{l}\n"),
+                ack_line(i),
+                "child acknowledged something else than operation {i}"
+            );
+            report.last_ack = Some(i);
+            report.acks += 1;
+        } else if let Some(n) = l.strip_prefix("start ").and_then(|s| s.parse().ok()) {
+            report.start = Some(n);
         }
-        report
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-
-    std::thread::sleep(Duration::from_millis(rng.u64(30..=300)));
-    let early_exit = child.try_wait().expect("try_wait");
-    if early_exit.is_none() {
-        child.kill().expect("SIGKILL the child");
     }
-    let status = child.wait().expect("wait for child");
-    let report = reader.join();
-    let stderr = err_reader.join().expect("stderr reader");
-    assert!(
-        early_exit.is_none(),
-        "the child exited by itself ({status}) instead of being killed; stderr:\n{stderr}"
-    );
-    report.unwrap_or_else(|e| std::panic::resume_unwind(e))
+    report
 }
 
 /// The counters after a prefix `0..len` of the trace, kept incrementally.

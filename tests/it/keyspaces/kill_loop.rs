@@ -34,14 +34,15 @@
 //! `crash::kill_loop`).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use rillkv::{Db, Keyspace, KeyspaceOptions, Options, WriteBatch, WriteOptions};
 
-use crate::support::{Model, assert_pairs_eq, child_command, collect, env_num, pairs, seed, show};
+use crate::support::{
+    Model, assert_pairs_eq, child_command, collect, env_num, pairs, run_then_kill, seed, show,
+};
 
 const ENV_DIR: &str = "RILLKV_KS_KILL_CHILD_DIR";
 /// The default keyspace's key naming the last operation applied.
@@ -217,58 +218,21 @@ struct Report {
 
 /// Runs one child for a random 20-200 ms, kills it, returns what it said.
 fn run_child(dir: &Path, rng: &mut fastrand::Rng) -> Report {
-    let mut child = child_command(module_path!(), "child_writer")
-        .env(ENV_DIR, dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn child");
-    let stdout = child.stdout.take().expect("child stdout");
-    let mut stderr = child.stderr.take().expect("child stderr");
-    let reader = std::thread::spawn(move || {
-        let mut report = Report::default();
-        let mut r = BufReader::new(stdout);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            match r.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            // Only whole lines count; libtest's own lines are ignored.
-            let Some(l) = line.strip_suffix('\n') else {
-                break;
-            };
-            if let Some(n) = l.strip_prefix("ack ").and_then(|s| s.parse().ok()) {
-                let expected = report.last_ack.map_or(report.start, |p| Some(p + 1));
-                assert_eq!(Some(n), expected, "child acks out of order");
-                report.last_ack = Some(n);
-                report.acks += 1;
-            } else if let Some(n) = l.strip_prefix("start ").and_then(|s| s.parse().ok()) {
-                report.start = Some(n);
-            }
+    let mut cmd = child_command(module_path!(), "child_writer");
+    cmd.env(ENV_DIR, dir);
+    let lines = run_then_kill(cmd, Duration::from_millis(rng.u64(20..=200)));
+    let mut report = Report::default();
+    // Only whole lines count; libtest's own lines are ignored.
+    for l in &lines {
+        if let Some(n) = l.strip_prefix("ack ").and_then(|s| s.parse().ok()) {
+            let expected = report.last_ack.map_or(report.start, |p| Some(p + 1));
+            assert_eq!(Some(n), expected, "child acks out of order");
+            report.last_ack = Some(n);
+            report.acks += 1;
+        } else if let Some(n) = l.strip_prefix("start ").and_then(|s| s.parse().ok()) {
+            report.start = Some(n);
         }
-        report
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-
-    std::thread::sleep(Duration::from_millis(rng.u64(20..=200)));
-    let early_exit = child.try_wait().expect("try_wait");
-    if early_exit.is_none() {
-        child.kill().expect("SIGKILL the child");
     }
-    let status = child.wait().expect("wait for child");
-    let report = reader.join().expect("stdout reader");
-    let stderr = err_reader.join().expect("stderr reader");
-    assert!(
-        early_exit.is_none(),
-        "the child exited by itself ({status}) instead of being killed; stderr:\n{stderr}"
-    );
     report
 }
 

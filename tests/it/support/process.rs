@@ -50,3 +50,55 @@ pub fn child_command(module: &str, test: &str) -> Command {
     cmd.env_remove("RUST_TEST_NOCAPTURE");
     cmd
 }
+
+/// Runs `cmd` (a [`child_command`]) with piped output for `after`, then
+/// `SIGKILL`s it and returns the whole lines it printed (a line cut by the
+/// kill is not one). Panics, showing its stderr, if the child exited on
+/// its own first: a writer that stops early tests nothing.
+pub fn run_then_kill(mut cmd: Command, after: std::time::Duration) -> Vec<String> {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn child");
+    let stdout = child.stdout.take().expect("child stdout");
+    let mut stderr = child.stderr.take().expect("child stderr");
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        let mut r = BufReader::new(stdout);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match r.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            match line.strip_suffix('\n') {
+                Some(l) => lines.push(l.to_owned()),
+                None => break,
+            }
+        }
+        lines
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    std::thread::sleep(after);
+    let early_exit = child.try_wait().expect("try_wait");
+    if early_exit.is_none() {
+        child.kill().expect("SIGKILL the child");
+    }
+    let status = child.wait().expect("wait for child");
+    let lines = reader.join().expect("stdout reader");
+    let stderr = err_reader.join().expect("stderr reader");
+    assert!(
+        early_exit.is_none(),
+        "the child exited by itself ({status}) instead of being killed; stderr:\n{stderr}"
+    );
+    lines
+}
