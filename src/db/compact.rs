@@ -47,6 +47,10 @@ pub(crate) struct CompactionControl {
     last_job_id: AtomicU64,
     /// Whose turn it is among the keyspaces (an ever-growing counter).
     next_turn: std::sync::atomic::AtomicUsize,
+    /// Whether some tree with background compaction is at or past its
+    /// `slowdown_runs`: refreshed whenever a version is installed, so that
+    /// a commit looks at no tree while writes are not slowed.
+    slowed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -379,7 +383,14 @@ impl DbInner {
 
     /// Whether run-count backpressure would slow or stop a commit now.
     pub(crate) fn writes_slowed(&self) -> bool {
-        self.deepest().is_some_and(|d| d.depth >= d.slowdown_runs)
+        self.compaction.slowed.load(Ordering::Acquire)
+    }
+
+    /// Recomputes [`DbInner::writes_slowed`]; called after every change
+    /// of a tree's version, options or the set of trees.
+    pub(crate) fn refresh_backpressure(&self) {
+        let slowed = self.deepest().is_some_and(|d| d.depth >= d.slowdown_runs);
+        self.compaction.slowed.store(slowed, Ordering::Release);
     }
 
     /// The keyspace with background compaction whose tree is deepest
@@ -407,7 +418,17 @@ impl DbInner {
     /// commit that is not slowed (tracked in `wal.slowdown`).
     /// REQUIRES: the WAL lock (proven by `wal`; called by the commit leader).
     pub(crate) fn wait_for_compaction_room(&self, wal: &mut WalState) -> Result<()> {
-        let Some(c) = self.deepest() else {
+        let deepest = if self.writes_slowed() {
+            self.deepest()
+        } else {
+            None
+        };
+        let Some(c) = deepest.filter(|d| d.depth >= d.slowdown_runs) else {
+            if let Some(ev) = &self.events
+                && let Some(stall) = wal.slowdown.take()
+            {
+                ev.write_stall_end(&stall, &Ok(()));
+            }
             return Ok(());
         };
         let depth = c.depth;
@@ -518,6 +539,7 @@ impl DbInner {
             .ok_or_else(|| dropped_error(tree.name()))?;
         let old = tree.install(version, None);
         drop(versions);
+        self.refresh_backpressure();
         drop(old);
         Ok(())
     }

@@ -247,6 +247,7 @@ impl DbInner {
             .ok_or_else(|| super::compact::dropped_error(tree.name()))?;
         let old = tree.install(version, Some(mem));
         drop(versions);
+        self.refresh_backpressure();
         // Dropped outside the locks (a table's deletion event may go with
         // the last reference to it).
         drop(old);

@@ -207,6 +207,8 @@ impl DbInner {
                 versions.log_and_apply(edit, &self.next_file_number, Vec::new())?;
             }
             tree.set_options(tree_options(&opts));
+            drop(versions);
+            self.refresh_backpressure();
             return Ok(tree);
         }
         let id: KeyspaceId = versions.next_keyspace_id();
@@ -235,6 +237,8 @@ impl DbInner {
             Arc::clone(self.default.tables()),
         ));
         self.trees.write().insert(id, Arc::clone(&tree));
+        drop(versions);
+        self.refresh_backpressure();
         tracing::info!(keyspace = name, id, "keyspace created");
         Ok(tree)
     }
@@ -265,6 +269,7 @@ impl DbInner {
         self.trees.write().remove(&tree.id());
         drop(versions);
         drop(wal);
+        self.refresh_backpressure();
         // Outside the locks: the last reference to its tables may go with
         // it, and their deletion tells listeners.
         drop(old);

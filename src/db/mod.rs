@@ -222,6 +222,7 @@ impl Db {
                 return Err(e);
             }
         };
+        inner.refresh_backpressure();
         let handle = flush::spawn(&inner)?;
         *inner.flush_thread.lock() = Some(handle);
         let handle = compact::spawn(&inner)?;

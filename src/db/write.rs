@@ -44,7 +44,7 @@ use crate::batch::{self, BatchIter, WriteBatch};
 use crate::error::{Error, Result};
 use crate::event::BackgroundErrorReason;
 use crate::filename;
-use crate::key::{KeyspaceId, MAX_SEQNO, SeqNo, ValueKind};
+use crate::key::{DEFAULT_KEYSPACE, KeyspaceId, MAX_SEQNO, SeqNo, ValueKind};
 use crate::memtable::MemTable;
 use crate::tree::Tree;
 use crate::wal;
@@ -167,6 +167,10 @@ impl DbInner {
         let mut trees = TreeCache::default();
         for entry in batch.entries() {
             let entry = entry.map_err(Error::from)?;
+            // The common case: the default keyspace always exists.
+            if entry.keyspace == DEFAULT_KEYSPACE && entry.kind != ValueKind::Merge {
+                continue;
+            }
             let tree = trees.get(self, entry.keyspace).ok_or_else(|| {
                 Error::invalid(format!(
                     "the batch writes to keyspace {}, which this database does not have \
@@ -387,7 +391,6 @@ impl DbInner {
         let payload = Bytes::from(payload);
         let body = payload.get(batch::HEADER_LEN..).unwrap_or_default();
         let mut trees = TreeCache::default();
-        let mut touched: Vec<Arc<MemTable>> = Vec::new();
         let mut user_bytes = 0u64;
         for (i, entry) in BatchIter::new(body, count).enumerate() {
             // The payload was encoded just above; it always decodes.
@@ -395,13 +398,9 @@ impl DbInner {
             user_bytes += (entry.key.len() + entry.value.len()) as u64;
             // A keyspace dropped since the batch was validated: the write
             // is ordered before the drop, which removes it with the rest.
-            let Some(mem) = trees.active(self, entry.keyspace) else {
+            let Some(mem) = trees.active(self, entry.keyspace, wal.number) else {
                 continue;
             };
-            if !touched.iter().any(|m| Arc::ptr_eq(m, mem)) {
-                mem.note_wal(wal.number);
-                touched.push(Arc::clone(mem));
-            }
             mem.insert(
                 payload.slice_ref(entry.key),
                 base + i as u64,
@@ -427,9 +426,8 @@ impl DbInner {
                 wal.seal.push(Arc::clone(tree));
             }
         };
-        for tree in written.trees() {
-            let sv = tree.current();
-            if sv.active.approximate_size() >= tree.opts().memtable_size {
+        for (tree, active) in written.written() {
+            if active.approximate_size() >= tree.memtable_size() {
                 seal(wal, tree);
             }
         }
@@ -532,14 +530,17 @@ impl DbInner {
     }
 }
 
-/// The trees a group writes to, looked up once per keyspace.
+/// The trees a group writes to, looked up once per keyspace. The first
+/// is kept inline: most groups write to one keyspace, and this runs on
+/// every commit.
 #[derive(Default)]
 pub(super) struct TreeCache {
-    trees: Vec<CachedTree>,
+    first: Option<CachedTree>,
+    rest: Vec<CachedTree>,
 }
 
 /// One keyspace a group writes to: its tree (`None` if it does not exist)
-/// and, once looked up, its active memtable.
+/// and, once the group inserts into it, its active memtable.
 struct CachedTree {
     keyspace: KeyspaceId,
     tree: Option<Arc<Tree>>,
@@ -549,38 +550,53 @@ struct CachedTree {
 impl TreeCache {
     /// The tree of `keyspace`, if it exists.
     fn get(&mut self, db: &DbInner, keyspace: KeyspaceId) -> Option<&Arc<Tree>> {
-        let idx = self.index(db, keyspace);
-        self.trees.get(idx).and_then(|c| c.tree.as_ref())
+        self.entry(db, keyspace).tree.as_ref()
     }
 
-    /// The active memtable of `keyspace`'s tree, unless it was dropped.
+    /// The active memtable of `keyspace`'s tree, unless it was dropped;
+    /// the first time, it is told that writes go to WAL `wal_number`.
     /// REQUIRES: the WAL lock (the active memtable does not change).
-    fn active(&mut self, db: &DbInner, keyspace: KeyspaceId) -> Option<&Arc<MemTable>> {
-        let idx = self.index(db, keyspace);
-        let cached = self.trees.get_mut(idx)?;
+    fn active(
+        &mut self,
+        db: &DbInner,
+        keyspace: KeyspaceId,
+        wal_number: u64,
+    ) -> Option<&Arc<MemTable>> {
+        let cached = self.entry(db, keyspace);
         let tree = cached.tree.as_ref().filter(|t| !t.is_dropped())?;
-        Some(
-            cached
-                .active
-                .get_or_insert_with(|| Arc::clone(&tree.current().active)),
-        )
+        Some(cached.active.get_or_insert_with(|| {
+            let active = Arc::clone(&tree.current().active);
+            active.note_wal(wal_number);
+            active
+        }))
     }
 
-    fn index(&mut self, db: &DbInner, keyspace: KeyspaceId) -> usize {
-        if let Some(i) = self.trees.iter().position(|c| c.keyspace == keyspace) {
-            return i;
-        }
-        self.trees.push(CachedTree {
+    fn entry(&mut self, db: &DbInner, keyspace: KeyspaceId) -> &mut CachedTree {
+        let new = |keyspace| CachedTree {
             keyspace,
             tree: db.tree(keyspace),
             active: None,
-        });
-        self.trees.len() - 1
+        };
+        let first = self.first.get_or_insert_with(|| new(keyspace));
+        if first.keyspace == keyspace {
+            return first;
+        }
+        match self.rest.iter().position(|c| c.keyspace == keyspace) {
+            Some(i) => &mut self.rest[i],
+            None => {
+                self.rest.push(new(keyspace));
+                let last = self.rest.len() - 1;
+                &mut self.rest[last]
+            }
+        }
     }
 
-    /// The trees looked up that exist.
-    fn trees(&self) -> impl Iterator<Item = &Arc<Tree>> {
-        self.trees.iter().filter_map(|c| c.tree.as_ref())
+    /// The trees the group inserted into, with their active memtables.
+    fn written(&self) -> impl Iterator<Item = (&Arc<Tree>, &Arc<MemTable>)> {
+        self.first
+            .iter()
+            .chain(&self.rest)
+            .filter_map(|c| Some((c.tree.as_ref()?, c.active.as_ref()?)))
     }
 }
 

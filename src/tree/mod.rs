@@ -22,7 +22,7 @@ mod job;
 mod view;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use parking_lot::RwLock;
 
@@ -68,6 +68,8 @@ pub(crate) struct Tree {
     name: String,
     /// Replaced as a whole when the keyspace is opened with new options.
     opts: RwLock<Arc<TreeOptions>>,
+    /// `opts.memtable_size`, read on every commit without a lock.
+    memtable_size: AtomicUsize,
     super_version: RwLock<Arc<SuperVersion>>,
     /// The one live object of each of its tables (shared by every tree of
     /// the database: table numbers are the database's).
@@ -91,6 +93,7 @@ impl Tree {
         Tree {
             id,
             name,
+            memtable_size: AtomicUsize::new(opts.memtable_size),
             opts: RwLock::new(Arc::new(opts)),
             super_version: RwLock::new(Arc::new(SuperVersion {
                 active: Arc::new(MemTable::new(wal_number)),
@@ -121,6 +124,8 @@ impl Tree {
     /// REQUIRES: the version-set lock (it orders super-version swaps).
     pub(crate) fn set_options(&self, opts: TreeOptions) {
         let merge = Arc::new(opts.merge.clone());
+        self.memtable_size
+            .store(opts.memtable_size, Ordering::Relaxed);
         *self.opts.write() = Arc::new(opts);
         let mut sv = self.super_version.write();
         *sv = Arc::new(SuperVersion {
@@ -129,6 +134,11 @@ impl Tree {
             version: Arc::clone(&sv.version),
             merge,
         });
+    }
+
+    /// Bytes the active memtable takes before it is sealed.
+    pub(crate) fn memtable_size(&self) -> usize {
+        self.memtable_size.load(Ordering::Relaxed)
     }
 
     pub(crate) fn is_dropped(&self) -> bool {
