@@ -3,6 +3,7 @@
 //! The write path lives in `write.rs` (group commit), the read path in
 //! `read.rs`, recovery in `recovery.rs`.
 
+mod checkpoint;
 mod compact;
 mod flush;
 mod read;

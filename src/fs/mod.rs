@@ -100,6 +100,41 @@ pub trait Fs: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     /// `NotFound` for a missing file; whatever else the filesystem reports.
     fn read(&self, path: &Path) -> io::Result<Bytes>;
+    /// Makes `to` a second name of the file `from` (a hard link), or, where
+    /// the filesystem cannot (another device), a copy of it, fsynced.
+    /// Either way `to` keeps `from`'s content when `from` is later removed;
+    /// the caller fsyncs the directory of `to`. For files that no longer
+    /// change (tables, finished logs). The default copies.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::path::Path;
+    /// use rillkv::fs::{FaultFs, Fs, WritableFile};
+    /// let fs = FaultFs::new();
+    /// fs.create_dir_all(Path::new("/d"))?;
+    /// fs.create(Path::new("/d/a"))?.append(b"table")?;
+    /// fs.link(Path::new("/d/a"), Path::new("/d/b"))?;
+    /// fs.remove_file(Path::new("/d/a"))?;
+    /// assert_eq!(fs.read(Path::new("/d/b"))?, &b"table"[..]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// `NotFound` if `from` is missing; `AlreadyExists` if `to` exists;
+    /// whatever else the filesystem reports.
+    fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        if self.exists(to) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists", to.display()),
+            ));
+        }
+        let data = self.read(from)?;
+        let mut out = self.create(to)?;
+        out.append(&data)?;
+        out.sync()
+    }
+
     /// Atomically renames `from` to `to`, replacing `to`.
     ///
     /// ```

@@ -196,6 +196,18 @@ impl Fs for StdFs {
         path.exists()
     }
 
+    fn link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        match fs::hard_link(from, to) {
+            Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+                // Another filesystem: a copy, made durable.
+                let mut out = OpenOptions::new().write(true).create_new(true).open(to)?;
+                io::copy(&mut File::open(from)?, &mut out)?;
+                out.sync_all()
+            }
+            other => other,
+        }
+    }
+
     fn try_lock(&self, path: &Path) -> io::Result<Option<FileLock>> {
         // Held in this process already: do not even open the file, as
         // closing that descriptor would drop the process's record lock.

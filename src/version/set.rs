@@ -193,6 +193,21 @@ fn current_content(manifest_number: u64) -> String {
     format!("{name} {crc:08x}\n")
 }
 
+/// Points `CURRENT` in `dir` at manifest `number`: temp file, fsync,
+/// rename, directory fsync.
+pub(crate) fn install_current(fs: &dyn Fs, dir: &Path, number: u64) -> Result<()> {
+    let tmp = filename::temp_path(dir, number);
+    let current = dir.join(filename::CURRENT);
+    let mut f = fs.create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+    f.append(current_content(number).as_bytes())
+        .and_then(|()| f.sync())
+        .map_err(|e| Error::io("write", &tmp, e))?;
+    fs.rename(&tmp, &current)
+        .map_err(|e| Error::io("rename", &tmp, e))?;
+    fs.sync_dir(dir)
+        .map_err(|e| Error::io("fsync directory", dir, e))
+}
+
 /// Parses `CURRENT`; `None` if it is not exactly what we write.
 pub(crate) fn parse_current(data: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(data).ok()?;
@@ -379,8 +394,8 @@ impl VersionSet {
     }
 
     /// The record that describes the whole state: what a manifest starts
-    /// with.
-    fn snapshot_record(&self, next_file_number: u64) -> ManifestRecord {
+    /// with (also a checkpoint's).
+    pub(crate) fn snapshot_record(&self, next_file_number: u64) -> ManifestRecord {
         ManifestRecord {
             format_version: Some(MANIFEST_FORMAT_VERSION),
             next_file_number: Some(next_file_number),
@@ -417,21 +432,7 @@ impl VersionSet {
     /// Points `CURRENT` at this set's manifest: temp file, fsync, rename,
     /// directory fsync.
     fn install_current(&mut self) -> Result<()> {
-        let tmp = filename::temp_path(&self.dir, self.manifest_number);
-        let current = self.dir.join(filename::CURRENT);
-        let mut f = self
-            .fs
-            .create(&tmp)
-            .map_err(|e| Error::io("create", &tmp, e))?;
-        f.append(current_content(self.manifest_number).as_bytes())
-            .and_then(|()| f.sync())
-            .map_err(|e| Error::io("write", &tmp, e))?;
-        self.fs
-            .rename(&tmp, &current)
-            .map_err(|e| Error::io("rename", &tmp, e))?;
-        self.fs
-            .sync_dir(&self.dir)
-            .map_err(|e| Error::io("fsync directory", &self.dir, e))
+        install_current(&*self.fs, &self.dir, self.manifest_number)
     }
 
     /// The current version of keyspace `id`, if it exists.

@@ -70,6 +70,7 @@ mod keyspaces;
 mod layers;
 mod lifecycle;
 mod merge;
+mod operations;
 mod recovery;
 mod tables;
 mod wal;

@@ -1,0 +1,3 @@
+//! Operations on a running database (issue 18): `checkpoint`.
+
+mod checkpoint;
