@@ -76,6 +76,10 @@
 //!
 //! # Durability contract
 //!
+//! (For writes made with the WAL, the default; a write made with
+//! [`WriteOptions::disable_wal`] is lost by a crash unless a flush wrote it
+//! to a table first, and is outside the prefix property below.)
+//!
 //! - A write returns only after it has been appended to the write-ahead log
 //!   (WAL). It then survives a crash of the process (`SIGKILL`, a panic, an
 //!   `abort`), because its bytes are in the operating system's page cache.

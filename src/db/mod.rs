@@ -162,6 +162,8 @@ struct DbInner {
     next_file_number: AtomicU64,
     snapshots: SnapshotList,
     closed: AtomicBool,
+    /// Set by the first write made without the WAL: `close` flushes then.
+    unlogged: AtomicBool,
     /// Set by the first failed WAL write or fsync; refuses later writes.
     poison: Mutex<Option<String>>,
     counters: Counters,
@@ -435,7 +437,7 @@ impl Db {
     /// merge without a merge operator. The batch is then not applied, or
     /// (after an `Io` error) may appear after a reopen, but never in part.
     pub fn write_opt(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
-        self.inner.write(batch, opts.sync)
+        self.inner.write(batch, opts)
     }
 
     /// Makes every write acknowledged so far durable: fsyncs the WAL if it
@@ -729,6 +731,23 @@ impl DbInner {
     /// `DESIGN.md`): writers, background threads and manual jobs are
     /// finished or refused, and the fence stops table deletion.
     fn close(&self) -> Result<()> {
+        // Writes made without the WAL live only in memtables: a clean close
+        // keeps them by flushing first (not from the flush thread itself,
+        // which may drop the last handle: it would wait for itself).
+        if self.unlogged.load(Ordering::Acquire) && !self.closed.load(Ordering::Acquire) {
+            let on_flush_thread = self
+                .flush_thread
+                .lock()
+                .as_ref()
+                .is_some_and(|h| h.thread().id() == std::thread::current().id());
+            if on_flush_thread {
+                tracing::warn!(
+                    "closed from the flush thread: writes made without the WAL are lost"
+                );
+            } else if let Err(e) = self.flush_and_wait(None) {
+                tracing::warn!(error = %e, "could not flush writes made without the WAL at close");
+            }
+        }
         // A running compaction (background or manual) stops at its next
         // check and deletes its outputs.
         self.compaction.cancel();

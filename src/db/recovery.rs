@@ -175,6 +175,7 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         next_file_number: AtomicU64::new(number + 1),
         snapshots: SnapshotList::default(),
         closed: AtomicBool::new(false),
+        unlogged: AtomicBool::new(false),
         poison: Mutex::new(None),
         counters: Counters::default(),
         recovery: report,

@@ -46,6 +46,7 @@ use crate::event::BackgroundErrorReason;
 use crate::filename;
 use crate::key::{DEFAULT_KEYSPACE, KeyspaceId, MAX_SEQNO, SeqNo, ValueKind};
 use crate::memtable::MemTable;
+use crate::options::WriteOptions;
 use crate::tree::Tree;
 use crate::wal;
 
@@ -65,6 +66,8 @@ const MAX_GROUP_BYTES: usize = 1 << 20;
 struct Request {
     batch: WriteBatch,
     sync: bool,
+    /// Whether the batch goes to the WAL (`WriteOptions::disable_wal`).
+    wal: bool,
     result: Mutex<Option<Result<()>>>,
 }
 
@@ -148,15 +151,22 @@ impl CommitQueue {
 }
 
 impl DbInner {
-    pub(crate) fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+    pub(crate) fn write(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
         self.check_open()?;
+        if opts.sync && opts.disable_wal {
+            return Err(Error::invalid(
+                "sync(true) with disable_wal(true): a write without the WAL has nothing to \
+                 fsync; flush the keyspace to make it durable",
+            ));
+        }
         if batch.is_empty() {
-            return if sync { self.sync_wal() } else { Ok(()) };
+            return if opts.sync { self.sync_wal() } else { Ok(()) };
         }
         self.validate(&batch)?;
         self.submit(Request {
             batch,
-            sync,
+            sync: opts.sync,
+            wal: !opts.disable_wal,
             result: Mutex::new(None),
         })
     }
@@ -356,61 +366,84 @@ impl DbInner {
         self.counters
             .merge_writebacks
             .fetch_add(write_backs.len() as u64, Ordering::Relaxed);
-        let batches: Vec<&WriteBatch> = write_backs
+        // Batches written without the WAL go last, so that the WAL
+        // record's sequence numbers run on from `base` without a gap.
+        let logged: Vec<&WriteBatch> = write_backs
             .iter()
-            .chain(group.iter().map(|r| &r.batch))
+            .chain(group.iter().filter(|r| r.wal).map(|r| &r.batch))
             .collect();
-        if batches.is_empty() {
+        let unlogged: Vec<&WriteBatch> =
+            group.iter().filter(|r| !r.wal).map(|r| &r.batch).collect();
+        if logged.is_empty() && unlogged.is_empty() {
             return Ok(());
         }
-        let total: usize = batches.iter().map(|b| b.approximate_size()).sum();
         let base = self.last_seqno() + 1;
-        let count: u64 = batches.iter().map(|b| u64::from(b.count())).sum();
+        let count: u64 = logged
+            .iter()
+            .chain(&unlogged)
+            .map(|b| u64::from(b.count()))
+            .sum();
         if base + count > MAX_SEQNO {
             return Err(Error::invalid("sequence numbers exhausted"));
         }
-        let mut payload = Vec::with_capacity(total + batch::HEADER_LEN);
-        let count = batch::encode_group(base, &batches, &mut payload);
-
-        let wal_path = filename::wal_path(&self.dir, wal.number);
-        if let Err(e) = wal.writer.add_record(&payload) {
-            let err = Error::io("append to", &wal_path, e);
-            self.poison(&err, BackgroundErrorReason::Wal);
-            return Err(err);
-        }
-        let sync = group.iter().any(|r| r.sync);
-        if sync {
-            if let Err(e) = wal.writer.sync() {
-                let err = Error::io("fsync", &wal_path, e);
+        let size = |batches: &[&WriteBatch]| {
+            batches.iter().map(|b| b.approximate_size()).sum::<usize>() + batch::HEADER_LEN
+        };
+        let mut payload = Vec::with_capacity(size(&logged));
+        let logged_count = batch::encode_group(base, &logged, &mut payload);
+        let wal_bytes = if logged.is_empty() { 0 } else { payload.len() };
+        if !logged.is_empty() {
+            let wal_path = filename::wal_path(&self.dir, wal.number);
+            if let Err(e) = wal.writer.add_record(&payload) {
+                let err = Error::io("append to", &wal_path, e);
                 self.poison(&err, BackgroundErrorReason::Wal);
                 return Err(err);
             }
-            self.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
+            // Only logged writes ask for a sync (`write` refuses the rest).
+            if group.iter().any(|r| r.sync) {
+                if let Err(e) = wal.writer.sync() {
+                    let err = Error::io("fsync", &wal_path, e);
+                    self.poison(&err, BackgroundErrorReason::Wal);
+                    return Err(err);
+                }
+                self.counters.wal_syncs.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let mut rest = Vec::new();
+        if !unlogged.is_empty() {
+            self.unlogged.store(true, Ordering::Release);
+            rest.reserve(size(&unlogged));
+            batch::encode_group(base + u64::from(logged_count), &unlogged, &mut rest);
         }
 
-        let payload = Bytes::from(payload);
-        let body = payload.get(batch::HEADER_LEN..).unwrap_or_default();
         let mut trees = TreeCache::default();
         let mut user_bytes = 0u64;
-        for (i, entry) in BatchIter::new(body, count).enumerate() {
-            // The payload was encoded just above; it always decodes.
-            let entry = entry.map_err(Error::from)?;
-            user_bytes += (entry.key.len() + entry.value.len()) as u64;
-            // A keyspace dropped since the batch was validated: the write
-            // is ordered before the drop, which removes it with the rest.
-            let Some(mem) = trees.active(self, entry.keyspace, wal.number) else {
+        for payload in [Bytes::from(payload), Bytes::from(rest)] {
+            let Some((first, n, body)) = batch::decode_header(&payload) else {
                 continue;
             };
-            mem.insert(
-                payload.slice_ref(entry.key),
-                base + i as u64,
-                entry.kind,
-                payload.slice_ref(entry.value),
-            );
+            for (i, entry) in BatchIter::new(body, n).enumerate() {
+                // The payload was encoded just above; it always decodes.
+                let entry = entry.map_err(Error::from)?;
+                user_bytes += (entry.key.len() + entry.value.len()) as u64;
+                // A keyspace dropped since the batch was validated: the
+                // write is ordered before the drop, which removes it with
+                // the rest.
+                let Some(mem) = trees.active(self, entry.keyspace, wal.number) else {
+                    continue;
+                };
+                mem.insert(
+                    payload.slice_ref(entry.key),
+                    first + i as u64,
+                    entry.kind,
+                    payload.slice_ref(entry.value),
+                );
+            }
         }
+        let count = count as u32;
         self.last_seqno
             .store(base + u64::from(count) - 1, Ordering::Release);
-        self.counters.record_group(count, payload.len(), user_bytes);
+        self.counters.record_group(count, wal_bytes, user_bytes);
         self.plan_seals(&mut wal, &trees);
         Ok(())
     }

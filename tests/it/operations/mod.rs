@@ -1,3 +1,5 @@
-//! Operations on a running database (issue 18): `checkpoint`.
+//! Operations on a running database (issue 18): `checkpoint`, writes
+//! without the WAL.
 
 mod checkpoint;
+mod disable_wal;
