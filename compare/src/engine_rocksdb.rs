@@ -69,9 +69,12 @@ impl RocksEngine {
             cores.max(2)
         );
         opts.create_missing_column_families(true);
-        // The extra keyspaces: column families with the same options.
-        let cfs =
-            (0..KEYSPACES).map(|i| ColumnFamilyDescriptor::new(keyspace_name(i), opts.clone()));
+        // The extra keyspaces: column families with the same options. The
+        // default one is listed too: left out, the crate opens it with
+        // `Options::default()` (no merge operator, no bloom filter).
+        let cfs = std::iter::once(ColumnFamilyDescriptor::new("default", opts.clone())).chain(
+            (0..KEYSPACES).map(|i| ColumnFamilyDescriptor::new(keyspace_name(i), opts.clone())),
+        );
         Ok(RocksEngine {
             db: DB::open_cf_descriptors(&opts, dir, cfs)?,
             describe,
