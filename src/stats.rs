@@ -47,7 +47,7 @@ impl Counters {
             stalls: self.stalls.load(Ordering::Relaxed),
             stall_micros: self.stall_micros.load(Ordering::Relaxed),
             merge_operands_folded: self.merge_operands_folded.load(Ordering::Relaxed),
-            merge_writebacks: self.merge_writebacks.load(Ordering::Relaxed),
+            merge_writebacks: self.merge_writebacks.load(Ordering::Acquire),
             user_bytes: self.user_bytes.load(Ordering::Relaxed),
             compactions: self.compactions.load(Ordering::Relaxed),
             compaction_bytes_read: self.compaction_bytes_read.load(Ordering::Relaxed),

@@ -363,9 +363,6 @@ impl DbInner {
                 write_backs.push(batch);
             }
         }
-        self.counters
-            .merge_writebacks
-            .fetch_add(write_backs.len() as u64, Ordering::Relaxed);
         // Batches written without the WAL go last, so that the WAL
         // record's sequence numbers run on from `base` without a gap.
         let logged: Vec<&WriteBatch> = write_backs
@@ -444,6 +441,10 @@ impl DbInner {
         self.last_seqno
             .store(base + u64::from(count) - 1, Ordering::Release);
         self.counters.record_group(count, wal_bytes, user_bytes);
+        // Counted once visible: a reader that sees the count sees the base.
+        self.counters
+            .merge_writebacks
+            .fetch_add(write_backs.len() as u64, Ordering::Release);
         self.plan_seals(&mut wal, &trees);
         Ok(())
     }
