@@ -4,6 +4,7 @@
 //! open, list and drop them; `WriteBatch::*_in` and `Snapshot::*_in`
 //! address them from a batch or a snapshot.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -42,14 +43,16 @@ pub(super) fn tree_options(ks: &KeyspaceOptions) -> TreeOptions {
 /// operator may be opened without one (reads of operands then fail
 /// clearly).
 pub(super) fn check_merge_operator(
+    dir: &Path,
     keyspace: &str,
     recorded: Option<&str>,
     configured: Option<&str>,
 ) -> Result<Option<String>> {
     match (recorded, configured) {
         (Some(r), Some(c)) if r != c => Err(Error::invalid(format!(
-            "keyspace '{keyspace}' was created with merge operator '{r}' but is opened with \
-             '{c}'; open it with the same operator"
+            "keyspace '{keyspace}' of the database at {} was created with merge operator '{r}' \
+             but is opened with '{c}'; open it with the same operator",
+            dir.display()
         ))),
         (Some(r), _) => Ok(Some(r.to_owned())),
         (None, c) => Ok(c.map(str::to_owned)),
@@ -198,7 +201,7 @@ impl DbInner {
                 .ok_or_else(|| dropped_error(name))?;
             let recorded = meta.merge_operator.clone();
             let name_to_record =
-                check_merge_operator(name, recorded.as_deref(), configured.as_deref())?;
+                check_merge_operator(&self.dir, name, recorded.as_deref(), configured.as_deref())?;
             if recorded.is_none() && name_to_record.is_some() {
                 let edit = VersionEdit {
                     merge_operator: name_to_record,

@@ -22,19 +22,21 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
-use crate::event::{ActiveStall, BackgroundErrorReason, CorruptionContext, Events};
+use crate::event::{ActiveStall, CorruptionContext, Events};
 use crate::fs::{Fence, FileLock, Fs};
 use crate::key::{DEFAULT_KEYSPACE, KeyspaceId, SeqNo, owned_bounds, prefix_bounds};
 use crate::options::{Options, WriteOptions};
 use crate::read::{DbIter, Reader, Snapshot};
 use crate::stats::{Counters, Stats};
 use crate::table::BlockCache;
-use crate::tree::{ReadView, Tree};
+use crate::tree::Tree;
 
 mod keyspace;
+mod lifecycle;
 use crate::version::VersionSet;
 use crate::wal;
 pub use keyspace::Keyspace;
+use lifecycle::HandleGuard;
 
 use compact::CompactionControl;
 use flush::FlushControl;
@@ -62,53 +64,6 @@ pub struct Db {
     /// never by background threads: when the last one drops, the database
     /// closes at once and its lock is released.
     handle: Arc<HandleGuard>,
-}
-
-/// The user handle: what snapshots and iterators hold (as a [`Reader`]).
-struct HandleGuard {
-    inner: Arc<DbInner>,
-}
-
-impl Reader for HandleGuard {
-    fn check_open(&self) -> Result<()> {
-        self.inner.check_open()
-    }
-
-    fn pin_latest(&self) -> SeqNo {
-        self.inner.snapshots.pin_latest(&self.inner.last_seqno)
-    }
-
-    fn pin(&self, seqno: SeqNo) {
-        self.inner.snapshots.register(seqno);
-    }
-
-    fn unpin(&self, seqno: SeqNo) {
-        self.inner.snapshots.release(seqno);
-    }
-
-    fn view_at(&self, keyspace: KeyspaceId, seqno: SeqNo) -> Result<ReadView> {
-        Ok(self.inner.live_tree(keyspace)?.view_at(seqno))
-    }
-
-    fn get_at(&self, keyspace: KeyspaceId, key: &[u8], seqno: SeqNo) -> Result<Option<Bytes>> {
-        self.inner.check_open()?;
-        let tree = self.inner.live_tree(keyspace)?;
-        self.inner.get(&tree, &tree.view_at(seqno), key, false)
-    }
-
-    fn report_corruption(&self, error: &Error, context: CorruptionContext) {
-        self.inner.report_corruption(error, context);
-    }
-}
-
-impl Drop for HandleGuard {
-    fn drop(&mut self) {
-        if !self.inner.closed.load(Ordering::Acquire)
-            && let Err(e) = self.inner.close()
-        {
-            tracing::warn!(error = %e, "best-effort close on drop failed");
-        }
-    }
 }
 
 impl std::fmt::Debug for Db {
@@ -719,129 +674,7 @@ impl DbInner {
         self.compact_key_range(tree, crate::compaction::KeyRange::new(lo, hi))
     }
 
-    fn check_open(&self) -> Result<()> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::closed());
-        }
-        Ok(())
-    }
-
-    /// Closes the database. After this returns nothing of this `DbInner`
-    /// changes the directory again (see "Handle life cycle" in
-    /// `DESIGN.md`): writers, background threads and manual jobs are
-    /// finished or refused, and the fence stops table deletion.
-    fn close(&self) -> Result<()> {
-        // Writes made without the WAL live only in memtables: a clean close
-        // keeps them by flushing first (not from the flush thread itself,
-        // which may drop the last handle: it would wait for itself).
-        if self.unlogged.load(Ordering::Acquire) && !self.closed.load(Ordering::Acquire) {
-            let on_flush_thread = self
-                .flush_thread
-                .lock()
-                .as_ref()
-                .is_some_and(|h| h.thread().id() == std::thread::current().id());
-            if on_flush_thread {
-                tracing::warn!(
-                    "closed from the flush thread: writes made without the WAL are lost"
-                );
-            } else if let Err(e) = self.flush_and_wait(None) {
-                tracing::warn!(error = %e, "could not flush writes made without the WAL at close");
-            }
-        }
-        // A running compaction (background or manual) stops at its next
-        // check and deletes its outputs.
-        self.compaction.cancel();
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return Err(Error::closed());
-        }
-        // No writer starts after `closed` is set; wait for the one in flight.
-        self.commit.wait_idle();
-        self.flush.shutdown();
-        self.compaction.shutdown();
-        for slot in [&self.flush_thread, &self.compact_thread] {
-            if let Some(handle) = slot.lock().take() {
-                // The last handle may be dropped on a background thread.
-                if handle.thread().id() != std::thread::current().id() && handle.join().is_err() {
-                    tracing::error!("a background thread panicked");
-                }
-            }
-        }
-        // Manual compactions on other threads hold passes; wait for them
-        // (cancelled above, they end soon) and refuse any later one.
-        self.fence.close();
-        let result = {
-            let mut wal = self.wal.lock();
-            if let (Some(ev), Some(stall)) = (&self.events, wal.slowdown.take()) {
-                ev.write_stall_end(&stall, &Ok(()));
-            }
-            let poisoned = self.poison.lock().is_some();
-            if poisoned {
-                Ok(())
-            } else {
-                wal.writer.finish().map_err(|e| {
-                    Error::io(
-                        "trim and fsync",
-                        &crate::filename::wal_path(&self.dir, wal.number),
-                        e,
-                    )
-                })
-            }
-        };
-        self.lock.lock().take();
-        tracing::debug!(dir = %self.dir.display(), "database closed");
-        result
-    }
-
-    /// A pass for work that changes the directory outside the background
-    /// threads (manual compaction), or `Closed`.
-    fn enter(&self) -> Result<crate::fs::FencePass<'_>> {
-        self.fence.enter().ok_or_else(Error::closed)
-    }
-
-    /// Refuses writes from now on, after `cause` (a failed WAL write, flush
-    /// or manifest edit). The first poisoning is reported to listeners.
-    fn poison(&self, cause: &Error, reason: BackgroundErrorReason) {
-        let first = {
-            let mut p = self.poison.lock();
-            let first = p.is_none();
-            if first {
-                tracing::error!(error = %cause, "write failed; database refuses writes until reopened");
-                *p = Some(cause.to_string());
-            }
-            first
-        };
-        if first && let Some(ev) = &self.events {
-            ev.background_error(reason, cause, true);
-        }
-    }
-
-    fn is_poisoned(&self) -> bool {
-        self.poison.lock().is_some()
-    }
-
-    /// Tells listeners about `error` if it is a `Corruption` error.
-    fn report_corruption(&self, error: &Error, context: CorruptionContext) {
-        crate::event::report_corruption(&self.events, error, context);
-    }
-
-    fn check_poison(&self) -> Result<()> {
-        match &*self.poison.lock() {
-            Some(cause) => Err(Error::poisoned(cause)),
-            None => Ok(()),
-        }
-    }
-
     fn last_seqno(&self) -> SeqNo {
         self.last_seqno.load(Ordering::Acquire)
-    }
-}
-
-impl Drop for DbInner {
-    fn drop(&mut self) {
-        if !self.closed.load(Ordering::Acquire)
-            && let Err(e) = self.close()
-        {
-            tracing::warn!(error = %e, "best-effort close on drop failed");
-        }
     }
 }

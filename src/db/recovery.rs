@@ -270,15 +270,12 @@ fn load_manifest(
         let configured = keyspace_options(open.opts, id, &ks.meta.name)
             .and_then(|o| o.merge_operator.as_ref())
             .map(|op| op.name().to_owned());
-        ks.meta.merge_operator = if id == DEFAULT_KEYSPACE {
-            check_merge_operator(dir, ks.meta.merge_operator.take(), configured)?
-        } else {
-            super::keyspace::check_merge_operator(
-                &ks.meta.name,
-                ks.meta.merge_operator.as_deref(),
-                configured.as_deref(),
-            )?
-        };
+        ks.meta.merge_operator = super::keyspace::check_merge_operator(
+            dir,
+            &ks.meta.name,
+            ks.meta.merge_operator.as_deref(),
+            configured.as_deref(),
+        )?;
     }
     let max_seen = kinds
         .iter()
@@ -585,25 +582,6 @@ fn not_a_directory(dir: &Path, err: std::io::Error) -> Error {
         dir.display()
     ))
     .with_source(err)
-}
-
-/// The merge operator name to record: the one the database was created
-/// with must match the configured one. A database with a recorded operator
-/// may be opened without one (reads of operands then fail clearly).
-fn check_merge_operator(
-    dir: &Path,
-    recorded: Option<String>,
-    configured: Option<String>,
-) -> Result<Option<String>> {
-    match (recorded, configured) {
-        (Some(r), Some(c)) if r != c => Err(Error::invalid(format!(
-            "the database at {} was created with merge operator '{r}' but is opened with '{c}'; \
-             open it with the same operator",
-            dir.display()
-        ))),
-        (Some(r), _) => Ok(Some(r)),
-        (None, c) => Ok(c),
-    }
 }
 
 /// Deletes files the new manifest does not need: tables it does not list,
