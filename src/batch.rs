@@ -29,6 +29,9 @@ pub struct WriteBatch {
     /// Header (zeroed until commit) followed by the entries.
     rep: Vec<u8>,
     count: u32,
+    /// A key or value did not fit the encoding's 4-byte length: the entry
+    /// was left out and committing the batch fails.
+    oversized: bool,
 }
 
 impl Default for WriteBatch {
@@ -58,6 +61,7 @@ impl WriteBatch {
         WriteBatch {
             rep: vec![0; HEADER_LEN],
             count: 0,
+            oversized: false,
         }
     }
 
@@ -184,6 +188,10 @@ impl WriteBatch {
         key: &[u8],
         value: &[u8],
     ) -> &mut Self {
+        if u32::try_from(key.len()).is_err() || u32::try_from(value.len()).is_err() {
+            self.oversized = true;
+            return self;
+        }
         self.rep.reserve(13 + key.len() + value.len());
         if keyspace == DEFAULT_KEYSPACE {
             self.rep.push(kind as u8);
@@ -204,6 +212,11 @@ impl WriteBatch {
     /// The encoded entries, without the header.
     pub(crate) fn entries_bytes(&self) -> &[u8] {
         self.rep.get(HEADER_LEN..).unwrap_or_default()
+    }
+
+    /// Whether an entry was left out for a key or value of 4 GiB or more.
+    pub(crate) fn oversized(&self) -> bool {
+        self.oversized
     }
 
     pub(crate) fn count(&self) -> u32 {

@@ -74,8 +74,9 @@ impl InternalKey {
 
     /// The smallest internal key for `user_key` visible at `seqno`: seeking
     /// to it lands on the newest version with a sequence number `<= seqno`.
+    #[cfg(test)]
     pub fn seek_key(user_key: Bytes, seqno: SeqNo) -> Self {
-        InternalKey::new(user_key, seqno, ValueKind::Merge)
+        InternalKey::new(user_key, seqno, SEEK_KIND)
     }
 
     /// The packed trailer `seqno << 8 | kind`.
@@ -100,6 +101,10 @@ impl PartialOrd for InternalKey {
         Some(self.cmp(other))
     }
 }
+
+/// The kind of a seek key: the largest, so that its trailer is the largest
+/// of `seqno`'s and the seek lands on a version at `seqno` itself.
+pub(crate) const SEEK_KIND: ValueKind = ValueKind::Merge;
 
 /// Packs a sequence number and kind into the 8-byte trailer.
 pub fn pack_trailer(seqno: SeqNo, kind: ValueKind) -> u64 {

@@ -687,7 +687,7 @@ fn replay_wal(
             if wanted {
                 mems.entry(keyspace)
                     .or_insert_with(|| MemTable::new(number))
-                    .insert(key, base + i as u64, kind, value);
+                    .insert(&key, base + i as u64, kind, &value);
                 report.entries += 1;
             }
         }

@@ -174,6 +174,12 @@ impl DbInner {
     /// Checks that every keyspace `batch` writes to exists, and that those
     /// it merges into have a merge operator.
     fn validate(&self, batch: &WriteBatch) -> Result<()> {
+        if batch.oversized() {
+            return Err(Error::invalid(
+                "a key or value of the batch is 4 GiB or larger, over the limit of the \
+                 format (split the value over several keys)",
+            ));
+        }
         let mut trees = TreeCache::default();
         for entry in batch.entries() {
             let entry = entry.map_err(Error::from)?;
@@ -429,12 +435,7 @@ impl DbInner {
                 let Some(mem) = trees.active(self, entry.keyspace, wal.number) else {
                     continue;
                 };
-                mem.insert(
-                    payload.slice_ref(entry.key),
-                    first + i as u64,
-                    entry.kind,
-                    payload.slice_ref(entry.value),
-                );
+                mem.insert(entry.key, first + i as u64, entry.kind, entry.value);
             }
         }
         let count = count as u32;

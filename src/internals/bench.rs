@@ -157,7 +157,7 @@ impl MemTable {
 
     /// Inserts one version. REQUIRES: `seqno` unique.
     pub fn insert(&self, user_key: Bytes, seqno: SeqNo, kind: ValueKind, value: Bytes) {
-        self.0.insert(user_key, seqno, kind, value);
+        self.0.insert(&user_key, seqno, kind, &value);
     }
 
     /// The newest version of `user_key` visible at `snapshot`, as a point

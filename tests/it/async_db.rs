@@ -320,10 +320,11 @@ async fn a_current_thread_runtime_works_too() {
 }
 
 /// Keyspace options for the tests: small memtables, so data reaches
-/// tables, and no background compaction, so runs stay as flushed.
+/// tables (but each round of 800 pairs fits one: a table per explicit
+/// flush), and no background compaction, so runs stay as flushed.
 fn ks_options() -> KeyspaceOptions {
     KeyspaceOptions::default()
-        .memtable_size(64 << 10)
+        .memtable_size(128 << 10)
         .compaction(CompactionOptions::default().background(false))
 }
 

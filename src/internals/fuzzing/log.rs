@@ -29,7 +29,7 @@ pub(crate) const DIR: &str = "/db";
 pub(crate) fn options(fs: &FaultFs) -> Options {
     Options::default()
         .fs(fs.clone())
-        .memtable_size(4096)
+        .memtable_size(8192)
         .block_size(1024)
         .max_manifest_size(1024)
         .block_cache_size(1 << 20)

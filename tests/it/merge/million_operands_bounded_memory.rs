@@ -57,6 +57,13 @@ fn collect_all_cost(n: u64) -> usize {
     peak
 }
 
+/// The striped test's memtable: about 1,100 operands per table, so about
+/// 900 tables for a million operands (each table's iterator takes a share
+/// of the budget's fixed 1 MiB). A memtable charges each entry what it
+/// takes in the arena skiplist (node, tower, key, value: about 80 bytes
+/// for an 8-byte operand of `hot`).
+const STRIPED_MEMTABLE: usize = 88 << 10;
+
 fn opts(memtable: usize) -> Options {
     Options::default()
         .merge_operator(U64Add)
@@ -199,7 +206,7 @@ fn operands_striped_by_snapshots_over_many_tables_fold_in_bounded_memory() {
         || {
             let dir = tempfile::tempdir().expect("tempdir");
             let n = n();
-            let db = Db::open(dir.path(), opts(64 << 10)).expect("open");
+            let db = Db::open(dir.path(), opts(STRIPED_MEMTABLE)).expect("open");
             // A snapshot every eighth of the way: flushes may collapse operands
             // within a stripe, never across one.
             let step = n / 8;
@@ -239,7 +246,7 @@ fn operands_striped_by_snapshots_over_many_tables_fold_in_bounded_memory() {
             }
             drop(snapshots);
             db.close().expect("close");
-            let db = Db::open(dir.path(), opts(64 << 10)).expect("reopen");
+            let db = Db::open(dir.path(), opts(STRIPED_MEMTABLE)).expect("reopen");
             measure_reads(&db, total, "after reopen");
             db.compact().expect("compact");
             measure_reads(&db, total, "compacted, no snapshots");
