@@ -35,6 +35,7 @@ mod keyspace;
 mod lifecycle;
 use crate::version::VersionSet;
 use crate::wal;
+pub(crate) use checkpoint::{FileSet, write_manifest_file};
 pub use keyspace::Keyspace;
 use lifecycle::HandleGuard;
 
