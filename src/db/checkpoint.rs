@@ -159,7 +159,7 @@ impl Db {
 
 impl DbInner {
     fn checkpoint(&self, dir: &Path) -> Result<SeqNo> {
-        self.check_open()?;
+        self.check_writable("checkpoint")?;
         let fs = &self.fs;
         match fs.list_dir(dir) {
             Ok(names) if !names.is_empty() => {
@@ -197,6 +197,9 @@ impl DbInner {
     /// The locked step: everything a consistent copy needs, fixed at one
     /// sequence number.
     fn file_set(&self, staging: &Path) -> Result<FileSet<'_>> {
+        // A read-only handle's WAL writes live in memory, not in a WAL
+        // this could cut.
+        self.check_writable("a checkpoint or backup")?;
         // `close` waits for the pass; nothing of this database is deleted
         // while the set is copied.
         let pass = self.enter()?;

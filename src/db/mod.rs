@@ -7,6 +7,7 @@ mod checkpoint;
 mod compact;
 mod flush;
 mod read;
+mod read_only;
 mod recovery;
 mod snapshots;
 mod verify;
@@ -135,6 +136,9 @@ struct DbInner {
     /// The registered event listeners; `None` when there are none, so the
     /// hot paths pay one check.
     events: Option<Arc<Events>>,
+    /// Opened by `Db::open_read_only`: no lock, no background thread, no
+    /// WAL or manifest; every change is refused (`check_writable`).
+    read_only: bool,
 }
 
 impl Db {
