@@ -196,6 +196,8 @@ impl BackupEngine {
             copy::sum(dst, &to)?,
         );
         entries.push(entry);
+        // The total counted the record; the file frames it.
+        p.bytes_total = p.bytes_total - set.manifest.len() as u64 + entry.size;
         p.add_copied(entry.size);
         progress(&p);
         for sub in [layout::SHARED, layout::PRIVATE] {

@@ -152,8 +152,10 @@ impl BackupEngine {
     ///
     /// # Errors
     /// `Locked` if another `BackupEngine` holds the directory; `Io` if it
-    /// cannot be created or read; `Corruption` if a backup manifest is
-    /// damaged (nothing is removed then: see [`BackupEngine::verify`]).
+    /// cannot be created or read. A damaged backup manifest does not fail
+    /// the open: nothing is removed then (which files it names is
+    /// unknown), `list` and `purge` report it as `Corruption`, and the
+    /// other backups still verify and restore.
     pub fn open(dir: impl AsRef<Path>) -> Result<BackupEngine> {
         Self::open_with_fs(dir, StdFs)
     }
@@ -321,7 +323,16 @@ impl BackupEngine {
                     .map_err(|e| Error::io("remove", &path, e))?;
             }
         }
-        let manifests = self.manifests()?;
+        let manifests = match self.manifests() {
+            Ok(m) => m,
+            // Which files it names is unknown: delete none. `list` and
+            // `purge` report it; the other backups verify and restore.
+            Err(e) if e.kind() == crate::error::ErrorKind::Corruption => {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "a backup manifest is damaged; no leftover file removed");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         let kept: Vec<&BackupManifest> = manifests.values().collect();
         let (files, _) = self.remove_unreferenced(&kept)?;
         if files > 0 {

@@ -59,7 +59,8 @@ impl Db {
     ///
     /// # Errors
     /// `InvalidArgument` if `dir` exists and is not an empty directory;
-    /// `Closed`; `Io` if a file cannot be linked, copied or written (the
+    /// `Closed`; `ReadOnly` on a handle from
+    /// [`Db::open_read_only`](crate::Db::open_read_only); `Io` if a file cannot be linked, copied or written (the
     /// partial copy is removed).
     pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<SeqNo> {
         self.inner.checkpoint(dir.as_ref())

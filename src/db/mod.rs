@@ -275,7 +275,7 @@ impl Db {
     ///
     /// # Errors
     /// `Closed`, `Poisoned`, or the `Io`/`Corruption` error that stopped the
-    /// flush.
+    /// flush; `ReadOnly` on a handle from [`Db::open_read_only`].
     pub fn flush(&self) -> Result<()> {
         self.inner.flush_and_wait(None)
     }
@@ -394,7 +394,8 @@ impl Db {
     /// fsync fails (the database is then poisoned for writes), or if writes
     /// are stopped at [`stop_runs`](crate::CompactionOptions::stop_runs)
     /// while background compaction is failing; `InvalidArgument` for a
-    /// merge without a merge operator. The batch is then not applied, or
+    /// merge without a merge operator; `ReadOnly` on a handle from
+    /// [`Db::open_read_only`]. The batch is then not applied, or
     /// (after an `Io` error) may appear after a reopen, but never in part.
     pub fn write_opt(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
         self.inner.write(batch, opts)

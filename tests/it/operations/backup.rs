@@ -89,6 +89,7 @@ fn backups_while_four_writers_and_compaction_run() {
             .expect("backup under load");
         assert_eq!(last.files_done, info.files, "progress reaches every file");
         assert_eq!(last.bytes_done, info.bytes, "progress reaches every byte");
+        assert_eq!(last.bytes_total, info.bytes, "the total was right");
         made.push((info, before));
     }
     stop.store(true, Ordering::Relaxed);
@@ -277,6 +278,43 @@ fn a_damaged_table_fails_verify_naming_the_file() {
     backups
         .restore(intact.id, &dst)
         .expect("restore the intact one");
+}
+
+/// A damaged backup manifest: the engine still opens and deletes nothing
+/// (which files it names is unknown), `list` and `purge` fail with
+/// `Corruption` naming it, and the other backup verifies and restores.
+#[test]
+fn a_damaged_backup_manifest_is_reported_and_deletes_nothing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(tmp.path().join("db"), quiet()).expect("open");
+    let root = tmp.path().join("backups");
+    let mut backups = BackupEngine::open(&root).expect("open backups");
+    for i in 0..2u64 {
+        db.put(key(i), value(i, 100)).expect("put");
+        db.flush().expect("flush");
+        backups.create(&db).expect("backup");
+    }
+    db.close().expect("close");
+    drop(backups);
+    let meta = root.join("meta").join("000001.backup");
+    let mut bytes = std::fs::read(&meta).expect("read");
+    bytes[20] ^= 1;
+    std::fs::write(&meta, &bytes).expect("write");
+    let before = stored(&StdFs, &root);
+    let mut backups = BackupEngine::open(&root).expect("opens all the same");
+    assert_eq!(stored(&StdFs, &root), before, "nothing deleted");
+    for err in [
+        backups.list().map(|_| ()).expect_err("list"),
+        backups.purge(0).map(|_| ()).expect_err("purge"),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::Corruption, "{err}");
+        assert!(err.to_string().contains("000001.backup"), "{err}");
+    }
+    assert_eq!(stored(&StdFs, &root), before, "nothing purged");
+    backups.verify(2).expect("the other backup");
+    backups
+        .restore(2, tmp.path().join("r"))
+        .expect("restore the other backup");
 }
 
 /// `restore` refuses a directory holding anything (a database, or any
