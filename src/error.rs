@@ -38,6 +38,11 @@ pub enum ErrorKind {
     /// An earlier write or fsync failed, so the database refuses further
     /// writes until it is reopened. Reads keep working.
     Poisoned,
+    /// The handle was opened with `Db::open_read_only`: it reads, and
+    /// refuses every call that would change the directory (writes, flush,
+    /// compaction, checkpoints, creating or dropping a keyspace). Open the
+    /// database with `Db::open` to change it.
+    ReadOnly,
 }
 
 impl fmt::Display for ErrorKind {
@@ -50,6 +55,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::MergeOperator => "merge operator failed",
             ErrorKind::Closed => "closed",
             ErrorKind::Poisoned => "poisoned",
+            ErrorKind::ReadOnly => "read-only",
         })
     }
 }
@@ -195,6 +201,18 @@ impl Error {
                 "{} is locked by another open database (this process or another); \
                  close the other handle first",
                 path.display()
+            ),
+        )
+    }
+
+    /// `what` refused on a read-only handle of the database in `dir`.
+    pub(crate) fn read_only(what: &str, dir: &Path) -> Self {
+        Error::new(
+            ErrorKind::ReadOnly,
+            format!(
+                "{what} refused: {} was opened read-only (Db::open_read_only); open it with \
+                 Db::open to change it",
+                dir.display()
             ),
         )
     }

@@ -205,6 +205,7 @@
 
 #[cfg(feature = "tokio")]
 mod async_db;
+mod backup;
 mod batch;
 pub mod compaction;
 mod db;
@@ -244,6 +245,7 @@ pub mod internals {
 
 #[cfg(feature = "tokio")]
 pub use async_db::{AsyncDb, AsyncKeyspace, AsyncSnapshot, DbStream};
+pub use backup::{BackupEngine, BackupInfo, BackupProgress, PurgeReport};
 pub use batch::WriteBatch;
 /// The byte buffer every read returns (re-exported so callers need not
 /// depend on `bytes` themselves).

@@ -122,6 +122,31 @@ impl AsyncDb {
         Ok(AsyncDb { db })
     }
 
+    /// Opens the database in `path` for reading only (as
+    /// [`Db::open_read_only`]: no lock, nothing written), on the blocking
+    /// pool: the open replays the WALs into memory.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{AsyncDb, ErrorKind, Options};
+    /// let db = AsyncDb::open(dir.path(), Options::default()).await?;
+    /// db.put(b"k", b"v").await?;
+    /// let ro = AsyncDb::open_read_only(dir.path(), Options::default()).await?;
+    /// assert_eq!(ro.get(b"k").await?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(ro.put(b"k", b"w").await.unwrap_err().kind(), ErrorKind::ReadOnly);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Db::open_read_only`].
+    pub async fn open_read_only(path: impl AsRef<Path>, opts: Options) -> Result<AsyncDb> {
+        let path: PathBuf = path.as_ref().to_path_buf();
+        let db = blocking(move || Db::open_read_only(path, opts)).await?;
+        Ok(AsyncDb { db })
+    }
+
     /// The blocking [`Db`] handle underneath (a clone shares the database).
     ///
     /// ```

@@ -23,9 +23,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use bytes::Bytes;
+
 use super::{Db, DbInner};
 use crate::error::{Error, Result};
 use crate::filename;
+use crate::fs::{FencePass, Fs};
 use crate::key::SeqNo;
 use crate::wal;
 
@@ -56,30 +59,108 @@ impl Db {
     ///
     /// # Errors
     /// `InvalidArgument` if `dir` exists and is not an empty directory;
-    /// `Closed`; `Io` if a file cannot be linked, copied or written (the
+    /// `Closed`; `ReadOnly` on a handle from
+    /// [`Db::open_read_only`](crate::Db::open_read_only); `Io` if a file cannot be linked, copied or written (the
     /// partial copy is removed).
     pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<SeqNo> {
         self.inner.checkpoint(dir.as_ref())
     }
 }
 
-/// What the locked step of a checkpoint took.
-struct Taken {
-    seqno: SeqNo,
-    /// Tables to link; their versions are held, so none is deleted first.
-    tables: Vec<u64>,
-    _versions: Vec<Arc<crate::version::Version>>,
-    /// The WAL being written, linked into the checkpoint under a
-    /// temporary name, and how many of its bytes belong to the checkpoint.
-    current_wal: (u64, PathBuf, u64),
-    manifest_number: u64,
+/// A consistent set of the database's files at one sequence number: what
+/// a checkpoint links and a backup (`crate::backup`) copies. While it
+/// lives, none of its files is deleted (its versions are held, its WALs
+/// linked into a staging directory) and `close` waits (it holds a fence
+/// pass).
+pub(crate) struct FileSet<'a> {
+    /// Every write up to this sequence number, and none after it.
+    pub(crate) seqno: SeqNo,
+    /// The database directory the tables are read from.
+    pub(crate) source: PathBuf,
+    /// The database's filesystem (the staging directory is on it too).
+    pub(crate) fs: Arc<dyn Fs>,
+    /// Live tables, by number, in `source`.
+    pub(crate) tables: Vec<u64>,
+    /// Finished WALs, linked into the staging directory under their own
+    /// names (`NNNNNN.wal`): they never change again.
+    pub(crate) finished_wals: Vec<(u64, PathBuf)>,
+    /// The WAL being written, linked into the staging directory under a
+    /// temporary name, and how many of its bytes belong to the set (the
+    /// records after them are later writes; past those lie preallocated
+    /// zeros).
+    pub(crate) current_wal: (u64, PathBuf, u64),
+    /// A file number no file of the set has: the copy's manifest's.
+    pub(crate) manifest_number: u64,
     /// The copy's manifest: the whole state as one record.
-    manifest: Vec<u8>,
+    pub(crate) manifest: Vec<u8>,
+    _versions: Vec<Arc<crate::version::Version>>,
+    _pass: FencePass<'a>,
+}
+
+impl FileSet<'_> {
+    /// The path of table `number` in the source directory.
+    pub(crate) fn table_path(&self, number: u64) -> PathBuf {
+        filename::table_path(&self.source, number)
+    }
+
+    /// The bytes of the WAL being written that belong to the set.
+    pub(crate) fn current_wal_bytes(&self) -> Result<Bytes> {
+        let (_, tmp, len) = &self.current_wal;
+        let len = usize::try_from(*len).map_err(|_| {
+            Error::invalid(format!(
+                "{} is too large to copy on this platform",
+                tmp.display()
+            ))
+        })?;
+        self.fs
+            .open_random(tmp, false)
+            .and_then(|f| f.read_at(0, len))
+            .map_err(|e| Error::io("read", tmp, e))
+    }
+
+    /// Removes the links the set made in its staging directory.
+    pub(crate) fn remove_staged(&self) -> Result<()> {
+        let staged = self
+            .finished_wals
+            .iter()
+            .map(|(_, p)| p)
+            .chain(std::iter::once(&self.current_wal.1));
+        for path in staged {
+            match self.fs.remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", path, e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `record` as the only record of a new manifest at `path`, and
+/// fsyncs it (not its directory).
+pub(crate) fn write_manifest_file(fs: &dyn Fs, path: &Path, record: &[u8]) -> Result<()> {
+    let file = fs.create(path).map_err(|e| Error::io("create", path, e))?;
+    let mut log = wal::Writer::new(file);
+    log.add_record(record)
+        .and_then(|()| log.sync())
+        .map_err(|e| Error::io("write", path, e))
+}
+
+impl Db {
+    /// Fixes a consistent set of the database's files at one sequence
+    /// number, linking its WALs into `staging` (an existing directory on
+    /// the database's filesystem); see [`FileSet`].
+    ///
+    /// # Errors
+    /// `Closed`; `Io` if a WAL cannot be linked.
+    pub(crate) fn file_set(&self, staging: &Path) -> Result<FileSet<'_>> {
+        self.inner.file_set(staging)
+    }
 }
 
 impl DbInner {
     fn checkpoint(&self, dir: &Path) -> Result<SeqNo> {
-        self.check_open()?;
+        self.check_writable("checkpoint")?;
         let fs = &self.fs;
         match fs.list_dir(dir) {
             Ok(names) if !names.is_empty() => {
@@ -99,12 +180,10 @@ impl DbInner {
             }
             Err(e) => return Err(Error::io("list", dir, e)),
         }
-        // `close` waits for the pass; nothing of this database is deleted
-        // while it lists and links.
-        let _pass = self.enter()?;
+        // The finished WALs are linked straight into the checkpoint.
         let result = self
-            .take_checkpoint(dir)
-            .and_then(|taken| self.write_checkpoint(dir, taken));
+            .file_set(dir)
+            .and_then(|set| self.write_checkpoint(dir, &set));
         if result.is_err() {
             // A partial copy has no CURRENT; remove what was made.
             if let Ok(names) = fs.list_dir(dir) {
@@ -118,7 +197,13 @@ impl DbInner {
 
     /// The locked step: everything a consistent copy needs, fixed at one
     /// sequence number.
-    fn take_checkpoint(&self, dir: &Path) -> Result<Taken> {
+    fn file_set(&self, staging: &Path) -> Result<FileSet<'_>> {
+        // A read-only handle's WAL writes live in memory, not in a WAL
+        // this could cut.
+        self.check_writable("a checkpoint or backup")?;
+        // `close` waits for the pass; nothing of this database is deleted
+        // while the set is copied.
+        let pass = self.enter()?;
         let fs = &self.fs;
         let wal = self.wal.lock();
         self.check_open()?;
@@ -126,16 +211,21 @@ impl DbInner {
         let seqno = self.last_seqno();
         // Finished WALs never change again: a link is their copy.
         let finished: Vec<u64> = self.wal_files.lock().keys().copied().collect();
+        let mut finished_wals = Vec::with_capacity(finished.len());
         for n in finished {
-            let (from, to) = (filename::wal_path(&self.dir, n), filename::wal_path(dir, n));
+            let (from, to) = (
+                filename::wal_path(&self.dir, n),
+                filename::wal_path(staging, n),
+            );
             fs.link(&from, &to)
                 .map_err(|e| Error::io("link", &from, e))?;
+            finished_wals.push((n, to));
         }
         // The WAL being written: linked under a temporary name (so a
         // rotation and deletion do not take it away), cut to its current
-        // length afterwards.
+        // length by whoever copies it.
         let from = filename::wal_path(&self.dir, wal.number);
-        let tmp = dir.join(format!("{:06}.wal.partial", wal.number));
+        let tmp = staging.join(format!("{:06}.wal.partial", wal.number));
         fs.link(&from, &tmp)
             .map_err(|e| Error::io("link", &from, e))?;
         let current_wal = (wal.number, tmp, wal.writer.len());
@@ -154,35 +244,33 @@ impl DbInner {
         let manifest = versions.snapshot_record(next_file_number).encode();
         drop(versions);
         drop(wal);
-        Ok(Taken {
+        Ok(FileSet {
             seqno,
+            source: self.dir.clone(),
+            fs: Arc::clone(fs),
             tables,
-            _versions: pinned,
+            finished_wals,
             current_wal,
             manifest_number,
             manifest,
+            _versions: pinned,
+            _pass: pass,
         })
     }
 
     /// The unlocked step: links the tables, cuts the WAL copy, and points
     /// `CURRENT` at the copy's manifest.
-    fn write_checkpoint(&self, dir: &Path, taken: Taken) -> Result<SeqNo> {
+    fn write_checkpoint(&self, dir: &Path, set: &FileSet<'_>) -> Result<SeqNo> {
         let fs = &self.fs;
-        for n in &taken.tables {
-            let (from, to) = (
-                filename::table_path(&self.dir, *n),
-                filename::table_path(dir, *n),
-            );
+        for &n in &set.tables {
+            let (from, to) = (set.table_path(n), filename::table_path(dir, n));
             fs.link(&from, &to)
                 .map_err(|e| Error::io("link", &from, e))?;
         }
         // Up to the length the writer had: later records are later writes
         // (and past them lie the log's preallocated zeros).
-        let (number, tmp, len) = &taken.current_wal;
-        let keep = fs
-            .open_random(tmp, false)
-            .and_then(|f| f.read_at(0, *len as usize))
-            .map_err(|e| Error::io("read", tmp, e))?;
+        let keep = set.current_wal_bytes()?;
+        let (number, tmp, _) = &set.current_wal;
         let to = filename::wal_path(dir, *number);
         let mut out = fs.create(&to).map_err(|e| Error::io("create", &to, e))?;
         out.append(&keep)
@@ -190,18 +278,12 @@ impl DbInner {
             .map_err(|e| Error::io("write", &to, e))?;
         fs.remove_file(tmp)
             .map_err(|e| Error::io("remove", tmp, e))?;
-        let path = filename::manifest_path(dir, taken.manifest_number);
-        let file = fs
-            .create(&path)
-            .map_err(|e| Error::io("create", &path, e))?;
-        let mut log = wal::Writer::new(file);
-        log.add_record(&taken.manifest)
-            .and_then(|()| log.sync())
-            .map_err(|e| Error::io("write", &path, e))?;
+        let path = filename::manifest_path(dir, set.manifest_number);
+        write_manifest_file(&**fs, &path, &set.manifest)?;
         fs.sync_dir(dir)
             .map_err(|e| Error::io("fsync directory", dir, e))?;
-        crate::version::set::install_current(&**fs, dir, taken.manifest_number)?;
-        tracing::info!(dir = %dir.display(), seqno = taken.seqno, tables = taken.tables.len(), "checkpoint written");
-        Ok(taken.seqno)
+        crate::version::set::install_current(&**fs, dir, set.manifest_number)?;
+        tracing::info!(dir = %dir.display(), seqno = set.seqno, tables = set.tables.len(), "checkpoint written");
+        Ok(set.seqno)
     }
 }

@@ -204,6 +204,7 @@ impl DbInner {
 
     /// Flushes `tree`, then merges every table of it into one run.
     pub(crate) fn compact_all(&self, tree: &Arc<Tree>) -> Result<()> {
+        self.check_writable("compaction")?;
         self.flush_and_wait(Some(tree))?;
         let _running = self.compaction.running.lock();
         let version = tree.current().version.clone();
@@ -215,6 +216,7 @@ impl DbInner {
 
     /// Flushes `tree`, then merges every overlap group meeting `range`.
     pub(crate) fn compact_key_range(&self, tree: &Arc<Tree>, range: KeyRange) -> Result<()> {
+        self.check_writable("compaction")?;
         self.flush_and_wait(Some(tree))?;
         let _running = self.compaction.running.lock();
         let version = tree.current().version.clone();
@@ -230,6 +232,7 @@ impl DbInner {
         tree: &Arc<Tree>,
         from: bytes::Bytes,
     ) -> Result<()> {
+        self.check_writable("compaction")?;
         let version = tree.current().version.clone();
         let max = version
             .shape()

@@ -331,7 +331,7 @@ impl DbInner {
     /// `None`) if it holds anything, and waits until every memtable sealed
     /// so far is flushed.
     pub(crate) fn flush_and_wait(&self, tree: Option<&Arc<Tree>>) -> Result<()> {
-        self.check_open()?;
+        self.check_writable("flush")?;
         let trees = match tree {
             Some(t) => vec![Arc::clone(t)],
             None => self.trees(),

@@ -202,7 +202,8 @@ impl DbInner {
             let recorded = meta.merge_operator.clone();
             let name_to_record =
                 check_merge_operator(&self.dir, name, recorded.as_deref(), configured.as_deref())?;
-            if recorded.is_none() && name_to_record.is_some() {
+            // A read-only handle records nothing: the name is checked only.
+            if recorded.is_none() && name_to_record.is_some() && !self.read_only {
                 let edit = VersionEdit {
                     merge_operator: name_to_record,
                     ..VersionEdit::of(tree.id())
@@ -213,6 +214,12 @@ impl DbInner {
             drop(versions);
             self.refresh_backpressure();
             return Ok(tree);
+        }
+        if self.read_only {
+            return Err(Error::read_only(
+                &format!("creating keyspace '{name}'"),
+                &self.dir,
+            ));
         }
         let id: KeyspaceId = versions.next_keyspace_id();
         let next = id
@@ -252,7 +259,7 @@ impl DbInner {
                 "the default keyspace cannot be dropped; delete its keys instead",
             ));
         }
-        self.check_open()?;
+        self.check_writable("dropping a keyspace")?;
         let tree = self
             .trees()
             .into_iter()

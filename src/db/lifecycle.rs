@@ -70,6 +70,17 @@ impl DbInner {
         Ok(())
     }
 
+    /// `check_open`, and `ReadOnly` for a read-only handle: what every
+    /// call that would change the directory checks first (`what` names
+    /// the call in the error).
+    pub(super) fn check_writable(&self, what: &str) -> Result<()> {
+        self.check_open()?;
+        if self.read_only {
+            return Err(Error::read_only(what, &self.dir));
+        }
+        Ok(())
+    }
+
     /// Closes the database. After this returns nothing of this `DbInner`
     /// changes the directory again (see "Handle life cycle" in
     /// `DESIGN.md`): writers, background threads and manual jobs are
@@ -119,7 +130,8 @@ impl DbInner {
                 ev.write_stall_end(&stall, &Ok(()));
             }
             let poisoned = self.poison.lock().is_some();
-            if poisoned {
+            // A read-only handle has no WAL to trim or fsync.
+            if poisoned || self.read_only {
                 Ok(())
             } else {
                 wal.writer.finish().map_err(|e| {

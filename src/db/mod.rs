@@ -7,6 +7,7 @@ mod checkpoint;
 mod compact;
 mod flush;
 mod read;
+mod read_only;
 mod recovery;
 mod snapshots;
 mod verify;
@@ -35,6 +36,7 @@ mod keyspace;
 mod lifecycle;
 use crate::version::VersionSet;
 use crate::wal;
+pub(crate) use checkpoint::{FileSet, write_manifest_file};
 pub use keyspace::Keyspace;
 use lifecycle::HandleGuard;
 
@@ -134,6 +136,9 @@ struct DbInner {
     /// The registered event listeners; `None` when there are none, so the
     /// hot paths pay one check.
     events: Option<Arc<Events>>,
+    /// Opened by `Db::open_read_only`: no lock, no background thread, no
+    /// WAL or manifest; every change is refused (`check_writable`).
+    read_only: bool,
 }
 
 impl Db {
@@ -270,7 +275,7 @@ impl Db {
     ///
     /// # Errors
     /// `Closed`, `Poisoned`, or the `Io`/`Corruption` error that stopped the
-    /// flush.
+    /// flush; `ReadOnly` on a handle from [`Db::open_read_only`].
     pub fn flush(&self) -> Result<()> {
         self.inner.flush_and_wait(None)
     }
@@ -389,7 +394,8 @@ impl Db {
     /// fsync fails (the database is then poisoned for writes), or if writes
     /// are stopped at [`stop_runs`](crate::CompactionOptions::stop_runs)
     /// while background compaction is failing; `InvalidArgument` for a
-    /// merge without a merge operator. The batch is then not applied, or
+    /// merge without a merge operator; `ReadOnly` on a handle from
+    /// [`Db::open_read_only`]. The batch is then not applied, or
     /// (after an `Io` error) may appear after a reopen, but never in part.
     pub fn write_opt(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
         self.inner.write(batch, opts)

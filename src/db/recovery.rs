@@ -15,7 +15,7 @@ use crate::batch;
 use crate::error::{Error, Result};
 use crate::event::{Events, TableCreationReason, TableDeletionReason};
 use crate::filename::{self, FileKind};
-use crate::fs::{Fence, Fs, WritableFile};
+use crate::fs::{Fence, FileLock, Fs, WritableFile};
 use crate::key::{DEFAULT_KEYSPACE, KeyspaceId, SeqNo};
 use crate::memtable::MemTable;
 use crate::options::{KeyspaceOptions, Options, RecoveryMode};
@@ -61,30 +61,9 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         .try_lock(&lock_path)
         .map_err(|e| Error::io("lock", &lock_path, e))?
         .ok_or_else(|| Error::locked(dir))?;
-    let block_cache =
-        (opts.block_cache_size > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_size)));
-    let fence = Arc::new(Fence::default());
-    let tables = TableRegistry::new(
-        dir,
-        Arc::clone(&fs),
-        block_cache.clone(),
-        opts.mmap_reads,
-        Arc::clone(&fence),
-        events.clone().map(|ev| -> OnTableDeleted {
-            Arc::new(move |number, size| {
-                ev.table_deleted(number, size, TableDeletionReason::Compacted);
-            })
-        }),
-    );
-    let kinds: Vec<(String, FileKind)> = fs
-        .list_dir(dir)
-        .map_err(|e| Error::io("list", dir, e))?
-        .into_iter()
-        .map(|n| {
-            let k = filename::parse(&n);
-            (n, k)
-        })
-        .collect();
+    let shared = Shared::new(dir, &opts, &events);
+    let tables = Arc::clone(&shared.tables);
+    let kinds = list_files(&*fs, dir)?;
     let opening = Opening {
         dir,
         fs: &fs,
@@ -147,47 +126,132 @@ pub(super) fn open(dir: &Path, opts: Options) -> Result<DbInner> {
         "recovered"
     );
 
-    Ok(DbInner {
-        dir: dir.to_path_buf(),
-        fs,
-        lock: Mutex::new(Some(lock)),
-        write_backs: WriteBacks::default(),
-        fence,
-        default: Arc::clone(trees.get(&DEFAULT_KEYSPACE).ok_or_else(|| {
-            Error::corruption(
-                &dir.join(filename::CURRENT),
-                0,
-                "the default keyspace is missing",
-            )
-        })?),
-        trees: RwLock::new(trees),
-        wal: Mutex::new(WalState {
-            writer: wal::Writer::preallocated(file),
-            number,
-            seal: Vec::new(),
-            slowdown: None,
-        }),
-        current_wal: AtomicU64::new(number),
-        wal_files: Mutex::new(BTreeMap::new()),
-        wal_bytes: AtomicU64::new(0),
-        commit: CommitQueue::default(),
-        last_seqno: AtomicU64::new(replay.last_seqno),
-        next_file_number: AtomicU64::new(number + 1),
-        snapshots: SnapshotList::default(),
-        closed: AtomicBool::new(false),
-        unlogged: AtomicBool::new(false),
-        poison: Mutex::new(None),
-        counters: Counters::default(),
-        recovery: report,
-        versions: Mutex::new(versions),
-        block_cache,
-        flush: Arc::default(),
-        flush_thread: Mutex::new(None),
-        compaction: Arc::default(),
-        compact_thread: Mutex::new(None),
+    shared.into_inner(Recovered {
+        dir,
+        lock: Some(lock),
+        trees,
+        wal: (wal::Writer::preallocated(file), number),
+        last_seqno: replay.last_seqno,
+        next_file_number: number + 1,
+        report,
+        versions,
         events,
         opts,
+        read_only: false,
     })
+}
+
+/// The names in `dir`, each with its kind.
+pub(super) fn list_files(fs: &dyn Fs, dir: &Path) -> Result<Vec<(String, FileKind)>> {
+    Ok(fs
+        .list_dir(dir)
+        .map_err(|e| Error::io("list", dir, e))?
+        .into_iter()
+        .map(|n| {
+            let k = filename::parse(&n);
+            (n, k)
+        })
+        .collect())
+}
+
+/// What every handle of a database shares from the start, made before
+/// the manifest is read: the filesystem, the block cache, the fence and
+/// the table registry.
+pub(super) struct Shared {
+    fs: Arc<dyn Fs>,
+    block_cache: Option<Arc<BlockCache>>,
+    fence: Arc<Fence>,
+    pub(super) tables: Arc<TableRegistry>,
+}
+
+/// What an open recovered, to become a [`DbInner`].
+pub(super) struct Recovered<'a> {
+    pub(super) dir: &'a Path,
+    pub(super) lock: Option<FileLock>,
+    pub(super) trees: BTreeMap<KeyspaceId, Arc<Tree>>,
+    /// The WAL writer and its number.
+    pub(super) wal: (wal::Writer, u64),
+    pub(super) last_seqno: SeqNo,
+    pub(super) next_file_number: u64,
+    pub(super) report: RecoveryReport,
+    pub(super) versions: VersionSet,
+    pub(super) events: Option<Arc<Events>>,
+    pub(super) opts: Options,
+    pub(super) read_only: bool,
+}
+
+impl Shared {
+    pub(super) fn new(dir: &Path, opts: &Options, events: &Option<Arc<Events>>) -> Shared {
+        let fs = Arc::clone(&opts.fs);
+        let block_cache =
+            (opts.block_cache_size > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_size)));
+        let fence = Arc::new(Fence::default());
+        let tables = TableRegistry::new(
+            dir,
+            Arc::clone(&fs),
+            block_cache.clone(),
+            opts.mmap_reads,
+            Arc::clone(&fence),
+            events.clone().map(|ev| -> OnTableDeleted {
+                Arc::new(move |number, size| {
+                    ev.table_deleted(number, size, TableDeletionReason::Compacted);
+                })
+            }),
+        );
+        Shared {
+            fs,
+            block_cache,
+            fence,
+            tables,
+        }
+    }
+
+    /// The database handle's shared state.
+    pub(super) fn into_inner(self, r: Recovered<'_>) -> Result<DbInner> {
+        let (writer, number) = r.wal;
+        Ok(DbInner {
+            dir: r.dir.to_path_buf(),
+            fs: self.fs,
+            lock: Mutex::new(r.lock),
+            write_backs: WriteBacks::default(),
+            fence: self.fence,
+            default: Arc::clone(r.trees.get(&DEFAULT_KEYSPACE).ok_or_else(|| {
+                Error::corruption(
+                    &r.dir.join(filename::CURRENT),
+                    0,
+                    "the default keyspace is missing",
+                )
+            })?),
+            trees: RwLock::new(r.trees),
+            wal: Mutex::new(WalState {
+                writer,
+                number,
+                seal: Vec::new(),
+                slowdown: None,
+            }),
+            current_wal: AtomicU64::new(number),
+            wal_files: Mutex::new(BTreeMap::new()),
+            wal_bytes: AtomicU64::new(0),
+            commit: CommitQueue::default(),
+            last_seqno: AtomicU64::new(r.last_seqno),
+            next_file_number: AtomicU64::new(r.next_file_number),
+            snapshots: SnapshotList::default(),
+            closed: AtomicBool::new(false),
+            unlogged: AtomicBool::new(false),
+            poison: Mutex::new(None),
+            counters: Counters::default(),
+            recovery: r.report,
+            versions: Mutex::new(r.versions),
+            block_cache: self.block_cache,
+            flush: Arc::default(),
+            flush_thread: Mutex::new(None),
+            compaction: Arc::default(),
+            compact_thread: Mutex::new(None),
+            events: r.events,
+            opts: r.opts,
+            read_only: r.read_only,
+        })
+    }
 }
 
 /// Step 1a. Without `CURRENT` the directory is a new database — unless it
@@ -236,19 +300,19 @@ fn check_new_database_allowed(fs: &dyn Fs, dir: &Path, opts: &Options) -> Result
 }
 
 /// What every step of an open needs: where, how, and who hears of it.
-struct Opening<'a> {
-    dir: &'a Path,
-    fs: &'a Arc<dyn Fs>,
-    opts: &'a Options,
-    events: &'a Option<Arc<Events>>,
-    tables: &'a Arc<TableRegistry>,
+pub(super) struct Opening<'a> {
+    pub(super) dir: &'a Path,
+    pub(super) fs: &'a Arc<dyn Fs>,
+    pub(super) opts: &'a Options,
+    pub(super) events: &'a Option<Arc<Events>>,
+    pub(super) tables: &'a Arc<TableRegistry>,
 }
 
 /// Step 2. Loads `CURRENT` and the manifest it names (a torn last record
 /// dropped and reported), checks the options against it
 /// (`error_if_exists`, the merge operator's name), and never reuses a
 /// number a file in the directory already has.
-fn load_manifest(
+pub(super) fn load_manifest(
     open: &Opening<'_>,
     kinds: &[(String, FileKind)],
     report: &mut RecoveryReport,
@@ -294,7 +358,7 @@ fn load_manifest(
 /// Step 2b. Every table the manifest names must exist, with the size it
 /// records (a truncated, extended or swapped table is refused here, before
 /// the open writes anything). Their contents are checked when first read.
-fn check_tables_present(fs: &dyn Fs, dir: &Path, version: &Version) -> Result<()> {
+pub(super) fn check_tables_present(fs: &dyn Fs, dir: &Path, version: &Version) -> Result<()> {
     for t in version.tables() {
         let path = filename::table_path(dir, t.meta.number);
         let size = match fs.file_size(&path) {
@@ -318,14 +382,14 @@ fn check_tables_present(fs: &dyn Fs, dir: &Path, version: &Version) -> Result<()
 }
 
 /// What replaying the WALs produced.
-struct Replayed {
+pub(super) struct Replayed {
     /// One memtable per keyspace and WAL that held its writes, oldest
     /// first.
-    sealed: Vec<(KeyspaceId, Arc<MemTable>)>,
+    pub(super) sealed: Vec<(KeyspaceId, Arc<MemTable>)>,
     /// WALs after point-in-time damage: renamed once the new manifest is
     /// durable (so a failed open renames nothing), never replayed again.
-    set_aside: Vec<u64>,
-    last_seqno: SeqNo,
+    pub(super) set_aside: Vec<u64>,
+    pub(super) last_seqno: SeqNo,
 }
 
 /// Step 3. Replays every WAL numbered at least the smallest keyspace log
@@ -333,7 +397,7 @@ struct Replayed {
 /// recovery mode to damage. A write is replayed only into a keyspace that
 /// exists and whose log number is at most its WAL's (older ones are in
 /// its tables; a dropped keyspace's are gone with it).
-fn replay_wals(
+pub(super) fn replay_wals(
     dir: &Path,
     fs: &dyn Fs,
     opts: &Options,
@@ -425,7 +489,7 @@ fn keyspace_options<'o>(
 
 /// The tree options of keyspace `id` at open (defaults for a keyspace the
 /// options do not name).
-fn tree_options_at_open(opts: &Options, id: KeyspaceId, name: &str) -> TreeOptions {
+pub(super) fn tree_options_at_open(opts: &Options, id: KeyspaceId, name: &str) -> TreeOptions {
     match keyspace_options(opts, id, name) {
         Some(ks) => tree_options(ks),
         None => tree_options(&KeyspaceOptions::default()),

@@ -152,7 +152,7 @@ impl CommitQueue {
 
 impl DbInner {
     pub(crate) fn write(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
-        self.check_open()?;
+        self.check_writable("a write")?;
         if opts.sync && opts.disable_wal {
             return Err(Error::invalid(
                 "sync(true) with disable_wal(true): a write without the WAL has nothing to \
@@ -211,7 +211,7 @@ impl DbInner {
     /// Fsyncs the WAL if it holds unsynced records. Older WALs were
     /// fsynced when they were sealed, so this covers every write so far.
     pub(crate) fn sync_wal(&self) -> Result<()> {
-        self.check_open()?;
+        self.check_writable("sync_wal")?;
         // The WAL lock excludes the commit leader for the fsync's length.
         let mut wal = self.wal.lock();
         self.check_open()?;
@@ -240,6 +240,10 @@ impl DbInner {
         value: Bytes,
         read_seqno: SeqNo,
     ) {
+        if self.read_only {
+            // Nothing commits it: no writer, no flush thread.
+            return;
+        }
         let queued = self.write_backs.offer(WriteBack {
             keyspace,
             key: Bytes::copy_from_slice(key),

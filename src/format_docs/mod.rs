@@ -10,6 +10,7 @@
 //!
 //! One file per document; the helpers they share are below.
 
+mod backup_md;
 mod block_md;
 mod bloom_md;
 mod files_md;
@@ -27,6 +28,7 @@ use crate::key::{InternalKey, SeqNo, ValueKind};
 use crate::table::{Compression, Table, TableOptions, TableWriter};
 use crate::wal::{self};
 
+pub(super) const BACKUP_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format/backup.md");
 pub(super) const FILES_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format/files.md");
 pub(super) const WAL_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format/wal.md");
 pub(super) const TABLE_MD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format/table.md");

@@ -492,6 +492,29 @@ pub(crate) fn past_end(offset: u64, len: usize) -> io::Error {
     )
 }
 
+/// The log writer of a read-only handle (`Db::open_read_only`), which has
+/// no WAL or manifest to write: every append and fsync fails. The handle
+/// refuses changes before they get here; this is the second line.
+#[derive(Debug, Default)]
+pub(crate) struct NoWrites;
+
+impl WritableFile for NoWrites {
+    fn append(&mut self, _data: &[u8]) -> io::Result<()> {
+        Err(no_writes())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        Err(no_writes())
+    }
+}
+
+fn no_writes() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ReadOnlyFilesystem,
+        "a read-only handle writes nothing",
+    )
+}
+
 /// An exclusive lock on a file, released on drop.
 pub struct FileLock {
     _guard: Box<dyn Send + Sync>,

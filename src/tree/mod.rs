@@ -106,6 +106,22 @@ impl Tree {
         }
     }
 
+    /// The tree with `sealed` (newest first) as its sealed memtables: WALs
+    /// replayed by a read-only open, which writes no table.
+    pub(crate) fn with_sealed(self, sealed: Vec<Arc<MemTable>>) -> Tree {
+        {
+            let mut sv = self.super_version.write();
+            let current = Arc::clone(&sv);
+            *sv = Arc::new(SuperVersion {
+                active: Arc::clone(&current.active),
+                sealed,
+                version: Arc::clone(&current.version),
+                merge: Arc::clone(&current.merge),
+            });
+        }
+        self
+    }
+
     pub(crate) fn id(&self) -> KeyspaceId {
         self.id
     }

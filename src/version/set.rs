@@ -393,6 +393,46 @@ impl VersionSet {
         Ok(set)
     }
 
+    /// The state `state` (loaded from manifest `manifest_number`) held in
+    /// memory only, for a read-only handle: no manifest is written, and
+    /// [`VersionSet::log_and_apply`] refuses every record (the set is
+    /// born broken).
+    pub(crate) fn read_only(
+        dir: &Path,
+        fs: Arc<dyn Fs>,
+        tables: Arc<TableRegistry>,
+        state: LoadedState,
+        manifest_number: u64,
+    ) -> VersionSet {
+        VersionSet {
+            dir: dir.to_path_buf(),
+            fs,
+            tables,
+            manifest: wal::Writer::new(Box::new(crate::fs::NoWrites)),
+            manifest_number,
+            max_manifest_size: u64::MAX,
+            keyspaces: state
+                .keyspaces
+                .into_iter()
+                .map(|(id, k)| {
+                    let version = Arc::new(k.version);
+                    (
+                        id,
+                        KeyspaceState {
+                            meta: k.meta,
+                            version,
+                        },
+                    )
+                })
+                .collect(),
+            next_keyspace_id: state.next_keyspace_id,
+            last_seqno: state.last_seqno,
+            broken: true,
+            deferred_tables: Vec::new(),
+            deferred_files: Vec::new(),
+        }
+    }
+
     /// The record that describes the whole state: what a manifest starts
     /// with (also a checkpoint's).
     pub(crate) fn snapshot_record(&self, next_file_number: u64) -> ManifestRecord {

@@ -4,7 +4,8 @@
 //! well-formed SVG with one `<rect class="table">` per table, and
 //! keyspaces: the data commands in the one `--keyspace` names (the same
 //! key holding a value in each), its merge operator flag, `keyspaces`,
-//! `drop-keyspace`, and `stats` and `shape` showing every keyspace.
+//! `drop-keyspace`, and `stats` and `shape` showing every keyspace;
+//! `backup create|list|verify|restore|purge`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -789,4 +790,68 @@ fn stats_shape_and_keyspaces_show_every_keyspace() {
             .any(|l| l.starts_with("users") && l.split_whitespace().nth(3) == Some("3")),
         "users: 3 runs, 3 tables:\n{out}"
     );
+}
+
+#[test]
+fn backup_create_list_verify_restore_purge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_dir, d) = db_dir(&tmp);
+    let backups = tmp.path().join("backups");
+    let b = backups.to_str().unwrap();
+    let (c, _, err) = code(&["backup", "list", b]);
+    assert_eq!(c, 2, "no backup directory yet: {err}");
+    assert!(err.contains("not a backup directory"), "{err}");
+
+    let out = ok(&["backup", "create", &d, b]);
+    assert!(out.starts_with("backup 1: seqno "), "{out}");
+    assert!(out.contains("5 tables"), "{out}");
+    // Nothing changed: only the WAL and the database manifest are copied.
+    let out = ok(&["backup", "create", &d, b]);
+    assert!(out.starts_with("backup 2: "), "{out}");
+    assert!(out.contains("copied 2 files"), "{out}");
+    let out = ok(&["backup", "list", b]);
+    assert!(out.contains("2 backups"), "{out}");
+    assert_eq!(
+        out.lines().count(),
+        4,
+        "a header, two backups, a total: {out}"
+    );
+    assert!(ok(&["backup", "verify", b, "1"]).contains("every checksum matches"));
+
+    let restored = tmp.path().join("restored");
+    let r = restored.to_str().unwrap();
+    let out = ok(&["backup", "restore", b, "1", r]);
+    assert!(out.contains("restored to"), "{out}");
+    assert_eq!(
+        ok(&with_op(&["get", r, &user_key(3500)])).trim(),
+        value(3500)
+    );
+    let (c, _, err) = code(&["backup", "restore", b, "1", r]);
+    assert_eq!(c, 2, "a non-empty target: {err}");
+    assert!(err.contains("not empty"), "{err}");
+
+    // Damage a stored table: verify names it, exit 1.
+    let shared = backups.join("shared");
+    let victim = std::fs::read_dir(&shared)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[100] ^= 0x40;
+    std::fs::write(&victim, &bytes).unwrap();
+    let (c, out, err) = code(&["backup", "verify", b, "2"]);
+    assert_eq!(c, 1, "{out}{err}");
+    let name = victim.file_name().unwrap().to_str().unwrap();
+    assert!(
+        err.contains(name) && err.contains("checksum mismatch"),
+        "{err}"
+    );
+
+    let out = ok(&["backup", "purge", b, "--keep", "1"]);
+    assert!(
+        out.starts_with("removed 1 backup (1); deleted 2 files"),
+        "{out}"
+    );
+    assert!(ok(&["backup", "list", b]).contains("1 backup"));
 }

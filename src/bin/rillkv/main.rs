@@ -8,6 +8,8 @@
 //! rillkv dump table FILE                rillkv dump wal FILE           rillkv dump manifest DIR|FILE
 //! rillkv verify DIR                     rillkv compact DIR [--from A --to B]
 //! rillkv shape DIR --out tree.svg       rillkv keyspaces DIR           rillkv drop-keyspace DIR NAME
+//! rillkv backup create DIR BACKUPS      rillkv backup list BACKUPS     rillkv backup verify BACKUPS ID
+//! rillkv backup restore BACKUPS ID NEW  rillkv backup purge BACKUPS --keep N
 //! ```
 //!
 //! The data commands (`get`, `put`, `delete`, `merge`, `scan`, `compact`)
@@ -19,7 +21,8 @@
 //! Offline commands (`stats`, `dump`, `shape`, `keyspaces`, and the first
 //! pass of `verify`) read files without opening the database: no lock,
 //! nothing written, no merge operator needed. The others open it, which
-//! takes the lock and runs recovery like any open.
+//! takes the lock and runs recovery like any open. `backup` commands
+//! other than `create` touch only the backup directory (taking its lock).
 //!
 //! Exit codes: 0 success; 1 a key not found (`get`) or damage found
 //! (`verify`, or a `Corruption` error from any command); 2 a usage, I/O or
@@ -30,6 +33,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod backup;
 mod data;
 mod dump;
 mod error;
@@ -84,6 +88,9 @@ enum Command {
     Keyspaces(tree::KeyspacesArgs),
     /// Drops a keyspace and all its data.
     DropKeyspace(data::DropKeyspaceArgs),
+    /// Incremental backups: create, list, verify, restore, purge.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
 }
 
 /// A database directory, and how to open it.
@@ -124,6 +131,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Shape(a) => tree::shape(&a, quiet),
         Command::Keyspaces(a) => tree::keyspaces(&a),
         Command::DropKeyspace(a) => data::drop_keyspace(&a),
+        Command::Backup(c) => backup::run(&c, quiet),
     }
 }
 

@@ -1,5 +1,7 @@
-//! Operations on a running database (issue 18): `checkpoint`, writes
-//! without the WAL.
+//! Operations on a running database (issue 18): `checkpoint`, incremental
+//! backups, read-only opens, writes without the WAL.
 
+mod backup;
 mod checkpoint;
 mod disable_wal;
+mod read_only;
