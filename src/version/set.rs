@@ -499,6 +499,12 @@ impl VersionSet {
         self.manifest_number
     }
 
+    /// Bytes appended to the current manifest (the file's length: each
+    /// manifest is written from empty).
+    pub(crate) fn manifest_len(&self) -> u64 {
+        self.manifest.len()
+    }
+
     /// Durably applies `record` and installs the resulting versions (read
     /// them back with [`VersionSet::version`]). `next_file_number`
     /// allocates a number when the manifest is rolled. `obsolete_files`
