@@ -38,6 +38,11 @@ pub enum ErrorKind {
     /// An earlier write or fsync failed, so the database refuses further
     /// writes until it is reopened. Reads keep working.
     Poisoned,
+    /// A transaction (or compare-and-swap) lost a race: something it read
+    /// or wrote was changed by a commit after its snapshot, or its snapshot
+    /// is older than the commits the database still remembers. Nothing was
+    /// written; run it again (see `Db::run_transaction`).
+    Conflict,
 }
 
 impl fmt::Display for ErrorKind {
@@ -50,6 +55,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::MergeOperator => "merge operator failed",
             ErrorKind::Closed => "closed",
             ErrorKind::Poisoned => "poisoned",
+            ErrorKind::Conflict => "conflict",
         })
     }
 }
@@ -179,6 +185,11 @@ impl Error {
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// A transaction refused at commit: `message` says what changed.
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Conflict, message)
     }
 
     pub(crate) fn closed() -> Self {

@@ -207,6 +207,7 @@
 mod async_db;
 mod batch;
 pub mod compaction;
+mod conflict;
 mod db;
 mod error;
 pub mod event;
@@ -227,6 +228,7 @@ mod table;
 #[doc(hidden)]
 pub mod tools;
 mod tree;
+mod txn;
 mod version;
 mod wal;
 
@@ -259,3 +261,4 @@ pub use options::{
 pub use read::{DbIter, Snapshot};
 pub use stats::{CounterValues, RunStats, Stats, TableStats};
 pub use table::Compression;
+pub use txn::{CasResult, Isolation, Transaction, TransactionIter, TransactionOptions};

@@ -30,6 +30,18 @@
 //! ([`DbInner::commit_write_backs`]), but only if that needs no waiting: a
 //! reader never waits for writers, and a background thread never waits for
 //! itself.
+//!
+//! # Conditional writes
+//! A request may carry a [`Condition`]: a transaction's [`Intent`] or a
+//! compare-and-swap's expected value. The leader decides each one in queue
+//! order, under leadership, before anything of the group is encoded: a
+//! transaction is checked against the index of recent commits
+//! (`WalState::commits`, which every accepted batch of the group is
+//! recorded into as it is accepted, so a later request of the same group
+//! sees it); a compare-and-swap reads the key's newest value and applies
+//! the accepted batches of the group before it. A refused request gets its
+//! own result (`Conflict`, or [`Outcome::Mismatch`]) and writes nothing;
+//! the rest of the group commits as usual.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -41,6 +53,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::{DbInner, WalState};
 use crate::batch::{self, BatchIter, WriteBatch};
+use crate::conflict::{ConflictKind, Intent};
 use crate::error::{Error, Result};
 use crate::event::BackgroundErrorReason;
 use crate::filename;
@@ -68,7 +81,40 @@ struct Request {
     sync: bool,
     /// Whether the batch goes to the WAL (`WriteOptions::disable_wal`).
     wal: bool,
-    result: Mutex<Option<Result<()>>>,
+    /// What must hold for the batch to commit, checked by the leader.
+    condition: Option<Condition>,
+    result: Mutex<Option<Result<Outcome>>>,
+}
+
+/// What must hold, when its group commits, for a conditional write to
+/// commit.
+#[derive(Debug)]
+pub(crate) enum Condition {
+    /// A transaction: no conflicting commit after its snapshot.
+    Txn(Intent),
+    /// A compare-and-swap: `key`'s newest value is `expected`.
+    Cas {
+        keyspace: KeyspaceId,
+        key: Bytes,
+        expected: Option<Bytes>,
+    },
+}
+
+/// What became of a write that did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It committed.
+    Applied,
+    /// A compare-and-swap found this value instead of the expected one and
+    /// wrote nothing.
+    Mismatch(Option<Bytes>),
+}
+
+/// What the leader decided for each request of a group.
+struct Decisions {
+    accepted: Vec<bool>,
+    txn_commits: u64,
+    cas_swapped: u64,
 }
 
 /// A folded merge result to write back as the key's base value, if the
@@ -167,6 +213,33 @@ impl DbInner {
             batch,
             sync: opts.sync,
             wal: !opts.disable_wal,
+            condition: None,
+            result: Mutex::new(None),
+        })
+        .map(|_| ())
+    }
+
+    /// Commits `batch` if `condition` holds when its group commits (see
+    /// "Conditional writes" in the module docs).
+    pub(crate) fn write_if(
+        &self,
+        batch: WriteBatch,
+        condition: Condition,
+        opts: &WriteOptions,
+    ) -> Result<Outcome> {
+        self.check_open()?;
+        if opts.sync && opts.disable_wal {
+            return Err(Error::invalid(
+                "sync(true) with disable_wal(true): a write without the WAL has nothing to \
+                 fsync; flush the keyspace to make it durable",
+            ));
+        }
+        self.validate(&batch)?;
+        self.submit(Request {
+            batch,
+            sync: opts.sync,
+            wal: !opts.disable_wal,
+            condition: Some(condition),
             result: Mutex::new(None),
         })
     }
@@ -270,7 +343,7 @@ impl DbInner {
         }
     }
 
-    fn submit(&self, req: Request) -> Result<()> {
+    fn submit(&self, req: Request) -> Result<Outcome> {
         let req = Arc::new(req);
         let queue = &self.commit;
         let mut st = queue.state.lock();
@@ -292,7 +365,10 @@ impl DbInner {
                 drop(st);
                 let result = self.commit_group(&group, CommitMode::Writers);
                 for r in &group {
-                    *r.result.lock() = Some(result.clone());
+                    // A refused request has its own result already.
+                    r.result
+                        .lock()
+                        .get_or_insert_with(|| result.clone().map(|()| Outcome::Applied));
                 }
                 st = queue.state.lock();
                 st.leader_active = false;
@@ -363,18 +439,25 @@ impl DbInner {
                 write_backs.push(batch);
             }
         }
+        let base = self.last_seqno() + 1;
+        let decisions = self.decide(&mut wal, group, base);
+        let accepted = || {
+            group
+                .iter()
+                .zip(&decisions.accepted)
+                .filter(|(_, ok)| **ok)
+                .map(|(r, _)| r)
+        };
         // Batches written without the WAL go last, so that the WAL
         // record's sequence numbers run on from `base` without a gap.
         let logged: Vec<&WriteBatch> = write_backs
             .iter()
-            .chain(group.iter().filter(|r| r.wal).map(|r| &r.batch))
+            .chain(accepted().filter(|r| r.wal).map(|r| &r.batch))
             .collect();
-        let unlogged: Vec<&WriteBatch> =
-            group.iter().filter(|r| !r.wal).map(|r| &r.batch).collect();
+        let unlogged: Vec<&WriteBatch> = accepted().filter(|r| !r.wal).map(|r| &r.batch).collect();
         if logged.is_empty() && unlogged.is_empty() {
             return Ok(());
         }
-        let base = self.last_seqno() + 1;
         let count: u64 = logged
             .iter()
             .chain(&unlogged)
@@ -397,7 +480,7 @@ impl DbInner {
                 return Err(err);
             }
             // Only logged writes ask for a sync (`write` refuses the rest).
-            if group.iter().any(|r| r.sync) {
+            if accepted().any(|r| r.sync) {
                 if let Err(e) = wal.writer.sync() {
                     let err = Error::io("fsync", &wal_path, e);
                     self.poison(&err, BackgroundErrorReason::Wal);
@@ -445,8 +528,119 @@ impl DbInner {
         self.counters
             .merge_writebacks
             .fetch_add(write_backs.len() as u64, Ordering::Release);
+        self.counters
+            .txn_commits
+            .fetch_add(decisions.txn_commits, Ordering::Relaxed);
+        self.counters
+            .cas_swapped
+            .fetch_add(decisions.cas_swapped, Ordering::Relaxed);
         self.plan_seals(&mut wal, &trees);
         Ok(())
+    }
+
+    /// Decides each request of `group` in queue order (see "Conditional
+    /// writes"), records the accepted ones' keys in the index of recent
+    /// commits with stamp `base` (the group's first sequence number) while
+    /// a transaction is live, and gives each refused request its result.
+    /// REQUIRES: leadership and the WAL lock (proven by `wal`).
+    fn decide(&self, wal: &mut WalState, group: &[Arc<Request>], base: SeqNo) -> Decisions {
+        let track = self.live_transactions.load(Ordering::SeqCst) > 0;
+        if !track {
+            // No snapshot below `base` will be checked: a transaction
+            // that begins now sees this group, or fails as too old.
+            wal.commits.forget_through(base);
+        }
+        let mut d = Decisions {
+            accepted: Vec::with_capacity(group.len()),
+            txn_commits: 0,
+            cas_swapped: 0,
+        };
+        let mut earlier: Vec<&WriteBatch> = Vec::new();
+        for r in group {
+            let verdict = match &r.condition {
+                None => Ok(Outcome::Applied),
+                Some(Condition::Txn(intent)) => match wal.commits.check(intent) {
+                    Ok(()) => {
+                        d.txn_commits += 1;
+                        Ok(Outcome::Applied)
+                    }
+                    Err(c) => {
+                        let counter = match c.kind {
+                            ConflictKind::WriteWrite => &self.counters.txn_conflicts_write,
+                            ConflictKind::ReadWrite => &self.counters.txn_conflicts_read,
+                            ConflictKind::Range => &self.counters.txn_conflicts_range,
+                            ConflictKind::TooOld => &self.counters.txn_conflicts_too_old,
+                        };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        Err(Error::conflict(c.to_string()))
+                    }
+                },
+                Some(Condition::Cas {
+                    keyspace,
+                    key,
+                    expected,
+                }) => match self.value_after(*keyspace, key, &earlier) {
+                    Ok(current) if current == *expected => {
+                        d.cas_swapped += 1;
+                        Ok(Outcome::Applied)
+                    }
+                    Ok(current) => {
+                        self.counters.cas_mismatched.fetch_add(1, Ordering::Relaxed);
+                        Ok(Outcome::Mismatch(current))
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            let ok = matches!(verdict, Ok(Outcome::Applied));
+            if !ok {
+                *r.result.lock() = Some(verdict);
+            } else {
+                if track {
+                    for entry in r.batch.entries().flatten() {
+                        wal.commits
+                            .record(entry.keyspace, entry.key, entry.kind, base);
+                    }
+                }
+                earlier.push(&r.batch);
+            }
+            d.accepted.push(ok);
+        }
+        d
+    }
+
+    /// The value of `key` in `keyspace` once the batches `earlier` (of
+    /// the group being decided, in order) are applied over its newest
+    /// committed value. REQUIRES: leadership.
+    fn value_after(
+        &self,
+        keyspace: KeyspaceId,
+        key: &[u8],
+        earlier: &[&WriteBatch],
+    ) -> Result<Option<Bytes>> {
+        let tree = self.live_tree(keyspace)?;
+        let view = tree.latest_view(|| self.last_seqno());
+        let mut value = self.get(&tree, &view, key, false)?;
+        for batch in earlier.iter().filter(|b| b.touches(keyspace, key)) {
+            for entry in batch.entries() {
+                let entry = entry.map_err(Error::from)?;
+                if entry.keyspace != keyspace || entry.key != key {
+                    continue;
+                }
+                value = match entry.kind {
+                    ValueKind::Put => Some(Bytes::copy_from_slice(entry.value)),
+                    ValueKind::Delete => None,
+                    ValueKind::Merge => {
+                        let op = view.merge().op.clone();
+                        let op = op.ok_or_else(|| crate::merge::resolve::no_operator(key))?;
+                        let merged = op
+                            .merge(key, value.as_deref(), entry.value)
+                            .map_err(|e| crate::merge::resolve::merge_failed(&*op, key, e))?;
+                        Some(Bytes::from(merged))
+                    }
+                };
+            }
+        }
+        Ok(value)
     }
 
     /// Chooses the trees the next group seals (`wal.seal`): those whose
