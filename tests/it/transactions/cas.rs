@@ -9,7 +9,7 @@ use rillkv::{CasResult, Db, KeyspaceOptions, Options};
 use super::{n, num};
 
 const THREADS: usize = 8;
-const STEPS: u64 = 300;
+const STEPS: u64 = 2_000;
 
 #[test]
 fn eight_threads_one_winner_per_expected_value() {
@@ -37,6 +37,8 @@ fn eight_threads_one_winner_per_expected_value() {
                         CasResult::Swapped => {
                             won.push(seen);
                             seen += 1;
+                            // Let the others race for the next value.
+                            std::thread::yield_now();
                         }
                         CasResult::Mismatch { current } => {
                             let now = num(current);

@@ -17,8 +17,12 @@
 //! - `model_proptest`: transactions interleaved with plain writes,
 //!   flushes, compactions and reopens against a model.
 
+mod bank;
 mod cas;
 mod isolation;
+mod kill_loop;
+mod list_append;
+mod model_proptest;
 
 mod reads;
 
