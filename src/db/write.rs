@@ -53,9 +53,9 @@ use parking_lot::{Condvar, Mutex};
 
 use super::{DbInner, WalState};
 use crate::batch::{self, BatchIter, WriteBatch};
-use crate::conflict::{ConflictKind, Intent};
+use crate::conflict::{Conflict, ConflictKind, Intent};
 use crate::error::{Error, Result};
-use crate::event::BackgroundErrorReason;
+use crate::event::{BackgroundErrorReason, TransactionConflictInfo, TransactionConflictKind};
 use crate::filename;
 use crate::key::{DEFAULT_KEYSPACE, KeyspaceId, MAX_SEQNO, SeqNo, ValueKind};
 use crate::memtable::MemTable;
@@ -545,11 +545,6 @@ impl DbInner {
     /// REQUIRES: leadership and the WAL lock (proven by `wal`).
     fn decide(&self, wal: &mut WalState, group: &[Arc<Request>], base: SeqNo) -> Decisions {
         let track = self.live_transactions.load(Ordering::SeqCst) > 0;
-        if !track {
-            // No snapshot below `base` will be checked: a transaction
-            // that begins now sees this group, or fails as too old.
-            wal.commits.forget_through(base);
-        }
         let mut d = Decisions {
             accepted: Vec::with_capacity(group.len()),
             txn_commits: 0,
@@ -572,6 +567,7 @@ impl DbInner {
                             ConflictKind::TooOld => &self.counters.txn_conflicts_too_old,
                         };
                         counter.fetch_add(1, Ordering::Relaxed);
+                        self.report_conflict(&c, intent.snapshot);
                         Err(Error::conflict(c.to_string()))
                     }
                 },
@@ -605,7 +601,42 @@ impl DbInner {
             }
             d.accepted.push(ok);
         }
+        if !track && !earlier.is_empty() {
+            // This group's writes are not recorded: no snapshot below
+            // `base` may be checked any more (a transaction that begins
+            // now sees this group, or fails as too old). Only if it writes:
+            // otherwise `base` is never published, and every new snapshot
+            // would be below the floor.
+            wal.commits.forget_through(base);
+        }
         d
+    }
+
+    /// Tells listeners about a refused transaction. REQUIRES: the WAL
+    /// lock (called by the leader).
+    fn report_conflict(&self, c: &Conflict, snapshot: SeqNo) {
+        let Some(events) = &self.events else {
+            return;
+        };
+        let kind = match c.kind {
+            ConflictKind::WriteWrite => TransactionConflictKind::WriteWrite,
+            ConflictKind::ReadWrite => TransactionConflictKind::ReadWrite,
+            ConflictKind::Range => TransactionConflictKind::Range,
+            ConflictKind::TooOld => TransactionConflictKind::TooOld,
+        };
+        let keyspace = c
+            .key
+            .as_ref()
+            .and_then(|_| self.tree(c.keyspace))
+            .map(|t| t.name().to_owned());
+        events.transaction_conflict(TransactionConflictInfo {
+            db_path: PathBuf::new(),
+            kind,
+            keyspace,
+            key: c.key.as_ref().map(|k| k.to_vec()),
+            snapshot,
+            conflicting: c.stamp,
+        });
     }
 
     /// The value of `key` in `keyspace` once the batches `earlier` (of

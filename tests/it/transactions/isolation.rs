@@ -210,3 +210,22 @@ fn a_snapshot_older_than_the_index_fails_and_retries_succeed() {
         .expect_err("no retry");
     assert_eq!(err.kind(), ErrorKind::Conflict);
 }
+
+/// Regression: a group that writes nothing while no transaction is live
+/// (here a mismatched compare-and-swap) once raised the index's floor to a
+/// sequence number that was never published, so every later transaction
+/// failed as too old until some other write came (a livelock when the
+/// only writers were transactions: found by the async test's long run).
+#[test]
+fn a_group_that_writes_nothing_does_not_age_later_transactions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    db.put("k", "v").expect("put");
+    let lost = db.compare_and_swap("k", None, Some(b"w")).expect("cas");
+    assert!(!lost.is_swapped());
+    let txn = db.transaction();
+    txn.put("k", "txn");
+    txn.commit()
+        .expect("not too old: nothing was written since its snapshot");
+    assert_eq!(db.stats().counters.txn_conflicts_too_old, 0);
+}
