@@ -5,6 +5,7 @@
 
 mod checkpoint;
 mod compact;
+mod conditions;
 mod flush;
 mod read;
 mod recovery;
@@ -40,12 +41,12 @@ pub use keyspace::Keyspace;
 use lifecycle::HandleGuard;
 
 use compact::CompactionControl;
+pub(crate) use conditions::{Condition, Outcome};
 use flush::FlushControl;
 use recovery::RecoveryReport;
 use snapshots::SnapshotList;
 pub use verify::{VerifyProblem, VerifyReport};
 use write::{CommitQueue, WriteBacks};
-pub(crate) use write::{Condition, Outcome};
 
 /// An open database. Cheap to clone: every clone is a handle on the same
 /// database (an `Arc` inside), and `Db` is `Send + Sync`.

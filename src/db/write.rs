@@ -31,17 +31,6 @@
 //! reader never waits for writers, and a background thread never waits for
 //! itself.
 //!
-//! # Conditional writes
-//! A request may carry a [`Condition`]: a transaction's [`Intent`] or a
-//! compare-and-swap's expected value. The leader decides each one in queue
-//! order, under leadership, before anything of the group is encoded: a
-//! transaction is checked against the index of recent commits
-//! (`WalState::commits`, which every accepted batch of the group is
-//! recorded into as it is accepted, so a later request of the same group
-//! sees it); a compare-and-swap reads the key's newest value and applies
-//! the accepted batches of the group before it. A refused request gets its
-//! own result (`Conflict`, or [`Outcome::Mismatch`]) and writes nothing;
-//! the rest of the group commits as usual.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -51,11 +40,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 
+use super::conditions::{Condition, Outcome};
 use super::{DbInner, WalState};
 use crate::batch::{self, BatchIter, WriteBatch};
-use crate::conflict::{Conflict, ConflictKind, Intent};
 use crate::error::{Error, Result};
-use crate::event::{BackgroundErrorReason, TransactionConflictInfo, TransactionConflictKind};
+use crate::event::BackgroundErrorReason;
 use crate::filename;
 use crate::key::{DEFAULT_KEYSPACE, KeyspaceId, MAX_SEQNO, SeqNo, ValueKind};
 use crate::memtable::MemTable;
@@ -76,45 +65,16 @@ enum CommitMode {
 /// A leader stops adding batches to its group past this many bytes.
 const MAX_GROUP_BYTES: usize = 1 << 20;
 
-struct Request {
-    batch: WriteBatch,
-    sync: bool,
+/// One writer's batch in the commit queue.
+pub(super) struct Request {
+    pub(super) batch: WriteBatch,
+    pub(super) sync: bool,
     /// Whether the batch goes to the WAL (`WriteOptions::disable_wal`).
-    wal: bool,
+    pub(super) wal: bool,
     /// What must hold for the batch to commit, checked by the leader.
-    condition: Option<Condition>,
-    result: Mutex<Option<Result<Outcome>>>,
-}
-
-/// What must hold, when its group commits, for a conditional write to
-/// commit.
-#[derive(Debug)]
-pub(crate) enum Condition {
-    /// A transaction: no conflicting commit after its snapshot.
-    Txn(Intent),
-    /// A compare-and-swap: `key`'s newest value is `expected`.
-    Cas {
-        keyspace: KeyspaceId,
-        key: Bytes,
-        expected: Option<Bytes>,
-    },
-}
-
-/// What became of a write that did not fail.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// It committed.
-    Applied,
-    /// A compare-and-swap found this value instead of the expected one and
-    /// wrote nothing.
-    Mismatch(Option<Bytes>),
-}
-
-/// What the leader decided for each request of a group.
-struct Decisions {
-    accepted: Vec<bool>,
-    txn_commits: u64,
-    cas_swapped: u64,
+    pub(super) condition: Option<Condition>,
+    /// Set once, by the leader.
+    pub(super) result: Mutex<Option<Result<Outcome>>>,
 }
 
 /// A folded merge result to write back as the key's base value, if the
@@ -199,12 +159,7 @@ impl CommitQueue {
 impl DbInner {
     pub(crate) fn write(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
         self.check_open()?;
-        if opts.sync && opts.disable_wal {
-            return Err(Error::invalid(
-                "sync(true) with disable_wal(true): a write without the WAL has nothing to \
-                 fsync; flush the keyspace to make it durable",
-            ));
-        }
+        check_write_options(opts)?;
         if batch.is_empty() {
             return if opts.sync { self.sync_wal() } else { Ok(()) };
         }
@@ -219,34 +174,9 @@ impl DbInner {
         .map(|_| ())
     }
 
-    /// Commits `batch` if `condition` holds when its group commits (see
-    /// "Conditional writes" in the module docs).
-    pub(crate) fn write_if(
-        &self,
-        batch: WriteBatch,
-        condition: Condition,
-        opts: &WriteOptions,
-    ) -> Result<Outcome> {
-        self.check_open()?;
-        if opts.sync && opts.disable_wal {
-            return Err(Error::invalid(
-                "sync(true) with disable_wal(true): a write without the WAL has nothing to \
-                 fsync; flush the keyspace to make it durable",
-            ));
-        }
-        self.validate(&batch)?;
-        self.submit(Request {
-            batch,
-            sync: opts.sync,
-            wal: !opts.disable_wal,
-            condition: Some(condition),
-            result: Mutex::new(None),
-        })
-    }
-
     /// Checks that every keyspace `batch` writes to exists, and that those
     /// it merges into have a merge operator.
-    fn validate(&self, batch: &WriteBatch) -> Result<()> {
+    pub(super) fn validate(&self, batch: &WriteBatch) -> Result<()> {
         let mut trees = TreeCache::default();
         for entry in batch.entries() {
             let entry = entry.map_err(Error::from)?;
@@ -343,7 +273,7 @@ impl DbInner {
         }
     }
 
-    fn submit(&self, req: Request) -> Result<Outcome> {
+    pub(super) fn submit(&self, req: Request) -> Result<Outcome> {
         let req = Arc::new(req);
         let queue = &self.commit;
         let mut st = queue.state.lock();
@@ -538,142 +468,6 @@ impl DbInner {
         Ok(())
     }
 
-    /// Decides each request of `group` in queue order (see "Conditional
-    /// writes"), records the accepted ones' keys in the index of recent
-    /// commits with stamp `base` (the group's first sequence number) while
-    /// a transaction is live, and gives each refused request its result.
-    /// REQUIRES: leadership and the WAL lock (proven by `wal`).
-    fn decide(&self, wal: &mut WalState, group: &[Arc<Request>], base: SeqNo) -> Decisions {
-        let track = self.live_transactions.load(Ordering::SeqCst) > 0;
-        let mut d = Decisions {
-            accepted: Vec::with_capacity(group.len()),
-            txn_commits: 0,
-            cas_swapped: 0,
-        };
-        let mut earlier: Vec<&WriteBatch> = Vec::new();
-        for r in group {
-            let verdict = match &r.condition {
-                None => Ok(Outcome::Applied),
-                Some(Condition::Txn(intent)) => match wal.commits.check(intent) {
-                    Ok(()) => {
-                        d.txn_commits += 1;
-                        Ok(Outcome::Applied)
-                    }
-                    Err(c) => {
-                        let counter = match c.kind {
-                            ConflictKind::WriteWrite => &self.counters.txn_conflicts_write,
-                            ConflictKind::ReadWrite => &self.counters.txn_conflicts_read,
-                            ConflictKind::Range => &self.counters.txn_conflicts_range,
-                            ConflictKind::TooOld => &self.counters.txn_conflicts_too_old,
-                        };
-                        counter.fetch_add(1, Ordering::Relaxed);
-                        self.report_conflict(&c, intent.snapshot);
-                        Err(Error::conflict(c.to_string()))
-                    }
-                },
-                Some(Condition::Cas {
-                    keyspace,
-                    key,
-                    expected,
-                }) => match self.value_after(*keyspace, key, &earlier) {
-                    Ok(current) if current == *expected => {
-                        d.cas_swapped += 1;
-                        Ok(Outcome::Applied)
-                    }
-                    Ok(current) => {
-                        self.counters.cas_mismatched.fetch_add(1, Ordering::Relaxed);
-                        Ok(Outcome::Mismatch(current))
-                    }
-                    Err(e) => Err(e),
-                },
-            };
-            let ok = matches!(verdict, Ok(Outcome::Applied));
-            if !ok {
-                *r.result.lock() = Some(verdict);
-            } else {
-                if track {
-                    for entry in r.batch.entries().flatten() {
-                        wal.commits
-                            .record(entry.keyspace, entry.key, entry.kind, base);
-                    }
-                }
-                earlier.push(&r.batch);
-            }
-            d.accepted.push(ok);
-        }
-        if !track && !earlier.is_empty() {
-            // This group's writes are not recorded: no snapshot below
-            // `base` may be checked any more (a transaction that begins
-            // now sees this group, or fails as too old). Only if it writes:
-            // otherwise `base` is never published, and every new snapshot
-            // would be below the floor.
-            wal.commits.forget_through(base);
-        }
-        d
-    }
-
-    /// Tells listeners about a refused transaction. REQUIRES: the WAL
-    /// lock (called by the leader).
-    fn report_conflict(&self, c: &Conflict, snapshot: SeqNo) {
-        let Some(events) = &self.events else {
-            return;
-        };
-        let kind = match c.kind {
-            ConflictKind::WriteWrite => TransactionConflictKind::WriteWrite,
-            ConflictKind::ReadWrite => TransactionConflictKind::ReadWrite,
-            ConflictKind::Range => TransactionConflictKind::Range,
-            ConflictKind::TooOld => TransactionConflictKind::TooOld,
-        };
-        let keyspace = c
-            .key
-            .as_ref()
-            .and_then(|_| self.tree(c.keyspace))
-            .map(|t| t.name().to_owned());
-        events.transaction_conflict(TransactionConflictInfo {
-            db_path: PathBuf::new(),
-            kind,
-            keyspace,
-            key: c.key.as_ref().map(|k| k.to_vec()),
-            snapshot,
-            conflicting: c.stamp,
-        });
-    }
-
-    /// The value of `key` in `keyspace` once the batches `earlier` (of
-    /// the group being decided, in order) are applied over its newest
-    /// committed value. REQUIRES: leadership.
-    fn value_after(
-        &self,
-        keyspace: KeyspaceId,
-        key: &[u8],
-        earlier: &[&WriteBatch],
-    ) -> Result<Option<Bytes>> {
-        let tree = self.live_tree(keyspace)?;
-        let view = tree.latest_view(|| self.last_seqno());
-        let mut value = self.get(&tree, &view, key, false)?;
-        for batch in earlier.iter().filter(|b| b.touches(keyspace, key)) {
-            for entry in batch.entries() {
-                let entry = entry.map_err(Error::from)?;
-                if entry.keyspace != keyspace || entry.key != key {
-                    continue;
-                }
-                value = match entry.kind {
-                    ValueKind::Put => Some(Bytes::copy_from_slice(entry.value)),
-                    ValueKind::Delete => None,
-                    ValueKind::Merge => {
-                        let op = view.merge().op.clone();
-                        let op = op.ok_or_else(|| crate::merge::resolve::no_operator(key))?;
-                        let merged = op
-                            .merge(key, value.as_deref(), entry.value)
-                            .map_err(|e| crate::merge::resolve::merge_failed(&*op, key, e))?;
-                        Some(Bytes::from(merged))
-                    }
-                };
-            }
-        }
-        Ok(value)
-    }
-
     /// Chooses the trees the next group seals (`wal.seal`): those whose
     /// active memtable this group filled, the largest one when all
     /// memtables together pass `max_memtable_bytes`, and those keeping
@@ -857,6 +651,17 @@ impl TreeCache {
             .chain(&self.rest)
             .filter_map(|c| Some((c.tree.as_ref()?, c.active.as_ref()?)))
     }
+}
+
+/// Refuses write options that make no sense together.
+pub(super) fn check_write_options(opts: &WriteOptions) -> Result<()> {
+    if opts.sync && opts.disable_wal {
+        return Err(Error::invalid(
+            "sync(true) with disable_wal(true): a write without the WAL has nothing to \
+             fsync; flush the keyspace to make it durable",
+        ));
+    }
+    Ok(())
 }
 
 /// Lets other writers join a synced group before it is taken: a group

@@ -530,9 +530,10 @@ impl Transaction {
             }
             (writes.to_batch(), self.intent(&writes)?)
         };
-        match self.db.write_if(batch, Condition::Txn(intent), opts)? {
-            Outcome::Applied | Outcome::Mismatch(_) => Ok(()),
-        }
+        // A transaction is refused with an error, never a mismatch.
+        self.db
+            .write_if(batch, Condition::Txn(intent), opts)
+            .map(|_: Outcome| ())
     }
 
     /// What validation needs: the snapshot, each key written and how, and
