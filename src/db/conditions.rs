@@ -54,9 +54,20 @@ pub(crate) enum Outcome {
 
 /// What the leader decided for each request of a group.
 pub(super) struct Decisions {
-    pub(super) accepted: Vec<bool>,
+    /// Whether each request commits; `None`: all do (the common case,
+    /// decided without allocating).
+    accepted: Option<Vec<bool>>,
     pub(super) txn_commits: u64,
     pub(super) cas_swapped: u64,
+}
+
+impl Decisions {
+    /// Whether request `i` of the group commits.
+    pub(super) fn accepted(&self, i: usize) -> bool {
+        self.accepted
+            .as_ref()
+            .is_none_or(|a| a.get(i).copied().unwrap_or(false))
+    }
 }
 
 impl DbInner {
@@ -91,8 +102,21 @@ impl DbInner {
         base: SeqNo,
     ) -> Decisions {
         let track = self.live_transactions.load(Ordering::SeqCst) > 0;
+        if !track && group.iter().all(|r| r.condition.is_none()) {
+            // Plain writes and nobody to check them for: every batch
+            // commits (each holds an entry: `write` skips empty ones).
+            if !group.is_empty() {
+                wal.commits.forget_through(base);
+            }
+            return Decisions {
+                accepted: None,
+                txn_commits: 0,
+                cas_swapped: 0,
+            };
+        }
+        let mut accepted = Vec::with_capacity(group.len());
         let mut d = Decisions {
-            accepted: Vec::with_capacity(group.len()),
+            accepted: None,
             txn_commits: 0,
             cas_swapped: 0,
         };
@@ -145,14 +169,15 @@ impl DbInner {
                 }
                 earlier.push(&r.batch);
             }
-            d.accepted.push(ok);
+            accepted.push(ok);
         }
+        d.accepted = Some(accepted);
         if !track && !earlier.is_empty() {
             // This group's writes are not recorded: no snapshot below
             // `base` may be checked any more (a transaction that begins
-            // now sees this group, or fails as too old). Only if it writes:
-            // otherwise `base` is never published, and every new snapshot
-            // would be below the floor.
+            // now sees this group, or fails as too old). Only if it
+            // writes: otherwise `base` is never published, and every new
+            // snapshot would be below the floor.
             wal.commits.forget_through(base);
         }
         d

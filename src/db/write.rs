@@ -374,9 +374,9 @@ impl DbInner {
         let accepted = || {
             group
                 .iter()
-                .zip(&decisions.accepted)
-                .filter(|(_, ok)| **ok)
-                .map(|(r, _)| r)
+                .enumerate()
+                .filter(|(i, _)| decisions.accepted(*i))
+                .map(|(_, r)| r)
         };
         // Batches written without the WAL go last, so that the WAL
         // record's sequence numbers run on from `base` without a gap.
