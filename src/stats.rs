@@ -113,8 +113,8 @@ pub struct CounterValues {
     pub slowdowns: u64,
     /// Metadata-only edits that moved lone tables into one run.
     pub run_folds: u64,
-    /// Transactions committed (read-only ones included: they write nothing
-    /// and need no check).
+    /// Transactions committed with writes (a transaction that wrote
+    /// nothing commits without a check and is not counted).
     pub txn_commits: u64,
     /// Transactions refused because a key they write was written after
     /// their snapshot.

@@ -229,3 +229,21 @@ fn a_group_that_writes_nothing_does_not_age_later_transactions() {
         .expect("not too old: nothing was written since its snapshot");
     assert_eq!(db.stats().counters.txn_conflicts_too_old, 0);
 }
+
+/// A transaction that wrote nothing commits without a check, even in
+/// serializable mode with its reads changed since: its reads all came
+/// from one snapshot, so it is serializable as of that snapshot.
+#[test]
+fn a_read_only_transaction_always_commits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open(dir.path());
+    db.put("k", "old").expect("put");
+    let t = serializable(&db);
+    assert_eq!(t.get("k").expect("get").as_deref(), Some(&b"old"[..]));
+    assert_eq!(t.iter().count(), 1);
+    db.put("k", "new").expect("put");
+    db.put("k2", "phantom").expect("put");
+    t.commit().expect("read-only: no conflict");
+    let c = db.stats().counters;
+    assert_eq!((c.txn_commits, c.txn_conflicts()), (0, 0));
+}
