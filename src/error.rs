@@ -43,6 +43,11 @@ pub enum ErrorKind {
     /// compaction, checkpoints, creating or dropping a keyspace). Open the
     /// database with `Db::open` to change it.
     ReadOnly,
+    /// A transaction (or compare-and-swap) lost a race: something it read
+    /// or wrote was changed by a commit after its snapshot, or its snapshot
+    /// is older than the commits the database still remembers. Nothing was
+    /// written; run it again (see `Db::run_transaction`).
+    Conflict,
 }
 
 impl fmt::Display for ErrorKind {
@@ -56,6 +61,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Closed => "closed",
             ErrorKind::Poisoned => "poisoned",
             ErrorKind::ReadOnly => "read-only",
+            ErrorKind::Conflict => "conflict",
         })
     }
 }
@@ -185,6 +191,11 @@ impl Error {
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// A transaction refused at commit: `message` says what changed.
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Conflict, message)
     }
 
     pub(crate) fn closed() -> Self {

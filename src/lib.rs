@@ -74,6 +74,43 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Transactions
+//!
+//! [`Db::transaction`] begins an optimistic [`Transaction`]: it reads a
+//! snapshot plus its own uncommitted writes (also through iterators, in
+//! both directions, and across keyspaces with the `*_in` verbs), and
+//! [`Transaction::commit`] applies its writes as one batch — one WAL
+//! record — unless a commit after its snapshot conflicts with it, which
+//! fails with [`ErrorKind::Conflict`] and writes nothing.
+//! [`Isolation::Snapshot`] (the default) checks the keys it writes;
+//! [`Isolation::Serializable`] also the keys it read and the ranges its
+//! iterators covered. Merges with a commutative operator (such as
+//! [`merge::U64Add`]) into keys the transaction did not read never conflict
+//! with each other, so counters never abort. [`Db::run_transaction`]
+//! retries on conflicts; [`Db::compare_and_swap`] changes one key if it
+//! holds an expected value, without a transaction.
+//!
+//! ```
+//! # fn main() -> rillkv::Result<()> {
+//! # let dir = tempfile::tempdir()?;
+//! use rillkv::{Db, Isolation, Options, TransactionOptions, merge::U64Add};
+//! let db = Db::open(dir.path(), Options::default().merge_operator(U64Add))?;
+//! db.put(b"stock:apple", 3u64.to_le_bytes())?;
+//! let serializable = TransactionOptions::default().isolation(Isolation::Serializable);
+//! let sold = db.run_transaction_with(serializable, |txn| {
+//!     let stock = txn.get(b"stock:apple")?.map_or(0, |v| v[0] as u64);
+//!     if stock == 0 {
+//!         return Ok(false);
+//!     }
+//!     txn.put(b"stock:apple", (stock - 1).to_le_bytes());
+//!     txn.merge(b"sales", 1u64.to_le_bytes()); // a counter: never a conflict
+//!     Ok(true)
+//! })?;
+//! assert!(sold);
+//! assert_eq!(db.get(b"sales")?.as_deref(), Some(&1u64.to_le_bytes()[..]));
+//! # Ok(()) }
+//! ```
+//!
 //! # Durability contract
 //!
 //! (For writes made with the WAL, the default; a write made with
@@ -208,6 +245,7 @@ mod async_db;
 mod backup;
 mod batch;
 pub mod compaction;
+mod conflict;
 mod db;
 mod error;
 pub mod event;
@@ -228,6 +266,7 @@ mod table;
 #[doc(hidden)]
 pub mod tools;
 mod tree;
+mod txn;
 mod version;
 mod wal;
 
@@ -261,3 +300,4 @@ pub use options::{
 pub use read::{DbIter, Snapshot};
 pub use stats::{CounterValues, RunStats, Stats, TableStats};
 pub use table::Compression;
+pub use txn::{CasResult, Isolation, Transaction, TransactionIter, TransactionOptions};

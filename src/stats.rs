@@ -24,6 +24,13 @@ pub(crate) struct Counters {
     pub(crate) compaction_micros: AtomicU64,
     pub(crate) slowdowns: AtomicU64,
     pub(crate) run_folds: AtomicU64,
+    pub(crate) txn_commits: AtomicU64,
+    pub(crate) txn_conflicts_write: AtomicU64,
+    pub(crate) txn_conflicts_read: AtomicU64,
+    pub(crate) txn_conflicts_range: AtomicU64,
+    pub(crate) txn_conflicts_too_old: AtomicU64,
+    pub(crate) cas_swapped: AtomicU64,
+    pub(crate) cas_mismatched: AtomicU64,
 }
 
 impl Counters {
@@ -55,6 +62,13 @@ impl Counters {
             compaction_micros: self.compaction_micros.load(Ordering::Relaxed),
             slowdowns: self.slowdowns.load(Ordering::Relaxed),
             run_folds: self.run_folds.load(Ordering::Relaxed),
+            txn_commits: self.txn_commits.load(Ordering::Relaxed),
+            txn_conflicts_write: self.txn_conflicts_write.load(Ordering::Relaxed),
+            txn_conflicts_read: self.txn_conflicts_read.load(Ordering::Relaxed),
+            txn_conflicts_range: self.txn_conflicts_range.load(Ordering::Relaxed),
+            txn_conflicts_too_old: self.txn_conflicts_too_old.load(Ordering::Relaxed),
+            cas_swapped: self.cas_swapped.load(Ordering::Relaxed),
+            cas_mismatched: self.cas_mismatched.load(Ordering::Relaxed),
         }
     }
 }
@@ -99,6 +113,51 @@ pub struct CounterValues {
     pub slowdowns: u64,
     /// Metadata-only edits that moved lone tables into one run.
     pub run_folds: u64,
+    /// Transactions committed with writes (a transaction that wrote
+    /// nothing commits without a check and is not counted).
+    pub txn_commits: u64,
+    /// Transactions refused because a key they write was written after
+    /// their snapshot.
+    pub txn_conflicts_write: u64,
+    /// Serializable transactions refused because a key they read was
+    /// written after their snapshot.
+    pub txn_conflicts_read: u64,
+    /// Serializable transactions refused because a key in a range they
+    /// iterated was written after their snapshot.
+    pub txn_conflicts_range: u64,
+    /// Transactions refused because their snapshot was older than the
+    /// index of recent commits
+    /// ([`Options::transaction_index_bytes`](crate::Options::transaction_index_bytes)).
+    pub txn_conflicts_too_old: u64,
+    /// `compare_and_swap` calls that swapped.
+    pub cas_swapped: u64,
+    /// `compare_and_swap` calls that found another value and wrote nothing.
+    pub cas_mismatched: u64,
+}
+
+impl CounterValues {
+    /// Transactions refused at commit, all kinds together.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = rillkv::Db::open(dir.path(), rillkv::Options::default())?;
+    /// let a = db.transaction();
+    /// let b = db.transaction();
+    /// a.put(b"k", b"a");
+    /// b.put(b"k", b"b");
+    /// a.commit()?;
+    /// assert!(b.commit().is_err());
+    /// let c = db.stats().counters;
+    /// assert_eq!((c.txn_commits, c.txn_conflicts()), (1, 1));
+    /// # Ok(()) }
+    /// ```
+    pub fn txn_conflicts(&self) -> u64 {
+        self.txn_conflicts_write
+            + self.txn_conflicts_read
+            + self.txn_conflicts_range
+            + self.txn_conflicts_too_old
+    }
 }
 
 impl CounterValues {
@@ -323,6 +382,22 @@ impl fmt::Display for Stats {
             f,
             "{:<28}{:>16}  ({} written back)",
             "merge operands folded", c.merge_operands_folded, c.merge_writebacks
+        )?;
+        writeln!(
+            f,
+            "{:<28}{:>16}  ({} conflicts: {} write, {} read, {} range, {} too old)",
+            "transactions committed",
+            c.txn_commits,
+            c.txn_conflicts(),
+            c.txn_conflicts_write,
+            c.txn_conflicts_read,
+            c.txn_conflicts_range,
+            c.txn_conflicts_too_old
+        )?;
+        writeln!(
+            f,
+            "{:<28}{:>16}  ({} mismatched)",
+            "compare-and-swaps", c.cas_swapped, c.cas_mismatched
         )?;
         writeln!(
             f,

@@ -29,7 +29,13 @@ pub const ALL: &[&str] = &[
     "fillsync",
     "openwal",
     "fillrandom4ks",
+    "txnrandom",
+    "txnhot",
+    "txncounter",
+    "casrandom",
 ];
+
+mod txn;
 
 /// Command-line options of `rillkv-bench`.
 #[derive(Debug, Clone, clap::Args)]
@@ -726,9 +732,14 @@ impl Runner {
                 self.timed_single(label, |e| e.compact())?
             }
             "openwal" => self.run_openwal(label)?,
-            other => {
-                return Err(format!("unknown benchmark {other}; known: {}", ALL.join(", ")).into());
-            }
+            other => match self.run_txn(other, label, threads)? {
+                Some(outcome) => outcome,
+                None => {
+                    return Err(
+                        format!("unknown benchmark {other}; known: {}", ALL.join(", ")).into(),
+                    );
+                }
+            },
         };
         let settle_started = Instant::now();
         if settle {
@@ -1117,7 +1128,11 @@ pub fn format_line(r: &PhaseResult) -> String {
         r.max_us,
         r.cpu_secs
     );
-    if r.found > 0 && r.user_bytes == 0 {
+    let base = r.benchmark.split('@').next().unwrap_or_default();
+    if txn::WORKLOADS.contains(&base) {
+        let aborted = 100.0 * (1.0 - r.found as f64 / r.ops.max(1) as f64);
+        s += &format!("; committed {}/{} ({aborted:.1}% aborted)", r.found, r.ops);
+    } else if r.found > 0 && r.user_bytes == 0 {
         s += &format!("; found {}/{}", r.found, r.ops);
     }
     if let Some(w) = r.write_amp {

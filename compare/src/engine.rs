@@ -99,6 +99,34 @@ pub trait Engine: Send + Sync {
     /// Total microseconds writers have been stalled, where the engine
     /// reports it.
     fn stall_micros(&self) -> Option<u64>;
+    /// One optimistic transaction, tried once: reads `reads`, puts `puts`
+    /// and adds 1 to each little-endian u64 counter of `adds` (a merge
+    /// where the engine has a commutative merge operator, a read and a
+    /// write in the transaction otherwise). Returns whether it committed
+    /// (`false`: it conflicted and wrote nothing).
+    fn transaction(
+        &self,
+        reads: &[&[u8]],
+        puts: &[(&[u8], &[u8])],
+        adds: &[&[u8]],
+    ) -> Result<bool> {
+        let _ = (reads, puts, adds);
+        Err(format!(
+            "transactions are not implemented for {} in rillkv-bench yet",
+            self.describe()
+        )
+        .into())
+    }
+    /// Sets `key` to `new` if its value is `expected` (`None`: absent),
+    /// atomically; returns whether it swapped.
+    fn compare_and_swap(&self, key: &[u8], expected: Option<&[u8]>, new: &[u8]) -> Result<bool> {
+        let _ = (key, expected, new);
+        Err(format!(
+            "compare-and-swap is not implemented for {} in rillkv-bench yet",
+            self.describe()
+        )
+        .into())
+    }
     /// Closes the engine, waiting for background work to stop.
     fn close(self: Box<Self>) -> Result<()>;
     /// How this engine was configured, for the report.
@@ -234,6 +262,36 @@ impl Engine for RillkvEngine {
         Ok(self
             .db
             .write_opt(batch, &rillkv::WriteOptions::default().sync(sync))?)
+    }
+
+    fn transaction(
+        &self,
+        reads: &[&[u8]],
+        puts: &[(&[u8], &[u8])],
+        adds: &[&[u8]],
+    ) -> Result<bool> {
+        let txn = self.db.transaction();
+        for k in reads {
+            txn.get(k)?;
+        }
+        for (k, v) in puts {
+            txn.put(k, v);
+        }
+        for k in adds {
+            txn.merge(k, 1u64.to_le_bytes());
+        }
+        match txn.commit() {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == rillkv::ErrorKind::Conflict => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn compare_and_swap(&self, key: &[u8], expected: Option<&[u8]>, new: &[u8]) -> Result<bool> {
+        Ok(self
+            .db
+            .compare_and_swap(key, expected, Some(new))?
+            .is_swapped())
     }
 
     fn write_batch_in(&self, entries: &[(usize, &[u8], &[u8])]) -> Result<()> {

@@ -644,6 +644,7 @@ impl AsyncSnapshot {
 
 mod keyspace;
 mod stream;
+mod txn;
 
 pub use keyspace::AsyncKeyspace;
 pub use stream::DbStream;

@@ -5,6 +5,7 @@
 
 mod checkpoint;
 mod compact;
+mod conditions;
 mod flush;
 mod read;
 mod read_only;
@@ -16,12 +17,13 @@ mod write;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use crate::batch::WriteBatch;
+use crate::conflict::RecentCommits;
 use crate::error::{Error, Result};
 use crate::event::{ActiveStall, CorruptionContext, Events};
 use crate::fs::{Fence, FileLock, Fs};
@@ -41,6 +43,7 @@ pub use keyspace::Keyspace;
 use lifecycle::HandleGuard;
 
 use compact::CompactionControl;
+pub(crate) use conditions::{Condition, Outcome};
 use flush::FlushControl;
 use recovery::RecoveryReport;
 use snapshots::SnapshotList;
@@ -84,6 +87,9 @@ struct WalState {
     /// A run-count slowdown in progress, reported to listeners when it
     /// ends (only tracked when someone listens).
     slowdown: Option<ActiveStall>,
+    /// Recent commits by key, which transactions are validated against
+    /// (kept only while a transaction is live).
+    commits: RecentCommits,
 }
 
 /// State shared by every handle: what the trees share (the directory, the
@@ -119,6 +125,9 @@ struct DbInner {
     next_file_number: AtomicU64,
     snapshots: SnapshotList,
     closed: AtomicBool,
+    /// Transactions begun and not yet finished: while there are none, the
+    /// commit leader records no commits for them.
+    live_transactions: AtomicUsize,
     /// Set by the first write made without the WAL: `close` flushes then.
     unlogged: AtomicBool,
     /// Set by the first failed WAL write or fsync; refuses later writes.
@@ -625,6 +634,40 @@ impl Db {
     /// This handle as snapshots and iterators hold it.
     fn reader(&self) -> Arc<dyn Reader> {
         Arc::clone(&self.handle) as Arc<dyn Reader>
+    }
+
+    /// Commits `batch` if `condition` holds when its commit group is
+    /// decided (transactions, compare-and-swap).
+    pub(crate) fn write_if(
+        &self,
+        batch: WriteBatch,
+        condition: Condition,
+        opts: &WriteOptions,
+    ) -> Result<Outcome> {
+        self.inner.write_if(batch, condition, opts)
+    }
+
+    /// Counts a transaction as live: from now until
+    /// [`end_transaction`](Db::end_transaction) the commit leader records
+    /// commits for validation. Call before taking its snapshot.
+    pub(crate) fn begin_transaction(&self) {
+        self.inner.live_transactions.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Counts a transaction begun with `begin_transaction` as finished.
+    pub(crate) fn end_transaction(&self) {
+        self.inner.live_transactions.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The merge operator of `keyspace`, if it has one.
+    ///
+    /// # Errors
+    /// `InvalidArgument` if the keyspace was dropped.
+    pub(crate) fn merge_operator_of(
+        &self,
+        keyspace: KeyspaceId,
+    ) -> Result<Option<Arc<dyn crate::merge::MergeOperator>>> {
+        Ok(self.inner.live_tree(keyspace)?.current().merge.op.clone())
     }
 }
 

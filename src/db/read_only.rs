@@ -50,7 +50,14 @@ use crate::version::set::parse_current;
 use crate::wal;
 
 /// How many times an open that raced a writer starts over.
-const ATTEMPTS: usize = 20;
+const ATTEMPTS: u32 = 40;
+
+/// The pause before the `n`th new attempt: 1 ms doubling up to 32 ms
+/// (about a second in all), so that a writer rotating WALs faster than an
+/// open reads them (small memtables) leaves a gap one attempt fits in.
+fn backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(1 << attempt.saturating_sub(1).min(5))
+}
 
 impl Db {
     /// Opens the database in `path` for reading only, without taking its
@@ -105,6 +112,7 @@ impl Db {
                 Ok(inner) => break inner,
                 Err(Retry::Again(e)) if attempt < ATTEMPTS => {
                     tracing::debug!(dir = %dir.display(), attempt, error = %e, "read-only open raced a writer; starting over");
+                    std::thread::sleep(backoff(attempt));
                 }
                 Err(Retry::Again(e) | Retry::Fail(e)) => {
                     crate::event::report_corruption(&events, &e, CorruptionContext::Open);

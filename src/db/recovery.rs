@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -12,6 +12,7 @@ use super::snapshots::SnapshotList;
 use super::write::{CommitQueue, WriteBacks};
 use super::{DbInner, WalState};
 use crate::batch;
+use crate::conflict::RecentCommits;
 use crate::error::{Error, Result};
 use crate::event::{Events, TableCreationReason, TableDeletionReason};
 use crate::filename::{self, FileKind};
@@ -228,6 +229,7 @@ impl Shared {
                 number,
                 seal: Vec::new(),
                 slowdown: None,
+                commits: RecentCommits::new(r.opts.transaction_index_bytes),
             }),
             current_wal: AtomicU64::new(number),
             wal_files: Mutex::new(BTreeMap::new()),
@@ -237,6 +239,7 @@ impl Shared {
             next_file_number: AtomicU64::new(r.next_file_number),
             snapshots: SnapshotList::default(),
             closed: AtomicBool::new(false),
+            live_transactions: AtomicUsize::new(0),
             unlogged: AtomicBool::new(false),
             poison: Mutex::new(None),
             counters: Counters::default(),

@@ -30,6 +30,7 @@
 //! ([`DbInner::commit_write_backs`]), but only if that needs no waiting: a
 //! reader never waits for writers, and a background thread never waits for
 //! itself.
+//!
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -39,6 +40,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 
+use super::conditions::{Condition, Outcome};
 use super::{DbInner, WalState};
 use crate::batch::{self, BatchIter, WriteBatch};
 use crate::error::{Error, Result};
@@ -63,12 +65,16 @@ enum CommitMode {
 /// A leader stops adding batches to its group past this many bytes.
 const MAX_GROUP_BYTES: usize = 1 << 20;
 
-struct Request {
-    batch: WriteBatch,
-    sync: bool,
+/// One writer's batch in the commit queue.
+pub(super) struct Request {
+    pub(super) batch: WriteBatch,
+    pub(super) sync: bool,
     /// Whether the batch goes to the WAL (`WriteOptions::disable_wal`).
-    wal: bool,
-    result: Mutex<Option<Result<()>>>,
+    pub(super) wal: bool,
+    /// What must hold for the batch to commit, checked by the leader.
+    pub(super) condition: Option<Condition>,
+    /// Set once, by the leader.
+    pub(super) result: Mutex<Option<Result<Outcome>>>,
 }
 
 /// A folded merge result to write back as the key's base value, if the
@@ -153,12 +159,7 @@ impl CommitQueue {
 impl DbInner {
     pub(crate) fn write(&self, batch: WriteBatch, opts: &WriteOptions) -> Result<()> {
         self.check_writable("a write")?;
-        if opts.sync && opts.disable_wal {
-            return Err(Error::invalid(
-                "sync(true) with disable_wal(true): a write without the WAL has nothing to \
-                 fsync; flush the keyspace to make it durable",
-            ));
-        }
+        check_write_options(opts)?;
         if batch.is_empty() {
             return if opts.sync { self.sync_wal() } else { Ok(()) };
         }
@@ -167,13 +168,15 @@ impl DbInner {
             batch,
             sync: opts.sync,
             wal: !opts.disable_wal,
+            condition: None,
             result: Mutex::new(None),
         })
+        .map(|_| ())
     }
 
     /// Checks that every keyspace `batch` writes to exists, and that those
     /// it merges into have a merge operator.
-    fn validate(&self, batch: &WriteBatch) -> Result<()> {
+    pub(super) fn validate(&self, batch: &WriteBatch) -> Result<()> {
         if batch.oversized() {
             return Err(Error::invalid(
                 "a key or value of the batch is 4 GiB or larger, over the limit of the \
@@ -280,7 +283,7 @@ impl DbInner {
         }
     }
 
-    fn submit(&self, req: Request) -> Result<()> {
+    pub(super) fn submit(&self, req: Request) -> Result<Outcome> {
         let req = Arc::new(req);
         let queue = &self.commit;
         let mut st = queue.state.lock();
@@ -302,7 +305,10 @@ impl DbInner {
                 drop(st);
                 let result = self.commit_group(&group, CommitMode::Writers);
                 for r in &group {
-                    *r.result.lock() = Some(result.clone());
+                    // A refused request has its own result already.
+                    r.result
+                        .lock()
+                        .get_or_insert_with(|| result.clone().map(|()| Outcome::Applied));
                 }
                 st = queue.state.lock();
                 st.leader_active = false;
@@ -373,18 +379,25 @@ impl DbInner {
                 write_backs.push(batch);
             }
         }
+        let base = self.last_seqno() + 1;
+        let decisions = self.decide(&mut wal, group, base);
+        let accepted = || {
+            group
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| decisions.accepted(*i))
+                .map(|(_, r)| r)
+        };
         // Batches written without the WAL go last, so that the WAL
         // record's sequence numbers run on from `base` without a gap.
         let logged: Vec<&WriteBatch> = write_backs
             .iter()
-            .chain(group.iter().filter(|r| r.wal).map(|r| &r.batch))
+            .chain(accepted().filter(|r| r.wal).map(|r| &r.batch))
             .collect();
-        let unlogged: Vec<&WriteBatch> =
-            group.iter().filter(|r| !r.wal).map(|r| &r.batch).collect();
+        let unlogged: Vec<&WriteBatch> = accepted().filter(|r| !r.wal).map(|r| &r.batch).collect();
         if logged.is_empty() && unlogged.is_empty() {
             return Ok(());
         }
-        let base = self.last_seqno() + 1;
         let count: u64 = logged
             .iter()
             .chain(&unlogged)
@@ -407,7 +420,7 @@ impl DbInner {
                 return Err(err);
             }
             // Only logged writes ask for a sync (`write` refuses the rest).
-            if group.iter().any(|r| r.sync) {
+            if accepted().any(|r| r.sync) {
                 if let Err(e) = wal.writer.sync() {
                     let err = Error::io("fsync", &wal_path, e);
                     self.poison(&err, BackgroundErrorReason::Wal);
@@ -450,6 +463,12 @@ impl DbInner {
         self.counters
             .merge_writebacks
             .fetch_add(write_backs.len() as u64, Ordering::Release);
+        self.counters
+            .txn_commits
+            .fetch_add(decisions.txn_commits, Ordering::Relaxed);
+        self.counters
+            .cas_swapped
+            .fetch_add(decisions.cas_swapped, Ordering::Relaxed);
         self.plan_seals(&mut wal, &trees);
         Ok(())
     }
@@ -637,6 +656,17 @@ impl TreeCache {
             .chain(&self.rest)
             .filter_map(|c| Some((c.tree.as_ref()?, c.active.as_ref()?)))
     }
+}
+
+/// Refuses write options that make no sense together.
+pub(super) fn check_write_options(opts: &WriteOptions) -> Result<()> {
+    if opts.sync && opts.disable_wal {
+        return Err(Error::invalid(
+            "sync(true) with disable_wal(true): a write without the WAL has nothing to \
+             fsync; flush the keyspace to make it durable",
+        ));
+    }
+    Ok(())
 }
 
 /// Lets other writers join a synced group before it is taken: a group

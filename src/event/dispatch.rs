@@ -91,6 +91,16 @@ impl Events {
         self.each("on_write_stall_begin", |l| l.on_write_stall_begin(&info));
     }
 
+    pub(crate) fn transaction_conflict(&self, info: TransactionConflictInfo) {
+        let info = TransactionConflictInfo {
+            db_path: self.db_path(),
+            ..info
+        };
+        self.each("on_transaction_conflict", |l| {
+            l.on_transaction_conflict(&info);
+        });
+    }
+
     pub(crate) fn write_stall_end(&self, stall: &ActiveStall, result: &Result<()>) {
         let info = WriteStallEndInfo {
             db_path: self.db_path(),

@@ -181,6 +181,42 @@ pub struct WriteStallBeginInfo {
     pub reason: String,
 }
 
+/// Why a transaction's commit was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransactionConflictKind {
+    /// A key it writes was written by a commit after its snapshot.
+    WriteWrite,
+    /// (Serializable) a key it read was written after its snapshot.
+    ReadWrite,
+    /// (Serializable) a key in a range its iterator covered was written
+    /// after its snapshot.
+    Range,
+    /// Its snapshot is older than the index of recent commits remembers.
+    TooOld,
+}
+
+/// What [`EventListener::on_transaction_conflict`] reports.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TransactionConflictInfo {
+    /// The database directory.
+    pub db_path: PathBuf,
+    /// Why it was refused.
+    pub kind: TransactionConflictKind,
+    /// The keyspace of the key concerned (`None` for
+    /// [`TooOld`](TransactionConflictKind::TooOld), or a keyspace dropped
+    /// since).
+    pub keyspace: Option<String>,
+    /// The key concerned (`None` for `TooOld`).
+    pub key: Option<Vec<u8>>,
+    /// The sequence number the transaction read at.
+    pub snapshot: u64,
+    /// The sequence number of the commit it lost to (for `TooOld`: the
+    /// newest one the index forgot).
+    pub conflicting: u64,
+}
+
 /// What [`EventListener::on_write_stall_end`] reports.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

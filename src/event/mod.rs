@@ -309,6 +309,36 @@ pub trait EventListener: Send + Sync {
     /// ```
     fn on_write_stall_begin(&self, _info: &WriteStallBeginInfo) {}
 
+    /// A transaction's commit was refused with
+    /// [`ErrorKind::Conflict`]. Called by the
+    /// commit leader, holding the WAL lock: keep it short and do not write
+    /// to the database.
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use std::sync::{Arc, Mutex};
+    /// use rillkv::event::{EventListener, TransactionConflictInfo, TransactionConflictKind};
+    /// use rillkv::{Db, Options};
+    /// #[derive(Default)]
+    /// struct Conflicts(Mutex<Vec<(TransactionConflictKind, Option<Vec<u8>>)>>);
+    /// impl EventListener for Conflicts {
+    ///     fn on_transaction_conflict(&self, info: &TransactionConflictInfo) {
+    ///         self.0.lock().unwrap().push((info.kind, info.key.clone()));
+    ///     }
+    /// }
+    /// let seen = Arc::new(Conflicts::default());
+    /// let db = Db::open(dir.path(), Options::default().listener(seen.clone()))?;
+    /// let txn = db.transaction();
+    /// txn.put(b"k", b"mine");
+    /// db.put(b"k", b"theirs")?;
+    /// assert!(txn.commit().is_err());
+    /// let got = seen.0.lock().unwrap().clone();
+    /// assert_eq!(got, [(TransactionConflictKind::WriteWrite, Some(b"k".to_vec()))]);
+    /// # Ok(()) }
+    /// ```
+    fn on_transaction_conflict(&self, _info: &TransactionConflictInfo) {}
+
     /// A write stall ended. Paired with the
     /// [`on_write_stall_begin`](Self::on_write_stall_begin) of the same
     /// cause.

@@ -122,6 +122,18 @@ impl EventListener for TracingListener {
         );
     }
 
+    fn on_transaction_conflict(&self, i: &TransactionConflictInfo) {
+        tracing::debug!(
+            db = %i.db_path.display(),
+            kind = ?i.kind,
+            keyspace = ?i.keyspace,
+            key = ?i.key.as_deref().map(String::from_utf8_lossy),
+            snapshot = i.snapshot,
+            conflicting = i.conflicting,
+            "transaction conflict"
+        );
+    }
+
     fn on_write_stall_begin(&self, i: &WriteStallBeginInfo) {
         tracing::warn!(
             db = %i.db_path.display(),

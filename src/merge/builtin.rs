@@ -42,6 +42,11 @@ macro_rules! u64_operator {
                 $name
             }
 
+            /// Addition, maximum and minimum commute.
+            fn is_commutative(&self) -> bool {
+                true
+            }
+
             fn merge(
                 &self,
                 _key: &[u8],

@@ -158,6 +158,29 @@ pub trait MergeOperator: Send + Sync + 'static {
         }
         acc.ok_or_else(|| MergeError::new("merge_batch called with no operands and no value"))
     }
+
+    /// Whether any two operands may be applied in either order with the
+    /// same result (`merge(merge(v, a), b) == merge(merge(v, b), a)` for
+    /// every `v`, `a`, `b`): a counter's additions, a maximum. Default:
+    /// `false`.
+    ///
+    /// Transactions rely on it: a transaction's merge into a key it did not
+    /// read is then never a conflict with other merges into that key
+    /// (they commute, so either commit order gives the same value). It
+    /// still conflicts with a concurrent put or delete of the key. Say
+    /// `true` only when the law holds: otherwise concurrent transactions
+    /// may commit in an order neither of them saw.
+    ///
+    /// ```
+    /// use rillkv::MergeOperator;
+    /// use rillkv::merge::{Append, U64Add, U64Max};
+    /// assert!(U64Add.is_commutative());
+    /// assert!(U64Max.is_commutative());
+    /// assert!(!Append::new(",").is_commutative(), "order matters to an append");
+    /// ```
+    fn is_commutative(&self) -> bool {
+        false
+    }
 }
 
 /// A merge operator made from a closure; see

@@ -63,6 +63,7 @@ pub struct Options {
     pub(crate) mmap_reads: bool,
     pub(crate) max_manifest_size: u64,
     pub(crate) merge_writeback_threshold: usize,
+    pub(crate) transaction_index_bytes: usize,
     pub(crate) listeners: Vec<Arc<dyn EventListener>>,
 }
 
@@ -82,6 +83,7 @@ impl Default for Options {
             mmap_reads: false,
             max_manifest_size: 4 << 20,
             merge_writeback_threshold: 1000,
+            transaction_index_bytes: 8 << 20,
             listeners: Vec::new(),
         }
     }
@@ -103,6 +105,7 @@ impl fmt::Debug for Options {
             .field("mmap_reads", &self.mmap_reads)
             .field("max_manifest_size", &self.max_manifest_size)
             .field("merge_writeback_threshold", &self.merge_writeback_threshold)
+            .field("transaction_index_bytes", &self.transaction_index_bytes)
             .field("listeners", &self.listeners.len())
             .finish()
     }
@@ -476,6 +479,33 @@ impl Options {
     /// ```
     pub fn merge_writeback_threshold(mut self, n: usize) -> Self {
         self.merge_writeback_threshold = n;
+        self
+    }
+
+    /// Memory for the index of recent commits that transactions are
+    /// checked against (keys written, with the sequence number of their
+    /// last commit; kept only while a transaction is live). When it is
+    /// full the oldest commits are forgotten, and a transaction whose
+    /// snapshot is older than what is remembered fails with
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) (it is never
+    /// accepted unchecked). Each key written costs its length plus about
+    /// 100 bytes. Default: 8 MiB (about 60 000 recent keys of 32 bytes).
+    ///
+    /// ```
+    /// # fn main() -> rillkv::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// use rillkv::{Db, ErrorKind, Options};
+    /// let db = Db::open(dir.path(), Options::default().transaction_index_bytes(4096))?;
+    /// let slow = db.transaction();
+    /// slow.put(b"mine", b"1");
+    /// for i in 0..100u32 {
+    ///     db.put(i.to_be_bytes(), b"x")?; // pushes the oldest commits out
+    /// }
+    /// assert_eq!(slow.commit().unwrap_err().kind(), ErrorKind::Conflict);
+    /// # Ok(()) }
+    /// ```
+    pub fn transaction_index_bytes(mut self, bytes: usize) -> Self {
+        self.transaction_index_bytes = bytes;
         self
     }
 

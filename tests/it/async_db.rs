@@ -602,3 +602,50 @@ async fn a_batch_across_keyspaces_is_seen_whole_by_every_snapshot() {
     drop((users, by_email, count));
     db.close().await.expect("close");
 }
+
+/// 32 tasks on a multi-threaded runtime each run 20 serializable
+/// read-modify-write transactions on one counter (retried on conflict) and
+/// 20 commutative merges into another (never a conflict), and
+/// compare-and-swap one slot: every increment lands, one task wins the slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_from_many_tasks_lose_no_increment() {
+    use rillkv::{Isolation, TransactionOptions};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = AsyncDb::open(dir.path(), options()).await.expect("open");
+    let read =
+        |v: Option<Bytes>| v.map_or(0, |v| u64::from_le_bytes(v[..8].try_into().expect("u64")));
+    let tasks: Vec<_> = (0..32u64)
+        .map(|t| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let opts = TransactionOptions::default()
+                    .isolation(Isolation::Serializable)
+                    .max_retries(1_000);
+                for _ in 0..20 {
+                    db.run_transaction_with(opts.clone(), move |txn| {
+                        let n = read(txn.get("rmw")?);
+                        txn.put("rmw", (n + 1).to_le_bytes());
+                        txn.merge("blind", 1u64.to_le_bytes());
+                        Ok(())
+                    })
+                    .await
+                    .expect("transaction");
+                }
+                db.compare_and_swap("slot", None, Some(&t.to_le_bytes()))
+                    .await
+                    .expect("cas")
+                    .is_swapped()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        winners += u32::from(task.await.expect("task"));
+    }
+    assert_eq!(winners, 1, "one task swaps the empty slot");
+    assert_eq!(read(db.get("rmw").await.expect("get")), 640);
+    assert_eq!(read(db.get("blind").await.expect("get")), 640);
+    let c = db.stats().await.expect("stats").counters;
+    assert_eq!(c.txn_commits, 640);
+    eprintln!("async: {} conflicts for 640 commits", c.txn_conflicts());
+}

@@ -73,6 +73,7 @@ mod merge;
 mod operations;
 mod recovery;
 mod tables;
+mod transactions;
 mod wal;
 
 #[cfg(feature = "tokio")]

@@ -121,6 +121,15 @@ fn read_only_handles_read_everything_refuse_changes_and_write_nothing() {
             ro.keyspace("counters", counters())
                 .and_then(|ks| ks.merge(b"k", le(1))),
         ),
+        ("transaction commit", {
+            let txn = ro.transaction();
+            txn.put(b"k", b"v");
+            txn.commit()
+        }),
+        (
+            "compare-and-swap",
+            ro.compare_and_swap(b"k", None, Some(b"v")).map(|_| ()),
+        ),
         (
             "backup",
             BackupEngine::open(tmp.path().join("backups"))

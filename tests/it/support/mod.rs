@@ -16,6 +16,8 @@
 //!   directory holds, and waiting for background work;
 //! - [`process`]: knobs from the environment, seeds, and re-running one
 //!   test of this binary in a child process;
+//! - [`elle`]: an Elle-style list-append history checker for
+//!   transactions (a dependency cycle is printed);
 //! - [`heap`]: the counting global allocator and running a test alone in
 //!   its own process so that its heap measurements are its own.
 //!
@@ -23,6 +25,7 @@
 //! [`Snapshot`]: rillkv::Snapshot
 
 pub mod data;
+pub mod elle;
 pub mod files;
 pub mod format;
 pub mod heap;
