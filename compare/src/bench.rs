@@ -205,6 +205,11 @@ impl BenchArgs {
             rillkv_compression: self.compression,
             rillkv_bottommost_compression: self.bottommost_compression,
             rillkv_mmap_reads: self.mmap_reads,
+            transactions: self.benchmarks == "all"
+                || self.benchmarks.split(',').any(|name| {
+                    let base = name.split('@').next().unwrap_or_default().trim();
+                    txn::WORKLOADS.contains(&base)
+                }),
         }
     }
 }

@@ -49,6 +49,10 @@ pub struct EngineConfig {
     pub rillkv_bottommost_compression: Option<rillkv::Compression>,
     /// rillkv: map tables instead of reading them with `pread`.
     pub rillkv_mmap_reads: bool,
+    /// Transaction workloads will run: RocksDB is then opened as an
+    /// `OptimisticTransactionDB` (which also keeps flushed memtables as
+    /// conflict-check history), a plain `DB` otherwise.
+    pub transactions: bool,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +65,7 @@ impl Default for EngineConfig {
             rillkv_compression: None,
             rillkv_bottommost_compression: None,
             rillkv_mmap_reads: false,
+            transactions: false,
         }
     }
 }

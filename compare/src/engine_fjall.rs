@@ -3,18 +3,34 @@
 //! every level, 64 MiB memtable, 64 MiB block cache, journal flushed to
 //! the OS on every write (its default), fsynced for sync writes. fjall has
 //! no merge operator, so counters are read-modify-write.
+//!
+//! The database is opened as fjall's `OptimisticTxDatabase` (the same
+//! database and write path plus a commit oracle): transactions are its
+//! `WriteTransaction`s (reads marked for conflict checking, commit
+//! validated, `Conflict` = aborted, not retried), and compare-and-swap,
+//! which fjall lacks, is such a transaction. The non-transactional
+//! operations use the plain keyspace and database inside it (fjall's
+//! `inner()` escape hatch), so they cost what they cost in a plain
+//! `Database`; fjall's own non-transactional calls on a transactional
+//! keyspace would wrap every write in a transaction.
 
 use std::path::Path;
 
 use fjall::config::{BloomConstructionPolicy, CompressionPolicy, FilterPolicy, FilterPolicyEntry};
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::{
+    Keyspace, KeyspaceCreateOptions, OptimisticTxDatabase, OptimisticTxKeyspace, PersistMode,
+    Readable,
+};
 
 use crate::engine::{Engine, EngineConfig, KEYSPACES, Result, keyspace_name};
 
 /// One fjall database with one main keyspace and
 /// [`KEYSPACES`](crate::engine::KEYSPACES) extra ones.
 pub struct FjallEngine {
-    db: Database,
+    db: OptimisticTxDatabase,
+    /// The main keyspace, for transactions.
+    tx_ks: OptimisticTxKeyspace,
+    /// The same keyspace, for everything else.
     ks: Keyspace,
     extra: Vec<Keyspace>,
     describe: String,
@@ -23,7 +39,9 @@ pub struct FjallEngine {
 impl FjallEngine {
     /// Opens or creates a database in `dir`.
     pub fn open(dir: &Path, cfg: &EngineConfig) -> Result<Self> {
-        let db = Database::builder(dir).cache_size(cfg.block_cache).open()?;
+        let db = OptimisticTxDatabase::builder(dir)
+            .cache_size(cfg.block_cache)
+            .open()?;
         let bloom =
             FilterPolicyEntry::Bloom(BloomConstructionPolicy::BitsPerKey(cfg.bloom_bits as f32));
         let write_buffer = cfg.write_buffer;
@@ -33,18 +51,23 @@ impl FjallEngine {
                 .filter_policy(FilterPolicy::all(bloom))
                 .data_block_compression_policy(CompressionPolicy::all(fjall::CompressionType::Lz4))
         };
-        let ks = db.keyspace("bench", options)?;
+        let tx_ks = db.keyspace("bench", options)?;
+        let ks = tx_ks.inner().clone();
         let extra = (0..KEYSPACES)
-            .map(|i| db.keyspace(&keyspace_name(i), options))
+            .map(|i| {
+                db.keyspace(&keyspace_name(i), options)
+                    .map(|k| k.inner().clone())
+            })
             .collect::<std::result::Result<_, _>>()?;
         let describe = format!(
-            "fjall 3.1: memtable {} MiB, block cache {} MiB, bloom {} bits/key on all levels, LZ4 on all levels, leveled compaction (default), journal flushed to the OS per write (default), SyncData for sync writes, no merge operator (read-modify-write)",
+            "fjall 3.1: memtable {} MiB, block cache {} MiB, bloom {} bits/key on all levels, LZ4 on all levels, leveled compaction (default), journal flushed to the OS per write (default), SyncData for sync writes, no merge operator (read-modify-write); opened as OptimisticTxDatabase: a transaction is a WriteTransaction (get marks reads, counters read and written in it), committed once, Conflict = aborted; compare_and_swap, which fjall lacks, is such a transaction (get, compare, insert, commit)",
             cfg.write_buffer >> 20,
             cfg.block_cache >> 20,
             cfg.bloom_bits
         );
         Ok(FjallEngine {
             db,
+            tx_ks,
             ks,
             extra,
             describe,
@@ -82,8 +105,37 @@ impl Engine for FjallEngine {
         Ok(self.ks.insert(key, old.wrapping_add(delta).to_le_bytes())?)
     }
 
+    fn transaction(
+        &self,
+        reads: &[&[u8]],
+        puts: &[(&[u8], &[u8])],
+        adds: &[&[u8]],
+    ) -> Result<bool> {
+        let mut tx = self.db.write_tx()?;
+        for k in reads {
+            tx.get(&self.tx_ks, k)?;
+        }
+        for (k, v) in puts {
+            tx.insert(&self.tx_ks, *k, *v);
+        }
+        for k in adds {
+            let old = tx.get(&self.tx_ks, k)?.map_or(0, |v| counter(&v));
+            tx.insert(&self.tx_ks, *k, old.wrapping_add(1).to_le_bytes());
+        }
+        Ok(tx.commit()?.is_ok())
+    }
+
+    fn compare_and_swap(&self, key: &[u8], expected: Option<&[u8]>, new: &[u8]) -> Result<bool> {
+        let mut tx = self.db.write_tx()?;
+        if tx.get(&self.tx_ks, key)?.as_deref() != expected {
+            return Ok(false);
+        }
+        tx.insert(&self.tx_ks, key, new);
+        Ok(tx.commit()?.is_ok())
+    }
+
     fn write_batch(&self, pairs: &[(&[u8], &[u8])], sync: bool) -> Result<()> {
-        let mut batch = self.db.batch();
+        let mut batch = self.db.inner().batch();
         if sync {
             batch = batch.durability(Some(PersistMode::SyncData));
         }
@@ -94,7 +146,7 @@ impl Engine for FjallEngine {
     }
 
     fn write_batch_in(&self, entries: &[(usize, &[u8], &[u8])]) -> Result<()> {
-        let mut batch = self.db.batch();
+        let mut batch = self.db.inner().batch();
         for (ks, k, v) in entries {
             batch.insert(&self.extra[*ks], *k, *v);
         }
@@ -133,7 +185,7 @@ impl Engine for FjallEngine {
     }
 
     fn busy(&self) -> bool {
-        self.db.active_compactions() > 0 || self.db.outstanding_flushes() > 0
+        self.db.inner().active_compactions() > 0 || self.db.inner().outstanding_flushes() > 0
     }
 
     fn stall_micros(&self) -> Option<u64> {
@@ -149,4 +201,12 @@ impl Engine for FjallEngine {
     fn describe(&self) -> String {
         self.describe.clone()
     }
+}
+
+/// A little-endian u64 counter (shorter values zero-extended).
+fn counter(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    let n = b.len().min(8);
+    a[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(a)
 }
