@@ -2,7 +2,8 @@
 //! entries (16-byte user keys, 100-byte values) into an empty memtable in
 //! random and in ascending key order, and point reads (the newest visible
 //! version, as `Db::get` asks) of present and absent keys (absent keys sort
-//! between present ones) in a memtable of 100,000 entries.
+//! between present ones) in a memtable of 100,000 entries, and a seek
+//! followed by 10 steps in either direction (the memtable cursor).
 //!
 //! `cargo bench --bench memtable --features internals`
 
@@ -86,9 +87,35 @@ fn bench_get(c: &mut Criterion) {
     g.finish();
 }
 
+/// A seek and 10 steps (a `seekrandom` over the memtable), forward and
+/// backward: the cursor's search, then its steps (forward one pointer
+/// each, backward a search each).
+fn bench_seek(c: &mut Criterion) {
+    let value = Bytes::from(vec![b'v'; 100]);
+    let mut keys: Vec<Bytes> = (0..ENTRIES).map(key).collect();
+    fastrand::Rng::with_seed(4).shuffle(&mut keys);
+    let mem = MemTable::new();
+    fill(&mem, &keys, &value);
+    let mut rng = fastrand::Rng::with_seed(5);
+    let starts: Vec<Bytes> = (0..READS).map(|_| key(rng.usize(..ENTRIES - 20))).collect();
+
+    let mut g = c.benchmark_group("memtable_seek_10");
+    g.throughput(Throughput::Elements(READS as u64));
+    for (direction, reverse) in [("forward", false), ("reverse", true)] {
+        g.bench_function(BenchmarkId::new(direction, ENTRIES), |b| {
+            b.iter(|| {
+                for k in &starts {
+                    assert_eq!(black_box(mem.scan(k, 11, reverse)), 11);
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_insert, bench_get
+    targets = bench_insert, bench_get, bench_seek
 }
 criterion_main!(benches);

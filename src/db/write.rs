@@ -317,12 +317,17 @@ impl DbInner {
                 continue;
             }
             waited = true;
-            if req.sync && !spun && st.pending.len() <= SPINNERS {
-                // A synced group's fsync takes long enough that sleeping
-                // through it costs a wake-up, and that delay keeps the next
-                // group from gathering its writers: spin first. Only a few
-                // writers do; behind a long queue the wake-up is shared by
-                // a large group anyway, and spinners would take the cores.
+            if !spun && st.pending.len() <= SPINNERS {
+                // Sleeping costs a wake-up (a futex and a context switch,
+                // tens of microseconds on a busy 2-core machine): longer
+                // than an unsynced group's commit, and for a synced group
+                // the delay keeps the next group from gathering its
+                // writers. So spin (yielding) first. Only a few writers
+                // do; behind a long queue the wake-up is shared by a large
+                // group anyway, and spinners would take the cores.
+                // Measured with 4 threads (rillkv-bench, 200k ops):
+                // txnrandom@4 80k -> 126k ops/s, casrandom@4 145k -> 200k;
+                // fillrandom@4 unchanged.
                 let finished = queue.finished.load(Ordering::Acquire);
                 parking_lot::MutexGuard::unlocked(&mut st, || {
                     spin_for_result(&req, &queue.finished, finished);

@@ -147,12 +147,12 @@ impl Filter {
 }
 
 /// A memtable (the skiplist of recent writes).
-pub struct MemTable(crate::memtable::MemTable);
+pub struct MemTable(Arc<crate::memtable::MemTable>);
 
 impl MemTable {
     /// An empty memtable.
     pub fn new() -> Self {
-        MemTable(crate::memtable::MemTable::new(1))
+        MemTable(Arc::new(crate::memtable::MemTable::new(1)))
     }
 
     /// Inserts one version. REQUIRES: `seqno` unique.
@@ -164,6 +164,28 @@ impl MemTable {
     /// read sees it first.
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Option<(ValueKind, SeqNo, Bytes)> {
         self.0.versions(user_key, snapshot).next()
+    }
+
+    /// Reads up to `n` entries from the first one at or after `user_key`
+    /// (every version), forward or backward as a `DbIter` over the
+    /// memtable does; returns how many it read.
+    pub fn scan(&self, user_key: &[u8], n: usize, reverse: bool) -> usize {
+        let mem = Arc::clone(&self.0);
+        let from = Bytes::copy_from_slice(user_key);
+        let (lower, upper) = if reverse {
+            (
+                std::ops::Bound::Unbounded,
+                crate::key::internal_upper(std::ops::Bound::Included(&from)),
+            )
+        } else {
+            (
+                crate::key::internal_lower(std::ops::Bound::Included(&from)),
+                std::ops::Bound::Unbounded,
+            )
+        };
+        crate::memtable::MemIter::new(mem, lower, upper, reverse)
+            .take(n)
+            .count()
     }
 
     /// The number of entries.
