@@ -201,7 +201,7 @@ fn as_slice(b: &Bound<Bytes>) -> Bound<&[u8]> {
 }
 
 /// Whether `lo..hi` may hold a key (`BTreeMap::range` panics otherwise).
-fn nonempty(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
+pub(crate) fn nonempty(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
     match (lo, hi) {
         (Bound::Included(a), Bound::Included(b)) => a <= b,
         (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))

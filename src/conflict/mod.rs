@@ -29,7 +29,7 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 
-pub(crate) use index::RecentCommits;
+pub(crate) use index::{RecentCommits, nonempty};
 
 use crate::key::{KeyspaceId, SeqNo};
 

@@ -7,6 +7,7 @@ use std::ops::Bound;
 use bytes::Bytes;
 
 use crate::batch::WriteBatch;
+use crate::conflict::nonempty;
 use crate::error::Result;
 use crate::key::{KeyspaceId, UserBounds, ValueKind};
 use crate::merge::MergeOperator;
@@ -140,16 +141,6 @@ pub(crate) fn as_slice(b: &Bound<Bytes>) -> Bound<&[u8]> {
         Bound::Included(k) => Bound::Included(&k[..]),
         Bound::Excluded(k) => Bound::Excluded(&k[..]),
         Bound::Unbounded => Bound::Unbounded,
-    }
-}
-
-/// Whether `lo..hi` may hold a key (`BTreeMap::range` panics otherwise).
-pub(crate) fn nonempty(lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> bool {
-    match (lo, hi) {
-        (Bound::Included(a), Bound::Included(b)) => a <= b,
-        (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
-        | (Bound::Excluded(a), Bound::Included(b)) => a < b,
-        _ => true,
     }
 }
 
