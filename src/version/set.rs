@@ -369,19 +369,7 @@ impl VersionSet {
             manifest: wal::Writer::new(file),
             manifest_number,
             max_manifest_size,
-            keyspaces: keyspaces
-                .into_iter()
-                .map(|(id, k)| {
-                    let version = Arc::new(k.version);
-                    (
-                        id,
-                        KeyspaceState {
-                            meta: k.meta,
-                            version,
-                        },
-                    )
-                })
-                .collect(),
+            keyspaces: shared_versions(keyspaces),
             next_keyspace_id,
             last_seqno,
             broken: false,
@@ -411,20 +399,7 @@ impl VersionSet {
             manifest: wal::Writer::new(Box::new(crate::fs::NoWrites)),
             manifest_number,
             max_manifest_size: u64::MAX,
-            keyspaces: state
-                .keyspaces
-                .into_iter()
-                .map(|(id, k)| {
-                    let version = Arc::new(k.version);
-                    (
-                        id,
-                        KeyspaceState {
-                            meta: k.meta,
-                            version,
-                        },
-                    )
-                })
-                .collect(),
+            keyspaces: shared_versions(state.keyspaces),
             next_keyspace_id: state.next_keyspace_id,
             last_seqno: state.last_seqno,
             broken: true,
@@ -630,6 +605,23 @@ impl VersionSet {
         tracing::debug!(manifest = number, "manifest rolled over");
         Ok(())
     }
+}
+
+/// Loaded keyspace states with their versions behind an `Arc`, as a live
+/// set holds them.
+fn shared_versions(
+    keyspaces: BTreeMap<KeyspaceId, KeyspaceState<Version>>,
+) -> BTreeMap<KeyspaceId, KeyspaceState<Arc<Version>>> {
+    keyspaces
+        .into_iter()
+        .map(|(id, k)| {
+            let state = KeyspaceState {
+                meta: k.meta,
+                version: Arc::new(k.version),
+            };
+            (id, state)
+        })
+        .collect()
 }
 
 #[cfg(test)]
